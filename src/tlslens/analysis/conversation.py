@@ -1,0 +1,177 @@
+"""One record per TCP connection, like a row of Zeek's conn.log/ssl.log, built when the
+connection ends. Interfaces render it; they never look at packets.
+
+Imports only `tlslens.net` (for the connection state it summarises).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tlslens.net.tcp import Connection, Half
+
+
+def format_ip(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def format_time(ts_ns: int) -> str:
+    """ISO-8601 UTC with microseconds, e.g. 2026-11-23T09:18:47.123456Z."""
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ns // 1000:06d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class GapRecord:
+    """Stream bytes one side sent that the capture does not hold."""
+
+    side: str
+    offset: int
+    size: int
+    frame: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionStats:
+    """What one side sent."""
+
+    packets: int
+    bytes: int
+    syn_frame: int | None
+    fin_frame: int | None
+    rst_frame: int | None
+    retransmissions: int
+    out_of_order: int
+    keepalives: int
+    zero_window_probes: int
+    gap_count: int
+    gap_bytes: int
+    truncated_bytes: int
+
+    @classmethod
+    def of(cls, half: Half) -> DirectionStats:
+        return cls(
+            packets=half.packets,
+            bytes=half.offset,
+            syn_frame=half.syn_frame,
+            fin_frame=half.fin_frame,
+            rst_frame=half.rst_frame,
+            retransmissions=half.retransmissions,
+            out_of_order=half.out_of_order,
+            keepalives=half.keepalives,
+            zero_window_probes=half.zero_window_probes,
+            gap_count=half.gap_count,
+            gap_bytes=half.gap_bytes,
+            truncated_bytes=half.truncated_bytes,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "syn_frame": self.syn_frame,
+            "fin_frame": self.fin_frame,
+            "rst_frame": self.rst_frame,
+            "retransmissions": self.retransmissions,
+            "out_of_order": self.out_of_order,
+            "keepalives": self.keepalives,
+            "zero_window_probes": self.zero_window_probes,
+            "gaps": self.gap_count,
+            "gap_bytes": self.gap_bytes,
+            "truncated_bytes": self.truncated_bytes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Everything tlslens knows about one TCP connection."""
+
+    id: int
+    client: Endpoint
+    server: Endpoint
+    #: How the roles were decided: syn, syn-ack, client-hello or port-heuristic.
+    roles_from: str
+    first_frame: int
+    last_frame: int
+    start_ns: int
+    end_ns: int
+    packets: int
+    to_server: DirectionStats
+    to_client: DirectionStats
+    #: Who sent the first FIN or RST (client|server), None if neither was seen.
+    end_first: str | None
+    end_how: str
+    end_frame: int | None
+    gaps: tuple[GapRecord, ...]
+
+    @classmethod
+    def of(cls, conn: Connection) -> Conversation:
+        c = conn.client_side
+        s = c ^ 1
+        gaps = [
+            GapRecord(conn.role_of(side), g.offset, g.size, g.frame, g.reason)
+            for side in (c, s)
+            for g in conn.halves[side].gaps
+        ]
+        gaps.sort(key=lambda g: g.frame)
+        return cls(
+            id=conn.id,
+            client=Endpoint(format_ip(conn.addrs[c]), conn.ports[c]),
+            server=Endpoint(format_ip(conn.addrs[s]), conn.ports[s]),
+            roles_from=conn.role_source,
+            first_frame=conn.first_frame,
+            last_frame=conn.last_frame,
+            start_ns=conn.first_ns,
+            end_ns=conn.last_ns,
+            packets=conn.packets,
+            to_server=DirectionStats.of(conn.halves[c]),
+            to_client=DirectionStats.of(conn.halves[s]),
+            end_first=None if conn.end_side is None else conn.role_of(conn.end_side),
+            end_how=conn.end_how or "none",
+            end_frame=conn.end_frame,
+            gaps=tuple(gaps),
+        )
+
+    @property
+    def complete_handshake(self) -> bool:
+        """True if the capture holds both SYNs (the connection's start was seen)."""
+        return self.to_server.syn_frame is not None and self.to_client.syn_frame is not None
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON shape of `tlslens analyze --format json|jsonl` (documented in README)."""
+        return {
+            "id": self.id,
+            "client": {"ip": self.client.ip, "port": self.client.port},
+            "server": {"ip": self.server.ip, "port": self.server.port},
+            "roles_from": self.roles_from,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start": format_time(self.start_ns),
+            "duration": round((self.end_ns - self.start_ns) / 1e9, 6),
+            "packets": self.packets,
+            "bytes": {"client": self.to_server.bytes, "server": self.to_client.bytes},
+            "end": {"first": self.end_first, "how": self.end_how, "frame": self.end_frame},
+            "tcp": {
+                "client": self.to_server.to_record(),
+                "server": self.to_client.to_record(),
+                "gaps": [
+                    {"side": g.side, "offset": g.offset, "size": g.size, "frame": g.frame,
+                     "reason": g.reason}
+                    for g in self.gaps
+                ],
+            },
+        }

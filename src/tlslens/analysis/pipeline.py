@@ -1,0 +1,178 @@
+"""The pipeline: capture file -> frames -> TCP segments -> connections -> Conversation records.
+
+This is the one module that composes `capture`, `net` and `tls`. It streams: conversations
+are yielded as their connections end (in connection-id order), so memory follows the number
+of connections open at once, not the length of the capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tlslens.analysis.conversation import Conversation
+from tlslens.capture import CaptureProblem, open_capture
+from tlslens.limits import Limits
+from tlslens.net import packet
+from tlslens.net.tcp import ROLE_CLIENT_HELLO, ROLE_PORT, Connection, FlowTable
+from tlslens.tls.detect import looks_like_client_hello
+
+#: Frame numbers kept as examples for each kind of skipped frame.
+EXAMPLE_FRAMES = 10
+
+
+@dataclass
+class SkipCount:
+    count: int = 0
+    frames: list[int] = field(default_factory=list)
+
+    def add(self, frame: int) -> None:
+        self.count += 1
+        if len(self.frames) < EXAMPLE_FRAMES:
+            self.frames.append(frame)
+
+
+@dataclass
+class CaptureReport:
+    """What happened while reading one capture, beyond the conversations themselves."""
+
+    path: str
+    format: str = ""
+    frames: int = 0
+    tcp_segments: int = 0
+    connections: int = 0
+    truncated_frames: int = 0
+    problems: list[CaptureProblem] = field(default_factory=list)
+    #: Frames that gave no TCP segment, by reason code of `net.packet`.
+    skipped: dict[int, SkipCount] = field(default_factory=dict)
+    #: Frames of link types we cannot decode, by link type.
+    unsupported_linktypes: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def read_nothing(self) -> bool:
+        """True when the file gave no frame at all because it is damaged."""
+        return self.frames == 0 and bool(self.problems)
+
+    def notes(self) -> list[str]:
+        """One sentence per thing the user should know about this capture's decoding."""
+        out: list[str] = []
+        for reason in (packet.FRAGMENT, packet.MALFORMED, packet.TRUNCATED):
+            skip = self.skipped.get(reason)
+            if skip:
+                frames = ", ".join(str(f) for f in skip.frames)
+                more = ", ..." if skip.count > len(skip.frames) else ""
+                text = f"{skip.count} frame(s) {packet.REASONS[reason]} (frames {frames}{more})"
+                if reason == packet.FRAGMENT:
+                    text += "; TCP data inside them is missing from the connections"
+                out.append(text + ".")
+        for linktype, count in sorted(self.unsupported_linktypes.items()):
+            out.append(
+                f"{count} frame(s) use {packet.linktype_name(linktype)} ({linktype}), "
+                "which tlslens cannot decode; they were skipped."
+            )
+        if self.truncated_frames:
+            out.append(
+                f"{self.truncated_frames} frame(s) were cut short by the capture's snap "
+                "length; their missing bytes are reported as gaps (capture with -s 0)."
+            )
+        return out
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "file": self.path,
+            "format": self.format,
+            "frames": self.frames,
+            "tcp_segments": self.tcp_segments,
+            "connections": self.connections,
+            "truncated_frames": self.truncated_frames,
+            "skipped": {
+                packet.REASONS[reason]: {"count": s.count, "frames": s.frames}
+                for reason, s in sorted(self.skipped.items())
+            },
+            "problems": [{"offset": p.offset, "message": p.message} for p in self.problems],
+            "notes": self.notes(),
+        }
+
+
+class _Collector:
+    """Receives reassembly events; turns finished connections into Conversations."""
+
+    def __init__(self) -> None:
+        self.finished: dict[int, Conversation] = {}
+
+    def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+                ) -> None:
+        # Without the TCP handshake, the roles were guessed from the ports; whoever sends a
+        # ClientHello is the client.
+        if offset == 0 and conn.role_source == ROLE_PORT and looks_like_client_hello(data):
+            if side != conn.client_side:
+                conn.swap_roles(ROLE_CLIENT_HELLO)
+            else:
+                conn.role_source = ROLE_CLIENT_HELLO
+
+    def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
+               reason: str) -> None:
+        pass
+
+    def on_fin(self, conn: Connection, side: int, offset: int, frame: int) -> None:
+        pass
+
+    def on_finished(self, conn: Connection) -> None:
+        self.finished[conn.id] = Conversation.of(conn)
+
+
+class Analysis:
+    """One capture being analysed. Iterate `conversations()` once; then read `report`."""
+
+    def __init__(self, path: str, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.capture = open_capture(path, self.limits)
+        self.report = CaptureReport(path=path, format=self.capture.format_name)
+
+    def conversations(self) -> Iterator[Conversation]:
+        report = self.report
+        collector = _Collector()
+        finished = collector.finished
+        table = FlowTable(collector, self.limits)
+        add = table.add
+        parse = packet.parse
+        skipped = report.skipped
+        next_id = 0
+        segments = 0
+        try:
+            for index, ts_ns, linktype, data, _meta in self.capture:
+                seg = parse(linktype, data)
+                if seg.__class__ is int:
+                    assert isinstance(seg, int)
+                    if seg == packet.UNSUPPORTED_LINK:
+                        counts = report.unsupported_linktypes
+                        counts[linktype] = counts.get(linktype, 0) + 1
+                    else:
+                        skip = skipped.get(seg)
+                        if skip is None:
+                            skip = skipped[seg] = SkipCount()
+                        skip.add(index)
+                    continue
+                segments += 1
+                src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
+                add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
+                    missing)
+                if finished:
+                    while next_id in finished:
+                        yield finished.pop(next_id)
+                        next_id += 1
+            table.finish_all()
+            while next_id in finished:
+                yield finished.pop(next_id)
+                next_id += 1
+        finally:
+            report.frames = self.capture.frames_read
+            report.truncated_frames = self.capture.truncated_frames
+            report.problems = list(self.capture.problems)
+            report.tcp_segments = segments
+            report.connections = next_id
+
+
+def analyze(path: str, limits: Limits | None = None) -> Iterator[Conversation]:
+    """Conversations of one capture file, in connection-id order (raises CaptureError)."""
+    return Analysis(path, limits).conversations()

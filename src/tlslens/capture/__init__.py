@@ -1,0 +1,111 @@
+"""Capture readers: turn a capture file into a stream of frames.
+
+`open_capture(path)` detects the format from the file's first bytes (never its name),
+undoes gzip, and returns a reader to iterate. Readers stream: memory does not grow with the
+file's length. A damaged file yields the frames before the damage and records a
+`CaptureProblem`; only a file that cannot be read at all raises `CaptureError`.
+
+This package must not import `net`, `tls`, `certs`, `eventlog` or `analysis`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from tlslens.capture.frame import CaptureError, CaptureProblem, Frame
+from tlslens.capture.pcap import PcapReader, is_pcap
+from tlslens.capture.pcapng import PcapngReader, is_pcapng
+from tlslens.capture.source import open_input
+from tlslens.limits import Limits
+
+__all__ = ["CaptureError", "CaptureProblem", "CaptureReader", "Frame", "open_capture"]
+
+# Formats we recognise but cannot read yet, so the user hears what the file is.
+_KNOWN_UNSUPPORTED: list[tuple[bytes, str]] = [
+    (b"GMBU", "a Microsoft Network Monitor 2.x capture, which tlslens cannot read yet; "
+              "open it in Wireshark and save it as pcapng"),
+    (b"RTSS", "a Microsoft Network Monitor 1.x capture, which tlslens cannot read yet; "
+              "open it in Wireshark and save it as pcapng"),
+    (b"ElfFile\x00", "a Windows event log (EVTX), not a packet capture"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first (zstd -d)"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed; decompress it first (lz4 -d)"),
+    (b"BZh", "bzip2-compressed; decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz-compressed; decompress it first (unxz)"),
+    (b"XCP\x00", "a NetXray/Sniffer capture, which tlslens cannot read"),
+]
+
+
+class CaptureReader(Protocol):
+    """What every reader offers. Iterate it once for `Frame`-ordered tuples."""
+
+    format_name: str
+    linktype: int
+    problems: list[CaptureProblem]
+    frames_read: int
+    truncated_frames: int
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]: ...
+
+
+class OpenCapture:
+    """A reader plus the file it reads; iterate it, then read `problems` and counters."""
+
+    def __init__(self, path: str, reader: PcapReader | PcapngReader, compressed: bool) -> None:
+        self.path = path
+        self.reader = reader
+        self.compressed = compressed
+
+    @property
+    def format_name(self) -> str:
+        name = self.reader.format_name
+        return name + "+gzip" if self.compressed else name
+
+    @property
+    def problems(self) -> list[CaptureProblem]:
+        return self.reader.problems
+
+    @property
+    def frames_read(self) -> int:
+        return self.reader.frames_read
+
+    @property
+    def truncated_frames(self) -> int:
+        return self.reader.truncated_frames
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        try:
+            yield from self.reader
+        finally:
+            self.reader.source.close()
+
+
+def _describe_unknown(head: bytes) -> str:
+    for magic, what in _KNOWN_UNSUPPORTED:
+        if head.startswith(magic):
+            return f"this file is {what}"
+    if len(head) >= 4:
+        # An ETW trace (.etl from netsh trace or pktmon) starts with its buffer size.
+        (first,) = struct.unpack_from("<I", head)
+        if first in (0x2000, 0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x100000):
+            return ("this looks like a Windows ETL trace, which tlslens cannot read yet; "
+                    "convert it with `pktmon etl2pcap` or etl2pcapng")
+    shown = " ".join(f"{b:02x}" for b in head[:8])
+    return f"unknown capture format (first bytes: {shown}); expected pcap or pcapng"
+
+
+def open_capture(path: str, limits: Limits | None = None) -> OpenCapture:
+    """Open a capture file of any supported format. Raises CaptureError if it cannot be read."""
+    limits = limits or Limits()
+    source, compressed = open_input(path)
+    head = source.buf[:16].tobytes()
+    reader: PcapReader | PcapngReader
+    if is_pcap(head):
+        reader = PcapReader(source, limits)
+    elif is_pcapng(head):
+        reader = PcapngReader(source, limits)
+    else:
+        source.close()
+        raise CaptureError(path, _describe_unknown(head))
+    return OpenCapture(path, reader, compressed)

@@ -1,0 +1,1 @@
+"""Command-line interface. Renders analysis results; never parses bytes itself."""

@@ -1,0 +1,138 @@
+"""`tlslens` command line: argument parsing, output formats, exit codes.
+
+Exit status: 0 when every file was read (possibly with warnings about damage), 1 when a
+file could not be read at all, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from rich.console import Console
+
+from tlslens import __version__
+from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.pipeline import Analysis, CaptureReport
+from tlslens.capture import CaptureError
+from tlslens.cli.render import print_conversations
+
+FORMATS = ("text", "json", "jsonl")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tlslens",
+        description="Explain the TLS in packet captures: connections, versions, ciphers, "
+        "certificates, and why handshakes failed.",
+    )
+    parser.add_argument("--version", action="version", version=f"tlslens {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    analyze = commands.add_parser(
+        "analyze",
+        help="list every TCP connection in captures (pcap, pcapng, gzip)",
+        description="Read captures and print one record per TCP connection.",
+    )
+    analyze.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
+    analyze.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text (default), json (one document) or jsonl (one connection per line)",
+    )
+    return parser
+
+
+def _warn(err: TextIO, message: str) -> None:
+    print(f"tlslens: warning: {message}", file=err)
+
+
+def _error(err: TextIO, message: str) -> None:
+    print(f"tlslens: error: {message}", file=err)
+
+
+def _guarded(analysis: Analysis, err: TextIO, failures: list[str]) -> Iterator[Conversation]:
+    """Conversations of one file; an unexpected failure ends this file with a message,
+    never with a traceback, and keeps what was produced before it."""
+    try:
+        yield from analysis.conversations()
+    except Exception as exc:  # noqa: BLE001 - a last line of defence for one bad file
+        path = analysis.report.path
+        failures.append(path)
+        _error(
+            err,
+            f"{path}: internal error after frame {analysis.capture.frames_read} "
+            f"({type(exc).__name__}: {exc}); results above are partial. Please report this.",
+        )
+
+
+def _report_problems(report: CaptureReport, err: TextIO) -> None:
+    for problem in report.problems:
+        _warn(err, str(problem))
+
+
+def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    status = 0
+    failures: list[str] = []
+    # Off a terminal, rich would assume 80 columns and elide addresses; be generous.
+    width = None if out.isatty() else 200
+    console = Console(file=out, highlight=False, soft_wrap=False, width=width)
+    first_json = True
+    if args.format == "json":
+        out.write('{"captures": [')
+    for path in args.files:
+        try:
+            analysis = Analysis(path)
+        except CaptureError as exc:
+            _error(err, str(exc))
+            status = 1
+            continue
+        report = analysis.report
+        conversations = _guarded(analysis, err, failures)
+        if args.format == "text":
+            print_conversations(console, report, conversations)
+        elif args.format == "jsonl":
+            for conv in conversations:
+                record = conv.to_record()
+                record["file"] = path
+                out.write(json.dumps(record) + "\n")
+        else:
+            out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
+                      + ', "connections": [')
+            first_json = False
+            first = True
+            for conv in conversations:
+                out.write(("\n  " if first else ",\n  ") + json.dumps(conv.to_record()))
+                first = False
+            out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
+        _report_problems(report, err)
+        if args.format != "text":
+            for note in report.notes():
+                _warn(err, f"{path}: {note}")
+        if report.read_nothing:
+            _error(err, f"{path}: no packets could be read from this file")
+            status = 1
+    if args.format == "json":
+        out.write("\n]}\n")
+    if failures:
+        status = 1
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "analyze":
+            return run_analyze(args, sys.stdout, sys.stderr)
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`); that is not an error.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Resource limits shared by every layer.
+
+A hostile or simply huge capture must not exhaust memory, so every buffer that can grow with
+the input is capped here. The object is passed down from the pipeline; the layers never read
+globals. This module imports nothing from tlslens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what tlslens buffers. The defaults suit captures of busy servers."""
+
+    #: Largest captured packet accepted from a capture file. Wireshark uses 256 KiB for
+    #: ordinary link types; a bigger value in a record header means the file is damaged.
+    max_packet_bytes: int = 262_144
+    #: Largest pcapng block read into memory (decryption secrets blocks can be large).
+    max_block_bytes: int = 16 * 1024 * 1024
+    #: Out-of-order bytes held per direction while waiting for a missing segment. When it
+    #: overflows, the missing range is reported as a gap and parsing resumes after it.
+    max_out_of_order_bytes: int = 2 * 1024 * 1024
+    #: Out-of-order segments held per direction.
+    max_out_of_order_segments: int = 2048
+    #: Connections tracked at once; the least recently created is finished early beyond it.
+    max_live_connections: int = 500_000
+    #: A connection closed by FIN/FIN or RST stays matchable this long (capture time), so
+    #: late ACKs and retransmissions still belong to it.
+    closed_linger_ns: int = 120 * 1_000_000_000
+    #: A connection with no packets for this long (capture time) is finished.
+    idle_timeout_ns: int = 3600 * 1_000_000_000

@@ -1,0 +1,241 @@
+"""Decode one captured frame down to its TCP segment: link layer, IPv4/IPv6, TCP.
+
+This is the hottest code in tlslens (every frame of the capture passes through it), so it is
+hand-written over the memoryview the reader hands us: one `unpack_from` for the TCP header,
+integer indexing for the rest, and no object per layer. `parse()` returns either a tuple
+
+    (src, dst, sport, dport, seq, ack, flags, window, payload, missing)
+
+with `src`/`dst` as 4- or 16-byte `bytes`, `payload` a memoryview of the captured payload and
+`missing` the payload bytes the IP header promises but the capture cut off (snaplen), or a
+small int saying why the frame carries no usable TCP segment (`NOT_IP`, `FRAGMENT`, ...).
+
+Link types: https://www.tcpdump.org/linktypes.html. IPv4: RFC 791. IPv6 and extension
+headers: RFC 8200. TCP: RFC 9293. This module imports nothing from tlslens.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+# Why a frame yields no TCP segment.
+NOT_IP: Final = 1
+NOT_TCP: Final = 2
+FRAGMENT: Final = 3
+MALFORMED: Final = 4
+UNSUPPORTED_LINK: Final = 5
+TRUNCATED: Final = 6
+
+REASONS: Final = {
+    NOT_IP: "not IP",
+    NOT_TCP: "IP but not TCP",
+    FRAGMENT: "IP fragment (fragments are not reassembled)",
+    MALFORMED: "malformed IP or TCP header",
+    UNSUPPORTED_LINK: "unsupported link type",
+    TRUNCATED: "cut off by the capture before the end of its TCP header",
+}
+
+# Link-layer header types (LINKTYPE_* values as stored in pcap and pcapng files).
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_PPP: Final = 9
+LINKTYPE_RAW_12: Final = 12  # DLT_RAW as some BSDs number it
+LINKTYPE_RAW_14: Final = 14  # DLT_RAW on OpenBSD
+LINKTYPE_PPP_HDLC: Final = 50
+LINKTYPE_RAW: Final = 101
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
+
+LINKTYPE_NAMES: Final = {
+    LINKTYPE_NULL: "BSD loopback",
+    LINKTYPE_ETHERNET: "Ethernet",
+    LINKTYPE_PPP: "PPP",
+    LINKTYPE_RAW_12: "raw IP",
+    LINKTYPE_RAW_14: "raw IP",
+    LINKTYPE_PPP_HDLC: "PPP in HDLC framing",
+    LINKTYPE_RAW: "raw IP",
+    LINKTYPE_LOOP: "OpenBSD loopback",
+    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
+    LINKTYPE_IPV4: "raw IPv4",
+    LINKTYPE_IPV6: "raw IPv6",
+    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
+    105: "IEEE 802.11",
+    127: "802.11 with radiotap",
+    147: "user-defined",
+}
+
+SUPPORTED_LINKTYPES: Final = frozenset(
+    {
+        LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_PPP, LINKTYPE_RAW_12, LINKTYPE_RAW_14,
+        LINKTYPE_PPP_HDLC, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
+        LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2,
+    }
+)
+
+ETHERTYPE_IPV4: Final = 0x0800
+ETHERTYPE_IPV6: Final = 0x86DD
+ETHERTYPE_PPPOE_SESSION: Final = 0x8864
+# 802.1Q, 802.1ad (QinQ outer tag) and the pre-standard QinQ tags some switches still use.
+VLAN_ETHERTYPES: Final = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
+
+# IPv6 extension headers whose length is (hdr_ext_len + 1) * 8 (RFC 8200 4.3-4.6, RFC 6275
+# Mobility, RFC 7401 HIP, RFC 5533 Shim6).
+_IPV6_EXT_8: Final = frozenset({0, 43, 60, 135, 139, 140})
+_IPV6_FRAGMENT: Final = 44
+_IPV6_AH: Final = 51  # length is (payload_len + 2) * 4, RFC 4302 2.2
+
+# Shapes returned by parse(): a segment tuple or a reason code.
+Segment = tuple[bytes, bytes, int, int, int, int, int, int, memoryview, int]
+
+_tcp_header = struct.Struct("!HHIIBBH").unpack_from
+
+
+def linktype_name(linktype: int) -> str:
+    return LINKTYPE_NAMES.get(linktype, f"link type {linktype}")
+
+
+def parse(linktype: int, data: memoryview) -> Segment | int:
+    """Decode a frame of the given link type into a TCP segment tuple, or a reason code."""
+    n = len(data)
+    if linktype == LINKTYPE_ETHERNET:
+        if n < 14:
+            return TRUNCATED
+        ethertype = data[12] << 8 | data[13]
+        off = 14
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        # SLL2: protocol type first, then reserved, ifindex, ARPHRD, packet type, address.
+        if n < 20:
+            return TRUNCATED
+        ethertype = data[0] << 8 | data[1]
+        off = 20
+    elif linktype == LINKTYPE_LINUX_SLL:
+        if n < 16:
+            return TRUNCATED
+        ethertype = data[14] << 8 | data[15]
+        off = 16
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14,
+                      LINKTYPE_IPV4, LINKTYPE_IPV6):
+        return _by_version(data, 0, n)
+    elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        # A 4-byte address family in the writer's byte order (NULL) or network order
+        # (LOOP); its values differ across systems, so the IP version nibble decides.
+        return _by_version(data, 4, n)
+    elif linktype in (LINKTYPE_PPP, LINKTYPE_PPP_HDLC):
+        off = 2 if n >= 2 and data[0] == 0xFF and data[1] == 0x03 else 0
+        return _ppp(data, off, n)
+    else:
+        return UNSUPPORTED_LINK
+    while ethertype in VLAN_ETHERTYPES:
+        if n < off + 4:
+            return TRUNCATED
+        ethertype = data[off + 2] << 8 | data[off + 3]
+        off += 4
+    if ethertype == ETHERTYPE_IPV4:
+        return _ipv4(data, off, n)
+    if ethertype == ETHERTYPE_IPV6:
+        return _ipv6(data, off, n)
+    if ethertype == ETHERTYPE_PPPOE_SESSION:
+        # PPPoE session header (RFC 2516): 6 bytes, then the PPP protocol field.
+        return _ppp(data, off + 6, n)
+    return NOT_IP
+
+
+def _ppp(data: memoryview, off: int, n: int) -> Segment | int:
+    if n < off + 2:
+        return TRUNCATED
+    protocol = data[off] << 8 | data[off + 1]
+    if protocol == 0x0021:
+        return _ipv4(data, off + 2, n)
+    if protocol == 0x0057:
+        return _ipv6(data, off + 2, n)
+    return NOT_IP
+
+
+def _by_version(data: memoryview, off: int, n: int) -> Segment | int:
+    if n <= off:
+        return TRUNCATED
+    version = data[off] >> 4
+    if version == 4:
+        return _ipv4(data, off, n)
+    if version == 6:
+        return _ipv6(data, off, n)
+    return NOT_IP
+
+
+def _ipv4(data: memoryview, off: int, n: int) -> Segment | int:
+    if n < off + 20:
+        return TRUNCATED
+    vihl = data[off]
+    ihl = (vihl & 0x0F) * 4
+    if vihl >> 4 != 4 or ihl < 20:
+        return MALFORMED
+    # More-fragments flag or a non-zero fragment offset (RFC 791 3.1); DF is excluded.
+    if (data[off + 6] & 0x3F) or data[off + 7]:
+        return FRAGMENT
+    if data[off + 9] != 6:
+        return NOT_TCP
+    total = data[off + 2] << 8 | data[off + 3]
+    if total == 0:
+        # Segmentation offload on the capturing host can leave the length zero.
+        ip_end = n
+    elif total < ihl:
+        return MALFORMED
+    else:
+        ip_end = off + total
+    return _tcp(data, off + ihl, ip_end, n, bytes(data[off + 12 : off + 16]),
+                bytes(data[off + 16 : off + 20]))
+
+
+def _ipv6(data: memoryview, off: int, n: int) -> Segment | int:
+    if n < off + 40:
+        return TRUNCATED
+    if data[off] >> 4 != 6:
+        return MALFORMED
+    payload_length = data[off + 4] << 8 | data[off + 5]
+    next_header = data[off + 6]
+    p = off + 40
+    # Zero means a jumbogram or an offloaded segment: trust the captured length.
+    ip_end = p + payload_length if payload_length else n
+    while next_header != 6:
+        if n < p + 8:
+            return TRUNCATED if next_header in _IPV6_EXT_8 or next_header in (44, 51) else NOT_TCP
+        if next_header in _IPV6_EXT_8:
+            next_header, p = data[p], p + (data[p + 1] + 1) * 8
+        elif next_header == _IPV6_FRAGMENT:
+            # Fragment offset (13 bits) and the M flag; an "atomic fragment" has neither
+            # and carries the whole packet (RFC 6946).
+            if (data[p + 2] << 8 | data[p + 3]) & 0xFFF9:
+                return FRAGMENT
+            next_header, p = data[p], p + 8
+        elif next_header == _IPV6_AH:
+            next_header, p = data[p], p + (data[p + 1] + 2) * 4
+        else:
+            return NOT_TCP
+    return _tcp(data, p, ip_end, n, bytes(data[off + 8 : off + 24]),
+                bytes(data[off + 24 : off + 40]))
+
+
+def _tcp(data: memoryview, t: int, ip_end: int, n: int, src: bytes, dst: bytes
+         ) -> Segment | int:
+    if ip_end < t + 20:
+        return MALFORMED
+    if n < t + 20:
+        return TRUNCATED
+    sport, dport, seq, ack, offset_byte, flags, window = _tcp_header(data, t)
+    header_len = (offset_byte >> 4) * 4
+    if header_len < 20:
+        return MALFORMED
+    # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540, RFC 9293 3.1).
+    flags |= (offset_byte & 1) << 8
+    start = t + header_len
+    if start > ip_end:
+        return MALFORMED
+    captured_end = ip_end if ip_end <= n else n
+    if start >= captured_end:
+        return (src, dst, sport, dport, seq, ack, flags, window, data[0:0], ip_end - start)
+    return (src, dst, sport, dport, seq, ack, flags, window, data[start:captured_end],
+            ip_end - captured_end)

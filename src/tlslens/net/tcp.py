@@ -1,0 +1,598 @@
+"""TCP connection tracking and per-direction stream reassembly, with frame provenance.
+
+`FlowTable.add()` takes one decoded segment (see `net.packet.parse`) and, through a
+`StreamSink`, reports what each direction's byte stream holds: data at a stream offset with
+the frame that carried it, gaps (bytes the capture never saw, with their size), the end of a
+direction (FIN) and the end of a connection. Offsets count payload bytes from the first byte
+after the SYN (or from the first byte seen when the capture started mid-connection).
+
+What it handles, and how (RFC 9293 for the rules):
+  - roles from the SYN (its sender is the client) or SYN-ACK; without either, a port
+    heuristic that a later layer may correct (`Connection.swap_roles`, e.g. on seeing who
+    sent the ClientHello);
+  - 4-tuple reuse: a SYN with a new initial sequence number on a known 4-tuple starts a new
+    connection, as Wireshark's tcp.stream does;
+  - retransmissions and overlaps: bytes already delivered are never delivered twice; the
+    first copy wins;
+  - out-of-order segments: held (bounded by `Limits`) until the hole before them fills;
+  - gaps: a hole becomes a reported gap as soon as the peer acknowledges bytes beyond it (the
+    data crossed the wire but not the capture), when the buffer overflows, or when the
+    connection ends; parsing resumes after it;
+  - snaplen truncation: the missing tail of a segment is a gap of reason "truncated";
+  - keep-alives and zero-window probes are recognised and counted, never taken as data;
+  - how the connection ended: the first FIN or RST, its side and its frame.
+
+Hot-path shape (DESIGN.md, "speed is a design property"): per-flow state lives in slotted
+objects, flows are found with one dict lookup keyed by a tuple, and payloads are passed on as
+views of the reader's buffer; only out-of-order segments are copied.
+This module imports nothing from tlslens but `tlslens.limits`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final, Protocol
+
+from tlslens.limits import Limits
+
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
+
+MASK: Final = 0xFFFFFFFF
+HALF_SPACE: Final = 0x80000000
+# An acknowledgement further ahead than this is not believed (a corrupt or foreign segment).
+MAX_ACK_LEAD: Final = 1 << 30
+
+GAP_NOT_CAPTURED: Final = "not captured (acknowledged by the peer)"
+GAP_BUFFER_FULL: Final = "out-of-order buffer full"
+GAP_AT_END: Final = "missing when the connection ended"
+GAP_TRUNCATED: Final = "truncated (capture snaplen)"
+
+#: Gap records kept per direction; further gaps are only counted.
+MAX_GAP_RECORDS: Final = 64
+
+# Role sources, in order of trust.
+ROLE_SYN: Final = "syn"
+ROLE_SYN_ACK: Final = "syn-ack"
+ROLE_CLIENT_HELLO: Final = "client-hello"
+ROLE_PORT: Final = "port-heuristic"
+
+
+class StreamSink(Protocol):
+    """Receives what reassembly finds. `data` views are valid only during the call."""
+
+    def on_data(
+        self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+    ) -> None: ...
+
+    def on_gap(
+        self, conn: Connection, side: int, offset: int, size: int, frame: int, reason: str
+    ) -> None: ...
+
+    def on_fin(self, conn: Connection, side: int, offset: int, frame: int) -> None: ...
+
+    def on_finished(self, conn: Connection) -> None: ...
+
+
+class Gap:
+    __slots__ = ("frame", "offset", "reason", "size")
+
+    def __init__(self, offset: int, size: int, frame: int, reason: str) -> None:
+        self.offset = offset
+        self.size = size
+        self.frame = frame
+        self.reason = reason
+
+
+class Half:
+    """One direction of a connection: the bytes one side sent."""
+
+    __slots__ = (
+        "base_seq",
+        "fin_done",
+        "fin_frame",
+        "fin_seq",
+        "gap_bytes",
+        "gap_count",
+        "gaps",
+        "isn",
+        "keepalives",
+        "last_ack",
+        "next_seq",
+        "offset",
+        "ooo",
+        "ooo_bytes",
+        "out_of_order",
+        "packets",
+        "retransmissions",
+        "rst_frame",
+        "syn_frame",
+        "truncated_bytes",
+        "window",
+        "zero_window_probes",
+    )
+
+    def __init__(self) -> None:
+        self.isn: int | None = None
+        self.syn_frame: int | None = None
+        #: Sequence number of stream offset 0 (ISN + 1, or the first byte seen).
+        self.base_seq: int | None = None
+        #: Sequence number of the next byte expected in order; None until known.
+        self.next_seq: int | None = None
+        #: Stream bytes accounted for so far (delivered plus gaps).
+        self.offset = 0
+        self.fin_seq: int | None = None
+        self.fin_frame: int | None = None
+        self.fin_done = False
+        self.rst_frame: int | None = None
+        #: Latest acknowledgement the peer sent for this direction's bytes.
+        self.last_ack: int | None = None
+        #: Receive window this side last advertised (for zero-window probes of the peer).
+        self.window = -1
+        #: Out-of-order segments: seq -> (payload copy, missing bytes, frame, fin).
+        self.ooo: dict[int, tuple[bytes, int, int, bool]] = {}
+        self.ooo_bytes = 0
+        self.packets = 0
+        self.retransmissions = 0
+        self.out_of_order = 0
+        self.keepalives = 0
+        self.zero_window_probes = 0
+        self.gaps: list[Gap] = []
+        self.gap_count = 0
+        self.gap_bytes = 0
+        self.truncated_bytes = 0
+
+
+class Connection:
+    """One TCP connection. Side 0 sent the first packet we saw; `client_side` says which
+    side is the client (it can change once if a later layer knows better)."""
+
+    __slots__ = (
+        "addrs",
+        "client_side",
+        "closed",
+        "closed_ns",
+        "end_frame",
+        "end_how",
+        "end_side",
+        "finished",
+        "first_frame",
+        "first_ns",
+        "halves",
+        "id",
+        "last_frame",
+        "last_ns",
+        "packets",
+        "ports",
+        "role_source",
+        "state",
+    )
+
+    def __init__(
+        self,
+        conn_id: int,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        frame: int,
+        ts_ns: int,
+        client_side: int,
+        role_source: str,
+    ) -> None:
+        self.id = conn_id
+        self.addrs = (src, dst)
+        self.ports = (sport, dport)
+        self.client_side = client_side
+        self.role_source = role_source
+        self.first_frame = frame
+        self.last_frame = frame
+        self.first_ns = ts_ns
+        self.last_ns = ts_ns
+        self.packets = 0
+        self.halves = (Half(), Half())
+        self.closed = False
+        self.closed_ns = 0
+        self.finished = False
+        #: Side that sent the first FIN or RST, how, and in which frame.
+        self.end_side: int | None = None
+        self.end_how: str | None = None
+        self.end_frame: int | None = None
+        #: Free for the layer above (e.g. a TLS session); reassembly never touches it.
+        self.state: object = None
+
+    def swap_roles(self, role_source: str) -> None:
+        """Make the other side the client, because a later layer knows better."""
+        self.client_side ^= 1
+        self.role_source = role_source
+
+    def side_of(self, role: str) -> int:
+        return self.client_side if role == "client" else self.client_side ^ 1
+
+    def role_of(self, side: int) -> str:
+        return "client" if side == self.client_side else "server"
+
+
+def _relative(seq: int, ref: int) -> int:
+    """Signed distance from ref to seq in 32-bit sequence space (RFC 9293 3.4)."""
+    d = (seq - ref) & MASK
+    return d - (1 << 32) if d & HALF_SPACE else d
+
+
+class FlowTable:
+    """All TCP connections of a capture; feed it segments in capture order."""
+
+    def __init__(self, sink: StreamSink, limits: Limits | None = None) -> None:
+        self.sink = sink
+        self.limits = limits or Limits()
+        self._flows: dict[tuple[bytes, int, bytes, int], tuple[Connection, int]] = {}
+        self._live: dict[int, Connection] = {}
+        self._closed: deque[Connection] = deque()
+        self._next_id = 0
+        self._next_idle_sweep = 0
+        self._next_closed_sweep = 0
+
+    @property
+    def live_connections(self) -> int:
+        return len(self._live)
+
+    # -- entry point -------------------------------------------------------------------
+
+    def add(
+        self,
+        frame: int,
+        ts_ns: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        payload: memoryview,
+        missing: int,
+    ) -> Connection:
+        """Account one segment; returns the connection it belongs to."""
+        if ts_ns >= self._next_closed_sweep:
+            self._sweep(ts_ns)
+        entry = self._flows.get((src, sport, dst, dport))
+        if entry is None:
+            conn = self._open(frame, ts_ns, src, sport, dst, dport, flags)
+            side = 0
+        else:
+            conn, side = entry
+            if flags & SYN and not flags & ACK and conn.halves[side].isn != seq:
+                # A fresh SYN on a known 4-tuple: the port pair is being reused.
+                self._finish(conn)
+                conn = self._open(frame, ts_ns, src, sport, dst, dport, flags)
+                side = 0
+        conn.packets += 1
+        conn.last_frame = frame
+        conn.last_ns = ts_ns
+        half = conn.halves[side]
+        half.packets += 1
+        other = conn.halves[side ^ 1]
+
+        if flags & RST:
+            # A reset ends the connection whatever its sequence number; any payload it
+            # carries is diagnostic text, not stream data (RFC 9293 3.5.3).
+            if half.rst_frame is None:
+                half.rst_frame = frame
+            if conn.end_side is None:
+                conn.end_side, conn.end_how, conn.end_frame = side, "rst", frame
+            self._mark_closed(conn, ts_ns)
+            return conn
+        if flags & SYN:
+            if half.isn is None:
+                half.isn = seq
+                half.syn_frame = frame
+                if half.next_seq is None:
+                    half.next_seq = half.base_seq = (seq + 1) & MASK
+            # Data on a SYN (TCP Fast Open) starts one past the SYN's sequence number.
+            seq = (seq + 1) & MASK
+        if flags & ACK:
+            other.last_ack = ack
+            if other.next_seq is None:
+                # Capture started mid-connection: the peer's ACK says where this side's
+                # next byte will be, so its stream can start there.
+                other.next_seq = other.base_seq = ack
+            elif other.ooo:
+                self._fill_acknowledged_hole(conn, side ^ 1, other)
+        half.window = window
+
+        n = len(payload) + missing
+        if n:
+            self._segment(conn, side, half, other, seq, payload, missing, frame, flags)
+        elif flags == ACK and half.next_seq is not None and (seq - half.next_seq) & MASK == MASK:
+            # An empty segment one byte behind: a keep-alive, or a zero-window probe when
+            # the peer's window is closed (Linux probes this way).
+            if other.window == 0:
+                half.zero_window_probes += 1
+            else:
+                half.keepalives += 1
+        if flags & FIN:
+            self._fin(conn, side, half, (seq + n) & MASK, frame, ts_ns)
+        return conn
+
+    # -- connection life ---------------------------------------------------------------
+
+    def _open(
+        self, frame: int, ts_ns: int, src: bytes, sport: int, dst: bytes, dport: int, flags: int
+    ) -> Connection:
+        if flags & SYN:
+            client_side, source = (1, ROLE_SYN_ACK) if flags & ACK else (0, ROLE_SYN)
+        else:
+            # No handshake seen: servers usually listen on the lower port. A later layer
+            # corrects this when it sees who sent the ClientHello.
+            client_side, source = (1 if sport < dport else 0), ROLE_PORT
+        conn = Connection(
+            self._next_id, src, sport, dst, dport, frame, ts_ns, client_side, source
+        )
+        self._next_id += 1
+        self._flows[(src, sport, dst, dport)] = (conn, 0)
+        self._flows[(dst, dport, src, sport)] = (conn, 1)
+        self._live[conn.id] = conn
+        if len(self._live) > self.limits.max_live_connections:
+            self._finish(next(iter(self._live.values())))
+        return conn
+
+    def _mark_closed(self, conn: Connection, ts_ns: int) -> None:
+        if not conn.closed:
+            conn.closed = True
+            conn.closed_ns = ts_ns
+            self._closed.append(conn)
+
+    def _sweep(self, ts_ns: int) -> None:
+        """Finish connections closed longer than the linger time, and idle ones."""
+        limits = self.limits
+        closed = self._closed
+        while closed and (closed[0].finished or ts_ns - closed[0].last_ns > limits.closed_linger_ns):
+            conn = closed.popleft()
+            if not conn.finished:
+                self._finish(conn)
+        self._next_closed_sweep = ts_ns + 1_000_000_000
+        if ts_ns >= self._next_idle_sweep:
+            idle = [c for c in self._live.values() if ts_ns - c.last_ns > limits.idle_timeout_ns]
+            for conn in idle:
+                self._finish(conn)
+            self._next_idle_sweep = ts_ns + 60 * 1_000_000_000
+
+    def _finish(self, conn: Connection) -> None:
+        if conn.finished:
+            return
+        for side in (0, 1):
+            self._flush(conn, side, conn.halves[side])
+        conn.finished = True
+        a, b = conn.addrs
+        pa, pb = conn.ports
+        for key in ((a, pa, b, pb), (b, pb, a, pa)):
+            entry = self._flows.get(key)
+            if entry is not None and entry[0] is conn:
+                del self._flows[key]
+        self._live.pop(conn.id, None)
+        self.sink.on_finished(conn)
+
+    def finish_all(self) -> None:
+        """The capture has ended: finish every connection, oldest first."""
+        for conn in list(self._live.values()):
+            self._finish(conn)
+        self._closed.clear()
+
+    # -- one direction's stream --------------------------------------------------------
+
+    def _segment(
+        self,
+        conn: Connection,
+        side: int,
+        half: Half,
+        other: Half,
+        seq: int,
+        payload: memoryview,
+        missing: int,
+        frame: int,
+        flags: int,
+    ) -> None:
+        expected = half.next_seq
+        if expected is None:
+            # First bytes of a direction whose start we never saw.
+            expected = half.next_seq = half.base_seq = seq
+        rel = (seq - expected) & MASK
+        if rel == 0:
+            if len(payload) + missing == 1 and other.window == 0:
+                # One new byte pushed into a closed window: a zero-window probe. The byte
+                # is real data and is delivered; its retransmission will overlap it.
+                half.zero_window_probes += 1
+            self._deliver(conn, side, half, payload, missing, frame)
+            if half.ooo:
+                self._drain(conn, side, half)
+            return
+        if rel & HALF_SPACE:
+            rel -= 1 << 32
+            n = len(payload) + missing
+            if rel + n <= 0:
+                if rel == -1 and n == 1 and not flags & (SYN | FIN):
+                    # One old byte behind the window edge: a keep-alive (Windows sends one
+                    # garbage byte) or a zero-window probe.
+                    if other.window == 0:
+                        half.zero_window_probes += 1
+                    else:
+                        half.keepalives += 1
+                else:
+                    half.retransmissions += 1
+                return
+            # Partly new: keep only the bytes after what was already delivered.
+            half.retransmissions += 1
+            cut = -rel
+            if cut >= len(payload):
+                missing -= cut - len(payload)
+                payload = payload[0:0]
+            else:
+                payload = payload[cut:]
+            self._deliver(conn, side, half, payload, missing, frame)
+            if half.ooo:
+                self._drain(conn, side, half)
+            return
+        # Ahead of the next expected byte: hold it until the hole fills.
+        half.out_of_order += 1
+        self._hold(conn, side, half, other, seq, payload, missing, frame, bool(flags & FIN))
+
+    def _deliver(
+        self, conn: Connection, side: int, half: Half, payload: memoryview, missing: int, frame: int
+    ) -> None:
+        size = len(payload)
+        if half.fin_done:
+            # Bytes beyond a FIN already consumed cannot be stream data.
+            return
+        if size:
+            self.sink.on_data(conn, side, half.offset, payload, frame)
+            half.offset += size
+        if missing:
+            self.sink.on_gap(conn, side, half.offset, missing, frame, GAP_TRUNCATED)
+            half.offset += missing
+            half.truncated_bytes += missing
+        assert half.next_seq is not None
+        half.next_seq = (half.next_seq + size + missing) & MASK
+        if half.fin_seq is not None and half.next_seq == half.fin_seq:
+            self._consume_fin(conn, side, half)
+
+    def _hold(
+        self,
+        conn: Connection,
+        side: int,
+        half: Half,
+        other: Half,
+        seq: int,
+        payload: memoryview,
+        missing: int,
+        frame: int,
+        fin: bool,
+    ) -> None:
+        limits = self.limits
+        while half.ooo and (
+            len(half.ooo) >= limits.max_out_of_order_segments
+            or half.ooo_bytes + len(payload) > limits.max_out_of_order_bytes
+        ):
+            # The hole is not going to be filled in time: report it and move on.
+            self._fill_hole(conn, side, half, None, GAP_BUFFER_FULL)
+        assert half.next_seq is not None
+        if _relative(seq, half.next_seq) <= 0:
+            # Reporting the hole made this segment in order (or old): take the usual path.
+            self._segment(conn, side, half, other, seq, payload, missing, frame,
+                          FIN if fin else 0)
+            return
+        held = half.ooo.get(seq)
+        if held is None or len(held[0]) + held[1] < len(payload) + missing:
+            if held is not None:
+                half.ooo_bytes -= len(held[0])
+            half.ooo[seq] = (bytes(payload), missing, frame, fin)
+            half.ooo_bytes += len(payload)
+        if half.last_ack is not None:
+            self._fill_acknowledged_hole(conn, side, half)
+
+    def _fill_acknowledged_hole(self, conn: Connection, side: int, half: Half) -> None:
+        """If the peer acknowledged bytes in the hole, the capture missed them: gap."""
+        assert half.next_seq is not None
+        ack = half.last_ack
+        if ack is None:
+            return
+        lead = _relative(ack, half.next_seq)
+        if 0 < lead < MAX_ACK_LEAD:
+            self._fill_hole(conn, side, half, lead, GAP_NOT_CAPTURED)
+
+    def _fill_hole(
+        self, conn: Connection, side: int, half: Half, limit: int | None, reason: str
+    ) -> None:
+        """Report the hole before the first held segment as a gap (at most `limit` bytes),
+        then deliver whatever became contiguous."""
+        assert half.next_seq is not None
+        expected = half.next_seq
+        first = min(half.ooo, key=lambda s: _relative(s, expected))
+        size = _relative(first, expected)
+        if limit is not None:
+            size = min(size, limit)
+        if size <= 0:
+            self._drain(conn, side, half)
+            return
+        self._gap(conn, side, half, size, half.ooo[first][2], reason)
+        self._drain(conn, side, half)
+
+    def _gap(self, conn: Connection, side: int, half: Half, size: int, frame: int, reason: str
+             ) -> None:
+        assert half.next_seq is not None
+        self.sink.on_gap(conn, side, half.offset, size, frame, reason)
+        half.gap_count += 1
+        half.gap_bytes += size
+        if len(half.gaps) < MAX_GAP_RECORDS:
+            half.gaps.append(Gap(half.offset, size, frame, reason))
+        half.offset += size
+        half.next_seq = (half.next_seq + size) & MASK
+        if half.fin_seq is not None and half.next_seq == half.fin_seq:
+            self._consume_fin(conn, side, half)
+
+    def _drain(self, conn: Connection, side: int, half: Half) -> None:
+        """Deliver held segments that are now in order (or overlap what was delivered)."""
+        ooo = half.ooo
+        while ooo:
+            expected = half.next_seq
+            assert expected is not None
+            seq = min(ooo, key=lambda s: _relative(s, expected))
+            rel = _relative(seq, expected)
+            if rel > 0:
+                return
+            payload_bytes, missing, frame, fin = ooo.pop(seq)
+            half.ooo_bytes -= len(payload_bytes)
+            payload = memoryview(payload_bytes)
+            n = len(payload) + missing
+            if rel + n > 0:
+                cut = -rel
+                if cut >= len(payload):
+                    missing -= cut - len(payload)
+                    payload = payload[0:0]
+                else:
+                    payload = payload[cut:]
+                self._deliver(conn, side, half, payload, missing, frame)
+            if fin and half.fin_seq is not None and half.next_seq == half.fin_seq:
+                self._consume_fin(conn, side, half)
+
+    def _fin(self, conn: Connection, side: int, half: Half, fin_seq: int, frame: int, ts_ns: int
+             ) -> None:
+        if half.fin_frame is None:
+            half.fin_frame = frame
+            half.fin_seq = fin_seq
+            if conn.end_side is None:
+                conn.end_side, conn.end_how, conn.end_frame = side, "fin", frame
+            if conn.halves[side ^ 1].fin_frame is not None:
+                self._mark_closed(conn, ts_ns)
+        if not half.fin_done and half.next_seq == half.fin_seq:
+            self._consume_fin(conn, side, half)
+
+    def _consume_fin(self, conn: Connection, side: int, half: Half) -> None:
+        assert half.next_seq is not None and half.fin_frame is not None
+        half.fin_done = True
+        half.next_seq = (half.next_seq + 1) & MASK
+        self.sink.on_fin(conn, side, half.offset, half.fin_frame)
+
+    def _flush(self, conn: Connection, side: int, half: Half) -> None:
+        """At the end of a connection, every hole left is a gap."""
+        while half.ooo:
+            self._fill_hole(conn, side, half, None, GAP_AT_END)
+        if half.next_seq is None or half.fin_done:
+            return
+        if half.fin_seq is not None:
+            # The FIN's sequence number proves every byte before it was sent.
+            lead = _relative(half.fin_seq, half.next_seq)
+        elif half.last_ack is not None:
+            # Bytes the peer acknowledged that the capture never showed us. One byte
+            # exactly is most likely a FIN the capture missed, not data.
+            lead = _relative(half.last_ack, half.next_seq)
+            if lead == 1:
+                return
+        else:
+            return
+        if 0 < lead < MAX_ACK_LEAD:
+            frame = half.fin_frame if half.fin_frame is not None else conn.last_frame
+            self._gap(conn, side, half, lead, frame, GAP_AT_END)

@@ -1,0 +1,81 @@
+"""tshark as a peer: per-connection facts and reassembled streams, for differential tests.
+
+Nothing here is asserted by itself; tests compare these facts with tlslens's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+TSHARK = shutil.which("tshark")
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+
+
+@dataclass
+class TsharkStream:
+    stream: int
+    client: tuple[str, int] = ("", 0)
+    server: tuple[str, int] = ("", 0)
+    first_frame: int = 0
+    last_frame: int = 0
+    packets: int = 0
+    # (sender "a"/"b" as (ip, port), kind, frame) of the first FIN or RST.
+    end: tuple[tuple[str, int], str, int] | None = None
+    syn_from: tuple[str, int] | None = None
+    endpoints: list[tuple[str, int]] = field(default_factory=list)
+
+
+def tshark_streams(path: str) -> dict[int, TsharkStream]:
+    """Per tcp.stream: endpoints, first/last frame, packet count, first FIN/RST."""
+    assert TSHARK
+    out = subprocess.run(
+        [TSHARK, "-r", path, "-n", "-Y", "tcp and not icmp and not icmpv6",
+         "-T", "fields", "-E", "separator=|",
+         "-e", "frame.number", "-e", "tcp.stream", "-e", "ip.src", "-e", "ipv6.src",
+         "-e", "tcp.srcport", "-e", "tcp.flags"],
+        capture_output=True, text=True, check=False,
+    ).stdout
+    streams: dict[int, TsharkStream] = {}
+    for line in out.splitlines():
+        frame_s, stream_s, ip4, ip6, port_s, flags_s = line.split("|")
+        if not stream_s:
+            continue
+        frame, stream = int(frame_s), int(stream_s)
+        src = ((ip4 or ip6).split(",")[-1], int(port_s))
+        flags = int(flags_s, 16)
+        s = streams.get(stream)
+        if s is None:
+            s = streams[stream] = TsharkStream(stream, first_frame=frame)
+        s.last_frame = frame
+        s.packets += 1
+        if src not in s.endpoints:
+            s.endpoints.append(src)
+        if flags & SYN and not flags & ACK and s.syn_from is None:
+            s.syn_from = src
+        if s.end is None and flags & (FIN | RST):
+            s.end = (src, "rst" if flags & RST else "fin", frame)
+    return streams
+
+
+def tshark_follow(path: str, stream: int) -> tuple[tuple[str, int], bytes, bytes]:
+    """`-z follow,tcp,raw`: (first sender, bytes it sent, bytes the other side sent)."""
+    assert TSHARK
+    out = subprocess.run(
+        [TSHARK, "-r", path, "-n", "-q", "-z", f"follow,tcp,raw,{stream}"],
+        capture_output=True, text=True, check=False,
+    ).stdout
+    node0: tuple[str, int] = ("", 0)
+    a: list[bytes] = []
+    b: list[bytes] = []
+    for line in out.splitlines():
+        if line.startswith("Node 0: "):
+            host, _, port = line[8:].rpartition(":")
+            node0 = (host.strip("[]"), int(port))
+        elif line.startswith("\t"):
+            b.append(bytes.fromhex(line.strip()))
+        elif line and all(c in "0123456789abcdef" for c in line):
+            a.append(bytes.fromhex(line))
+    return node0, b"".join(a), b"".join(b)
