@@ -32,11 +32,33 @@ def tshark_streams(path: str) -> dict[int, TsharkStream]:
     """Per tcp.stream: endpoints, first/last frame, packet count, first FIN/RST."""
     assert TSHARK
     out = subprocess.run(
-        [TSHARK, "-r", path, "-n", "-Y", "tcp and not icmp and not icmpv6",
-         "-T", "fields", "-E", "separator=|",
-         "-e", "frame.number", "-e", "tcp.stream", "-e", "ip.src", "-e", "ipv6.src",
-         "-e", "tcp.srcport", "-e", "tcp.flags"],
-        capture_output=True, text=True, check=False,
+        [
+            TSHARK,
+            "-r",
+            path,
+            "-n",
+            "-Y",
+            "tcp and not icmp and not icmpv6",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.flags",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
     streams: dict[int, TsharkStream] = {}
     for line in out.splitlines():
@@ -65,7 +87,9 @@ def tshark_follow(path: str, stream: int) -> tuple[tuple[str, int], bytes, bytes
     assert TSHARK
     out = subprocess.run(
         [TSHARK, "-r", path, "-n", "-q", "-z", f"follow,tcp,raw,{stream}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
     node0: tuple[str, int] = ("", 0)
     a: list[bytes] = []

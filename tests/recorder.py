@@ -27,15 +27,17 @@ class Recorder:
         self.objects[conn.id] = conn
         return self.conns.setdefault(conn.id, Recorded())
 
-    def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
-                ) -> None:
+    def on_data(
+        self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+    ) -> None:
         rec = self._rec(conn)
         assert offset == len(rec.data[side]), "data must arrive in stream order, no overlap"
         rec.data[side] += data
         rec.chunks.append((side, offset, len(data), frame))
 
-    def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
-               reason: str) -> None:
+    def on_gap(
+        self, conn: Connection, side: int, offset: int, size: int, frame: int, reason: str
+    ) -> None:
         rec = self._rec(conn)
         assert offset == len(rec.data[side])
         rec.gaps.append((side, offset, size, frame, reason))

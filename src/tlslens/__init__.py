@@ -9,10 +9,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from tlslens.analysis.conversation import Conversation  # noqa: E402
-from tlslens.analysis.pipeline import Analysis, CaptureReport, analyze  # noqa: E402
-from tlslens.capture import CaptureError, CaptureProblem  # noqa: E402
-from tlslens.limits import Limits  # noqa: E402
+from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.pipeline import Analysis, CaptureReport, analyze
+from tlslens.capture import CaptureError, CaptureProblem
+from tlslens.limits import Limits
 
 __all__ = [
     "Analysis",

@@ -14,8 +14,9 @@ from oracle import tshark_streams
 
 from tlslens import Analysis
 
-FILES = corpus_captures() + sorted(p for p in CAPTURES.glob("*") if p.name.endswith(
-    (".pcap", ".pcapng", ".gz")))
+FILES = corpus_captures() + sorted(
+    p for p in CAPTURES.glob("*") if p.name.endswith((".pcap", ".pcapng", ".gz"))
+)
 
 
 def _ours(path: Path) -> dict[int, dict]:
@@ -31,12 +32,17 @@ def test_connections_match_tshark(path: Path) -> None:
     assert sorted(ours) == sorted(theirs), "connection ids differ from tshark's tcp.stream"
     for cid, t in theirs.items():
         o = ours[cid]
-        endpoints = {(o["client"]["ip"], o["client"]["port"]),
-                     (o["server"]["ip"], o["server"]["port"])}
+        endpoints = {
+            (o["client"]["ip"], o["client"]["port"]),
+            (o["server"]["ip"], o["server"]["port"]),
+        }
         # tshark names only the endpoints that sent something; ours has both ends.
         assert set(t.endpoints) <= endpoints and len(endpoints) == 2, f"conn {cid}"
         assert (o["first_frame"], o["last_frame"], o["packets"]) == (
-            t.first_frame, t.last_frame, t.packets), f"conn {cid}"
+            t.first_frame,
+            t.last_frame,
+            t.packets,
+        ), f"conn {cid}"
         if t.syn_from is not None:
             assert (o["client"]["ip"], o["client"]["port"]) == t.syn_from, f"conn {cid}"
         if t.end is None:
@@ -44,5 +50,6 @@ def test_connections_match_tshark(path: Path) -> None:
         else:
             sender, how, frame = t.end
             first = "client" if sender == (o["client"]["ip"], o["client"]["port"]) else "server"
-            assert (o["end"]["first"], o["end"]["how"], o["end"]["frame"]) == (
-                first, how, frame), f"conn {cid}"
+            assert (o["end"]["first"], o["end"]["how"], o["end"]["frame"]) == (first, how, frame), (
+                f"conn {cid}"
+            )

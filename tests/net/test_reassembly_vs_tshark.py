@@ -12,8 +12,9 @@ from recorder import record_capture
 
 from tlslens.analysis.conversation import format_ip
 
-FILES = corpus_captures() + sorted(p for p in CAPTURES.glob("*") if p.name.endswith(
-    (".pcap", ".pcapng", ".gz")))
+FILES = corpus_captures() + sorted(
+    p for p in CAPTURES.glob("*") if p.name.endswith((".pcap", ".pcapng", ".gz"))
+)
 
 
 @needs_tshark
@@ -34,8 +35,9 @@ def test_streams_equal_tshark_follow(path: Path) -> None:
         pytest.skip("every connection has gaps")
 
 
-@pytest.mark.parametrize("path", FILES[:1] + sorted(CAPTURES.glob("*.pcap"))[:3],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", FILES[:1] + sorted(CAPTURES.glob("*.pcap"))[:3], ids=lambda p: p.name
+)
 def test_every_byte_has_a_frame(path: Path) -> None:
     recorder = record_capture(str(path))
     for rec in recorder.conns.values():

@@ -3,6 +3,7 @@ of a stream gives back the same bytes; lost segments become gaps of the right si
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -20,24 +21,46 @@ EMPTY = memoryview(b"")
 class Wire:
     """Feeds hand-described segments of one connection into a FlowTable."""
 
-    def __init__(self, limits: Limits | None = None, client_isn: int = 1000,
-                 server_isn: int = 50_000) -> None:
+    def __init__(
+        self, limits: Limits | None = None, client_isn: int = 1000, server_isn: int = 50_000
+    ) -> None:
         self.rec = Recorder()
         self.table = FlowTable(self.rec, limits)
         self.frame = 0
         self.isn = {0: client_isn, 1: server_isn}
 
-    def send(self, side: int, offset: int, data: bytes = b"", flags: int = ACK,
-             ack_offset: int | None = None, window: int = 65535, missing: int = 0,
-             seq: int | None = None) -> None:
+    def send(
+        self,
+        side: int,
+        offset: int,
+        data: bytes = b"",
+        flags: int = ACK,
+        ack_offset: int | None = None,
+        window: int = 65535,
+        missing: int = 0,
+        seq: int | None = None,
+    ) -> None:
         self.frame += 1
-        src, dst, sport, dport = (CLIENT, SERVER, 40000, 443) if side == 0 else (
-            SERVER, CLIENT, 443, 40000)
+        src, dst, sport, dport = (
+            (CLIENT, SERVER, 40000, 443) if side == 0 else (SERVER, CLIENT, 443, 40000)
+        )
         if seq is None:
             seq = (self.isn[side] + 1 + offset) & 0xFFFFFFFF
         ack = 0 if ack_offset is None else (self.isn[side ^ 1] + 1 + ack_offset) & 0xFFFFFFFF
-        self.table.add(self.frame, self.frame * 1000, src, dst, sport, dport, seq, ack, flags,
-                       window, memoryview(data), missing)
+        self.table.add(
+            self.frame,
+            self.frame * 1000,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            window,
+            memoryview(data),
+            missing,
+        )
 
     def handshake(self) -> None:
         self.send(0, -1, flags=SYN)
@@ -55,7 +78,7 @@ class Wire:
 
 def segments_of(data: bytes, cuts: list[int]) -> list[tuple[int, bytes]]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [(a, data[a:b]) for a, b in zip(points, points[1:], strict=False) if b > a]
+    return [(a, data[a:b]) for a, b in itertools.pairwise(points) if b > a]
 
 
 @settings(max_examples=150, deadline=None)
@@ -114,9 +137,9 @@ def test_hole_becomes_a_gap_once_the_peer_acknowledges_past_it() -> None:
     wire = Wire()
     wire.handshake()
     wire.send(1, 0, b"a" * 100, ack_offset=0)
-    wire.send(1, 200, b"c" * 100, ack_offset=0)       # 100..200 never captured
-    assert wire.only.gaps == []                       # could still be a retransmission
-    wire.send(0, 0, ack_offset=300)                   # the client got it all
+    wire.send(1, 200, b"c" * 100, ack_offset=0)  # 100..200 never captured
+    assert wire.only.gaps == []  # could still be a retransmission
+    wire.send(0, 0, ack_offset=300)  # the client got it all
     assert wire.only.gaps == [(1, 100, 100, 5, "not captured (acknowledged by the peer)")]
     assert bytes(wire.only.data[1]) == b"a" * 100 + b"\0" * 100 + b"c" * 100
 
@@ -125,7 +148,7 @@ def test_buffer_limit_bounds_memory_and_reports_the_hole() -> None:
     wire = Wire(Limits(max_out_of_order_bytes=1000, max_out_of_order_segments=5))
     wire.handshake()
     wire.send(0, 0, b"x" * 10, ack_offset=0)
-    for i in range(1, 30):                            # offset 10..20 is lost
+    for i in range(1, 30):  # offset 10..20 is lost
         wire.send(0, 10 + i * 10, b"y" * 10, ack_offset=0)
     half = wire.table._flows[(CLIENT, 40000, SERVER, 443)][0].halves[0]
     assert len(half.ooo) <= 5
@@ -137,8 +160,8 @@ def test_retransmission_overlap_keeps_first_copy_and_counts() -> None:
     wire = Wire()
     wire.handshake()
     wire.send(0, 0, b"hello ")
-    wire.send(0, 3, b"LO WORLD")                      # overlaps 3 bytes, adds 5
-    wire.send(0, 0, b"hello ")                        # full retransmission
+    wire.send(0, 3, b"LO WORLD")  # overlaps 3 bytes, adds 5
+    wire.send(0, 0, b"hello ")  # full retransmission
     wire.finish()
     assert bytes(wire.only.data[0]) == b"hello WORLD"
     assert wire.rec.objects[0].halves[0].retransmissions == 2
@@ -148,12 +171,12 @@ def test_keepalives_and_zero_window_probes_are_not_data() -> None:
     wire = Wire()
     wire.handshake()
     wire.send(0, 0, b"abc", ack_offset=0)
-    wire.send(0, 2, b"", ack_offset=0)                # Linux keep-alive: seq = next - 1
-    wire.send(0, 2, b"c", ack_offset=0)               # Windows keep-alive: one old byte
-    wire.send(1, 0, b"", ack_offset=3, window=0)      # server's window closes
-    wire.send(0, 3, b"d", ack_offset=0)               # classic zero-window probe: 1 new byte
-    wire.send(0, 3, b"", ack_offset=0)                # Linux probe: empty, seq = next - 1
-    wire.send(0, 3, b"defg", ack_offset=0)            # window reopened: retransmits the byte
+    wire.send(0, 2, b"", ack_offset=0)  # Linux keep-alive: seq = next - 1
+    wire.send(0, 2, b"c", ack_offset=0)  # Windows keep-alive: one old byte
+    wire.send(1, 0, b"", ack_offset=3, window=0)  # server's window closes
+    wire.send(0, 3, b"d", ack_offset=0)  # classic zero-window probe: 1 new byte
+    wire.send(0, 3, b"", ack_offset=0)  # Linux probe: empty, seq = next - 1
+    wire.send(0, 3, b"defg", ack_offset=0)  # window reopened: retransmits the byte
     wire.finish()
     half = wire.rec.objects[0].halves[0]
     assert bytes(wire.only.data[0]) == b"abcdefg"
@@ -167,7 +190,7 @@ def test_four_tuple_reuse_starts_a_new_connection() -> None:
     wire.send(0, 3, flags=FIN | ACK, ack_offset=0)
     wire.send(1, 0, flags=FIN | ACK, ack_offset=4)
     wire.isn[0] = 900_000
-    wire.handshake()                                  # same ports, new ISN
+    wire.handshake()  # same ports, new ISN
     wire.send(0, 0, b"two", ack_offset=0)
     wire.send(0, 3, flags=RST)
     wire.finish()
@@ -190,12 +213,12 @@ def test_retransmitted_syn_is_the_same_connection() -> None:
 
 def test_midstream_roles_from_ports_and_stream_from_first_ack() -> None:
     wire = Wire()
-    wire.send(1, 10, b"srv", ack_offset=5)            # capture starts mid-connection
+    wire.send(1, 10, b"srv", ack_offset=5)  # capture starts mid-connection
     wire.send(0, 5, b"cli", ack_offset=13)
     wire.finish()
     conn = wire.rec.objects[0]
     assert conn.role_source == "port-heuristic"
-    assert conn.role_of(0) == "server"                # port 443 < 40000
+    assert conn.role_of(0) == "server"  # port 443 < 40000
     assert bytes(wire.only.data[0]) == b"srv" and bytes(wire.only.data[1]) == b"cli"
 
 

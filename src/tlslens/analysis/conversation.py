@@ -169,8 +169,13 @@ class Conversation:
                 "client": self.to_server.to_record(),
                 "server": self.to_client.to_record(),
                 "gaps": [
-                    {"side": g.side, "offset": g.offset, "size": g.size, "frame": g.frame,
-                     "reason": g.reason}
+                    {
+                        "side": g.side,
+                        "offset": g.offset,
+                        "size": g.size,
+                        "frame": g.frame,
+                        "reason": g.reason,
+                    }
                     for g in self.gaps
                 ],
             },

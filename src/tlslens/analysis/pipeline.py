@@ -100,8 +100,9 @@ class _Collector:
     def __init__(self) -> None:
         self.finished: dict[int, Conversation] = {}
 
-    def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
-                ) -> None:
+    def on_data(
+        self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+    ) -> None:
         # Without the TCP handshake, the roles were guessed from the ports; whoever sends a
         # ClientHello is the client.
         if offset == 0 and conn.role_source == ROLE_PORT and looks_like_client_hello(data):
@@ -110,8 +111,9 @@ class _Collector:
             else:
                 conn.role_source = ROLE_CLIENT_HELLO
 
-    def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
-               reason: str) -> None:
+    def on_gap(
+        self, conn: Connection, side: int, offset: int, size: int, frame: int, reason: str
+    ) -> None:
         pass
 
     def on_fin(self, conn: Connection, side: int, offset: int, frame: int) -> None:
@@ -155,8 +157,7 @@ class Analysis:
                     continue
                 segments += 1
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
-                    missing)
+                add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload, missing)
                 if finished:
                     while next_id in finished:
                         yield finished.pop(next_id)

@@ -24,10 +24,16 @@ __all__ = ["CaptureError", "CaptureProblem", "CaptureReader", "Frame", "open_cap
 
 # Formats we recognise but cannot read yet, so the user hears what the file is.
 _KNOWN_UNSUPPORTED: list[tuple[bytes, str]] = [
-    (b"GMBU", "a Microsoft Network Monitor 2.x capture, which tlslens cannot read yet; "
-              "open it in Wireshark and save it as pcapng"),
-    (b"RTSS", "a Microsoft Network Monitor 1.x capture, which tlslens cannot read yet; "
-              "open it in Wireshark and save it as pcapng"),
+    (
+        b"GMBU",
+        "a Microsoft Network Monitor 2.x capture, which tlslens cannot read yet; "
+        "open it in Wireshark and save it as pcapng",
+    ),
+    (
+        b"RTSS",
+        "a Microsoft Network Monitor 1.x capture, which tlslens cannot read yet; "
+        "open it in Wireshark and save it as pcapng",
+    ),
     (b"ElfFile\x00", "a Windows event log (EVTX), not a packet capture"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first (zstd -d)"),
     (b"\x04\x22\x4d\x18", "lz4-compressed; decompress it first (lz4 -d)"),
@@ -89,8 +95,10 @@ def _describe_unknown(head: bytes) -> str:
         # An ETW trace (.etl from netsh trace or pktmon) starts with its buffer size.
         (first,) = struct.unpack_from("<I", head)
         if first in (0x2000, 0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x100000):
-            return ("this looks like a Windows ETL trace, which tlslens cannot read yet; "
-                    "convert it with `pktmon etl2pcap` or etl2pcapng")
+            return (
+                "this looks like a Windows ETL trace, which tlslens cannot read yet; "
+                "convert it with `pktmon etl2pcap` or etl2pcapng"
+            )
     shown = " ".join(f"{b:02x}" for b in head[:8])
     return f"unknown capture format (first bytes: {shown}); expected pcap or pcapng"
 

@@ -15,14 +15,14 @@ from typing import Any, NamedTuple
 class Frame(NamedTuple):
     """One captured frame.
 
-    `index` is 1-based and counts every frame in the file, as Wireshark's frame numbers do.
+    `number` is 1-based and counts every frame in the file, as Wireshark's frame numbers do.
     `data` is a read-only view into the reader's buffer: a consumer that keeps bytes beyond
     the current iteration must copy them (`bytes(data)`), or the buffer stays alive.
     `meta` is None, or a dict with per-frame metadata the file carried: `interface`,
     `pid`, `tid`, `comments`, `process_name`, `direction` (inbound|outbound), `orig_len`.
     """
 
-    index: int
+    number: int
     ts_ns: int
     linktype: int
     data: memoryview

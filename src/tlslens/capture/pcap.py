@@ -131,8 +131,13 @@ class PcapReader:
                 if incl < orig:
                     truncated += 1
                     meta = {"orig_len": orig}
-                yield (index, ts_sec * 1_000_000_000 + ts_frac * scale, linktype,
-                       buf[start:stop], meta)
+                yield (
+                    index,
+                    ts_sec * 1_000_000_000 + ts_frac * scale,
+                    linktype,
+                    buf[start:stop],
+                    meta,
+                )
                 pos = stop
         finally:
             self.frames_read = index

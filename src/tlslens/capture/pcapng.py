@@ -228,12 +228,20 @@ class PcapngReader:
                         meta["orig_len"] = origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
-                    yield (index, ts * iface.mul // iface.div + iface.offset_ns,
-                           iface.linktype, buf[start:stop], meta)
+                    yield (
+                        index,
+                        ts * iface.mul // iface.div + iface.offset_ns,
+                        iface.linktype,
+                        buf[start:stop],
+                        meta,
+                    )
                 elif block_type == SPB:
                     if not section:
-                        self._once("spb", source.base + pos,
-                                   "simple packet block before any interface; skipped")
+                        self._once(
+                            "spb",
+                            source.base + pos,
+                            "simple packet block before any interface; skipped",
+                        )
                         pos += total
                         continue
                     iface = section[0]
@@ -277,8 +285,13 @@ class PcapngReader:
                         meta["orig_len"] = origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
-                    yield (index, ts * iface.mul // iface.div + iface.offset_ns,
-                           iface.linktype, buf[start:stop], meta)
+                    yield (
+                        index,
+                        ts * iface.mul // iface.div + iface.offset_ns,
+                        iface.linktype,
+                        buf[start:stop],
+                        meta,
+                    )
                 elif block_type == IDB:
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
                     iface = _Interface(len(self.interfaces), linktype, snaplen)

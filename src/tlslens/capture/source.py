@@ -9,7 +9,6 @@ outside `capture`.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from typing import BinaryIO
 
@@ -18,6 +17,57 @@ from tlslens.capture.frame import CaptureError
 CHUNK_BYTES = 1 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+class GzipStream:
+    """Streaming gzip decompression that keeps every byte decompressed before damage.
+
+    `gzip.GzipFile.read` raises on a cut-off stream and drops what it decompressed in that
+    call; captures are often copied half-way, so we decompress with zlib ourselves and
+    report the damage in `error` instead. Output per call is bounded (no decompression bomb
+    can make us hold more than `size` bytes), and concatenated gzip members are followed.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._done = False
+        self.error: str | None = None
+
+    def read(self, size: int) -> bytes:
+        out: list[bytes] = []
+        want = size
+        while want > 0 and not self._done:
+            if not self._pending:
+                self._pending = self._inflate.unconsumed_tail or self._file.read(1 << 18)
+                if not self._pending:
+                    if not self._inflate.eof:
+                        self.error = "compressed data ends early (the gzip stream is cut off)"
+                    self._done = True
+                    break
+            try:
+                chunk = self._inflate.decompress(self._pending, want)
+            except zlib.error as exc:
+                self.error = f"compressed data is damaged ({exc})"
+                self._done = True
+                break
+            self._pending = self._inflate.unconsumed_tail
+            out.append(chunk)
+            want -= len(chunk)
+            if self._inflate.eof:
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._pending = rest
+                if not rest:
+                    # Another gzip member may follow in the file (RFC 1952 2.2).
+                    self._pending = self._file.read(1 << 18)
+                    if not self._pending:
+                        self._done = True
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class ChunkedInput:
@@ -30,7 +80,7 @@ class ChunkedInput:
 
     __slots__ = ("_file", "base", "buf", "eof", "error", "path")
 
-    def __init__(self, file: BinaryIO, path: str) -> None:
+    def __init__(self, file: BinaryIO | GzipStream, path: str) -> None:
         self._file = file
         self.base = 0
         self.buf = memoryview(b"")
@@ -47,10 +97,11 @@ class ChunkedInput:
         while have < need and not self.eof:
             try:
                 data = self._file.read(max(CHUNK_BYTES, need - have))
-            except (EOFError, OSError, zlib.error) as exc:
-                # A cut-off or corrupt gzip stream: keep what was decompressed so far.
-                self.error = f"compressed data ends early or is damaged ({exc})"
+            except OSError as exc:
+                self.error = f"read error ({exc.strerror or exc})"
                 data = b""
+            if isinstance(self._file, GzipStream) and self._file.error:
+                self.error = self._file.error
             if not data:
                 self.eof = True
                 break
@@ -75,13 +126,13 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
     head = raw.read(2)
     raw.seek(0)
     compressed = head == GZIP_MAGIC
-    stream: BinaryIO = raw
-    if compressed:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    stream: BinaryIO | GzipStream = GzipStream(raw) if compressed else raw
     source = ChunkedInput(stream, path)
     source.refill(0, 64)
     if len(source.buf) == 0:
         source.close()
+        if source.error:
+            raise CaptureError(path, f"not a capture: {source.error}")
         what = "the compressed file holds no data" if compressed else "the file is empty"
         raise CaptureError(path, f"not a capture: {what}")
     return source, compressed

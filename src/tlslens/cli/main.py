@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
     analyze.add_argument(
-        "--format", choices=FORMATS, default="text",
+        "--format",
+        choices=FORMATS,
+        default="text",
         help="text (default), json (one document) or jsonl (one connection per line)",
     )
     return parser
@@ -57,7 +59,7 @@ def _guarded(analysis: Analysis, err: TextIO, failures: list[str]) -> Iterator[C
     never with a traceback, and keeps what was produced before it."""
     try:
         yield from analysis.conversations()
-    except Exception as exc:  # noqa: BLE001 - a last line of defence for one bad file
+    except Exception as exc:
         path = analysis.report.path
         failures.append(path)
         _error(
@@ -98,8 +100,12 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 record["file"] = path
                 out.write(json.dumps(record) + "\n")
         else:
-            out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
-                      + ', "connections": [')
+            out.write(
+                ("" if first_json else ",")
+                + '\n {"file": '
+                + json.dumps(path)
+                + ', "connections": ['
+            )
             first_json = False
             first = True
             for conv in conversations:

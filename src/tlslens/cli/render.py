@@ -76,8 +76,7 @@ def print_conversations(
     console.print(
         Text.assemble(
             (report.path, "bold"),
-            f"  {report.format}, {report.frames:,} frames, "
-            f"{report.connections:,} TCP connections",
+            f"  {report.format}, {report.frames:,} frames, {report.connections:,} TCP connections",
         )
     )
     if report.connections:

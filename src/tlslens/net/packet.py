@@ -70,9 +70,18 @@ LINKTYPE_NAMES: Final = {
 
 SUPPORTED_LINKTYPES: Final = frozenset(
     {
-        LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_PPP, LINKTYPE_RAW_12, LINKTYPE_RAW_14,
-        LINKTYPE_PPP_HDLC, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
-        LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2,
+        LINKTYPE_NULL,
+        LINKTYPE_ETHERNET,
+        LINKTYPE_PPP,
+        LINKTYPE_RAW_12,
+        LINKTYPE_RAW_14,
+        LINKTYPE_PPP_HDLC,
+        LINKTYPE_RAW,
+        LINKTYPE_LOOP,
+        LINKTYPE_LINUX_SLL,
+        LINKTYPE_IPV4,
+        LINKTYPE_IPV6,
+        LINKTYPE_LINUX_SLL2,
     }
 )
 
@@ -92,6 +101,10 @@ _IPV6_AH: Final = 51  # length is (payload_len + 2) * 4, RFC 4302 2.2
 Segment = tuple[bytes, bytes, int, int, int, int, int, int, memoryview, int]
 
 _tcp_header = struct.Struct("!HHIIBBH").unpack_from
+# version/IHL, total length, flags/fragment offset, protocol, source, destination (RFC 791)
+_ipv4_header = struct.Struct("!BxH2xHxB2x4s4s").unpack_from
+# version (high nibble), payload length, next header, source, destination (RFC 8200 3)
+_ipv6_header = struct.Struct("!B3xHBx16s16s").unpack_from
 
 
 def linktype_name(linktype: int) -> str:
@@ -117,8 +130,7 @@ def parse(linktype: int, data: memoryview) -> Segment | int:
             return TRUNCATED
         ethertype = data[14] << 8 | data[15]
         off = 16
-    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14,
-                      LINKTYPE_IPV4, LINKTYPE_IPV6):
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6):
         return _by_version(data, 0, n)
     elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
         # A 4-byte address family in the writer's byte order (NULL) or network order
@@ -169,16 +181,15 @@ def _by_version(data: memoryview, off: int, n: int) -> Segment | int:
 def _ipv4(data: memoryview, off: int, n: int) -> Segment | int:
     if n < off + 20:
         return TRUNCATED
-    vihl = data[off]
+    vihl, total, fragment, protocol, src, dst = _ipv4_header(data, off)
     ihl = (vihl & 0x0F) * 4
     if vihl >> 4 != 4 or ihl < 20:
         return MALFORMED
     # More-fragments flag or a non-zero fragment offset (RFC 791 3.1); DF is excluded.
-    if (data[off + 6] & 0x3F) or data[off + 7]:
+    if fragment & 0x3FFF:
         return FRAGMENT
-    if data[off + 9] != 6:
+    if protocol != 6:
         return NOT_TCP
-    total = data[off + 2] << 8 | data[off + 3]
     if total == 0:
         # Segmentation offload on the capturing host can leave the length zero.
         ip_end = n
@@ -186,17 +197,15 @@ def _ipv4(data: memoryview, off: int, n: int) -> Segment | int:
         return MALFORMED
     else:
         ip_end = off + total
-    return _tcp(data, off + ihl, ip_end, n, bytes(data[off + 12 : off + 16]),
-                bytes(data[off + 16 : off + 20]))
+    return _tcp(data, off + ihl, ip_end, n, src, dst)
 
 
 def _ipv6(data: memoryview, off: int, n: int) -> Segment | int:
     if n < off + 40:
         return TRUNCATED
-    if data[off] >> 4 != 6:
+    version, payload_length, next_header, src, dst = _ipv6_header(data, off)
+    if version >> 4 != 6:
         return MALFORMED
-    payload_length = data[off + 4] << 8 | data[off + 5]
-    next_header = data[off + 6]
     p = off + 40
     # Zero means a jumbogram or an offloaded segment: trust the captured length.
     ip_end = p + payload_length if payload_length else n
@@ -215,12 +224,10 @@ def _ipv6(data: memoryview, off: int, n: int) -> Segment | int:
             next_header, p = data[p], p + (data[p + 1] + 2) * 4
         else:
             return NOT_TCP
-    return _tcp(data, p, ip_end, n, bytes(data[off + 8 : off + 24]),
-                bytes(data[off + 24 : off + 40]))
+    return _tcp(data, p, ip_end, n, src, dst)
 
 
-def _tcp(data: memoryview, t: int, ip_end: int, n: int, src: bytes, dst: bytes
-         ) -> Segment | int:
+def _tcp(data: memoryview, t: int, ip_end: int, n: int, src: bytes, dst: bytes) -> Segment | int:
     if ip_end < t + 20:
         return MALFORMED
     if n < t + 20:
@@ -237,5 +244,15 @@ def _tcp(data: memoryview, t: int, ip_end: int, n: int, src: bytes, dst: bytes
     captured_end = ip_end if ip_end <= n else n
     if start >= captured_end:
         return (src, dst, sport, dport, seq, ack, flags, window, data[0:0], ip_end - start)
-    return (src, dst, sport, dport, seq, ack, flags, window, data[start:captured_end],
-            ip_end - captured_end)
+    return (
+        src,
+        dst,
+        sport,
+        dport,
+        seq,
+        ack,
+        flags,
+        window,
+        data[start:captured_end],
+        ip_end - captured_end,
+    )

@@ -329,9 +329,7 @@ class FlowTable:
             # No handshake seen: servers usually listen on the lower port. A later layer
             # corrects this when it sees who sent the ClientHello.
             client_side, source = (1 if sport < dport else 0), ROLE_PORT
-        conn = Connection(
-            self._next_id, src, sport, dst, dport, frame, ts_ns, client_side, source
-        )
+        conn = Connection(self._next_id, src, sport, dst, dport, frame, ts_ns, client_side, source)
         self._next_id += 1
         self._flows[(src, sport, dst, dport)] = (conn, 0)
         self._flows[(dst, dport, src, sport)] = (conn, 1)
@@ -350,7 +348,9 @@ class FlowTable:
         """Finish connections closed longer than the linger time, and idle ones."""
         limits = self.limits
         closed = self._closed
-        while closed and (closed[0].finished or ts_ns - closed[0].last_ns > limits.closed_linger_ns):
+        while closed and (
+            closed[0].finished or ts_ns - closed[0].last_ns > limits.closed_linger_ns
+        ):
             conn = closed.popleft()
             if not conn.finished:
                 self._finish(conn)
@@ -481,8 +481,7 @@ class FlowTable:
         assert half.next_seq is not None
         if _relative(seq, half.next_seq) <= 0:
             # Reporting the hole made this segment in order (or old): take the usual path.
-            self._segment(conn, side, half, other, seq, payload, missing, frame,
-                          FIN if fin else 0)
+            self._segment(conn, side, half, other, seq, payload, missing, frame, FIN if fin else 0)
             return
         held = half.ooo.get(seq)
         if held is None or len(held[0]) + held[1] < len(payload) + missing:
@@ -520,8 +519,9 @@ class FlowTable:
         self._gap(conn, side, half, size, half.ooo[first][2], reason)
         self._drain(conn, side, half)
 
-    def _gap(self, conn: Connection, side: int, half: Half, size: int, frame: int, reason: str
-             ) -> None:
+    def _gap(
+        self, conn: Connection, side: int, half: Half, size: int, frame: int, reason: str
+    ) -> None:
         assert half.next_seq is not None
         self.sink.on_gap(conn, side, half.offset, size, frame, reason)
         half.gap_count += 1
@@ -558,8 +558,9 @@ class FlowTable:
             if fin and half.fin_seq is not None and half.next_seq == half.fin_seq:
                 self._consume_fin(conn, side, half)
 
-    def _fin(self, conn: Connection, side: int, half: Half, fin_seq: int, frame: int, ts_ns: int
-             ) -> None:
+    def _fin(
+        self, conn: Connection, side: int, half: Half, fin_seq: int, frame: int, ts_ns: int
+    ) -> None:
         if half.fin_frame is None:
             half.fin_frame = frame
             half.fin_seq = fin_seq

@@ -27,14 +27,17 @@ def looks_like_client_hello(head: bytes | memoryview) -> bool:
     first = head[0]
     if first == CONTENT_HANDSHAKE:
         length = head[3] << 8 | head[4]
-        return head[1] == 3 and head[2] <= 4 and 4 <= length <= 18432 + 2048 and (
-            head[5] == HANDSHAKE_CLIENT_HELLO
+        return (
+            head[1] == 3
+            and head[2] <= 4
+            and 4 <= length <= 18432 + 2048
+            and (head[5] == HANDSHAKE_CLIENT_HELLO)
         )
     if first & 0x80:
         length = (first & 0x7F) << 8 | head[1]
         return (
             length >= 9
             and head[2] == SSL2_CLIENT_HELLO
-            and (head[3] == 0 and head[4] == 2 or head[3] == 3 and head[4] <= 4)
+            and ((head[3] == 0 and head[4] == 2) or (head[3] == 3 and head[4] <= 4))
         )
     return False
