@@ -240,3 +240,31 @@ def test_reset_ends_the_connection_and_says_who() -> None:
     conn = wire.rec.objects[0]
     assert (conn.end_side, conn.end_how, conn.end_frame) == (1, "rst", 4)
     assert conn.closed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 0x1FF),
+            st.integers(0, 300),
+            st.integers(0, 50),
+        ),
+        max_size=80,
+    )
+)
+def test_random_segments_never_raise_and_stay_bounded(segments) -> None:
+    limits = Limits(max_out_of_order_bytes=2000, max_out_of_order_segments=8)
+    wire = Wire(limits)
+    for side, seq, ack, flags, size, missing in segments:
+        wire.send(side, 0, b"z" * size, flags=flags, seq=seq, missing=missing,
+                  ack_offset=ack)  # fmt: skip
+        for conn in wire.rec.objects.values():
+            for half in conn.halves:
+                assert len(half.ooo) <= 8 and half.ooo_bytes <= 2000
+    wire.finish()
+    for rec in wire.rec.conns.values():
+        assert rec.finished

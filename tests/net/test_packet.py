@@ -1,0 +1,152 @@
+"""Link, IP and TCP decoding on headers built byte by byte from the RFC layouts, and
+robustness on random bytes (only reason codes, never an exception)."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tlslens.net import packet
+from tlslens.net.packet import parse
+
+SRC4, DST4 = bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7])
+SRC6 = bytes.fromhex("20010db8000000000000000000000001")
+DST6 = bytes.fromhex("20010db8000000000000000000000002")
+
+
+def tcp(payload: bytes = b"hi", flags: int = 0x18, options: bytes = b"") -> bytes:
+    offset = (20 + len(options)) // 4
+    header = struct.pack("!HHIIBBHHH", 40000, 443, 1000, 2000, offset << 4, flags, 512, 0, 0)
+    return header + options + payload
+
+
+def ipv4(
+    segment: bytes,
+    options: bytes = b"",
+    frag: int = 0x4000,
+    proto: int = 6,
+    total: int | None = None,
+) -> bytes:
+    ihl = (20 + len(options)) // 4
+    length = 20 + len(options) + len(segment) if total is None else total
+    return struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, length, 1, frag, 64, proto, 0,
+                       SRC4, DST4) + options + segment  # fmt: skip
+
+
+def ipv6(segment: bytes, next_header: int = 6, ext: bytes = b"") -> bytes:
+    return struct.pack("!IHBB16s16s", 6 << 28, len(ext) + len(segment), next_header, 64,
+                       SRC6, DST6) + ext + segment  # fmt: skip
+
+
+def ether(body: bytes, ethertype: int = 0x0800, tags: bytes = b"") -> bytes:
+    return b"\x02" * 6 + b"\x04" * 6 + tags + struct.pack("!H", ethertype) + body
+
+
+def check(result: object, payload: bytes = b"hi", src: bytes = SRC4) -> None:
+    assert isinstance(result, tuple), result
+    s, d, sport, dport, seq, ack, flags, window, data, missing = result
+    dst = DST4 if src == SRC4 else DST6
+    assert (s, d, sport, dport, seq, ack, flags, window) == (
+        src,
+        dst,
+        40000,
+        443,
+        1000,
+        2000,
+        0x18,
+        512,
+    )
+    assert bytes(data) == payload and missing == 0
+
+
+def test_ethernet_ipv4_trims_padding_to_the_ip_length() -> None:
+    frame = ether(ipv4(tcp(b"")) + b"\0" * 6)  # padded to the 60-byte Ethernet minimum
+    check(parse(1, memoryview(frame)), b"")
+
+
+def test_ipv4_options_and_tcp_options() -> None:
+    options = b"\x01\x01\x01\x00"  # NOP NOP NOP EOL
+    mss = b"\x02\x04\x05\xb4"
+    result = parse(1, memoryview(ether(ipv4(tcp(b"data", options=mss), options=options))))
+    check(result, b"data")
+
+
+def test_vlan_qinq_and_pppoe() -> None:
+    body = ipv4(tcp())
+    one = ether(body, tags=b"\x81\x00\x00\x64")
+    two = ether(body, tags=b"\x88\xa8\x00\x0a\x81\x00\x00\x64")
+    pppoe = ether(b"\x11\x00\x00\x01" + struct.pack("!H", len(body) + 2) + b"\x00\x21" + body,
+                  ethertype=0x8864)  # fmt: skip
+    for frame in (one, two, pppoe):
+        check(parse(1, memoryview(frame)))
+
+
+def test_cooked_raw_null_and_loop_link_types() -> None:
+    body = ipv4(tcp())
+    sll = b"\x00\x00\x03\x04\x00\x06" + b"\x00" * 8 + b"\x08\x00" + body
+    sll2 = b"\x08\x00\x00\x00" + b"\x00\x00\x00\x01\x03\x04\x00\x06" + b"\x00" * 8 + body
+    check(parse(113, memoryview(sll)))
+    check(parse(276, memoryview(sll2)))
+    for linktype in (101, 12, 14, 228):
+        check(parse(linktype, memoryview(body)))
+    check(parse(0, memoryview(struct.pack("<I", 2) + body)))
+    check(parse(108, memoryview(struct.pack(">I", 2) + body)))
+    check(parse(229, memoryview(ipv6(tcp()))), src=SRC6)
+
+
+def test_ipv6_extension_headers_are_walked() -> None:
+    hop_by_hop = bytes([60, 0]) + b"\x01\x04\x00\x00\x00\x00"  # next: destination options
+    dest_opts = bytes([43, 0]) + b"\x01\x04\x00\x00\x00\x00"  # next: routing
+    routing = bytes([44, 0, 0, 0]) + b"\0" * 4  # next: fragment
+    atomic_fragment = bytes([6, 0, 0, 0]) + b"\0\0\0\x01"  # offset 0, M=0 (RFC 6946)
+    ext = hop_by_hop + dest_opts + routing + atomic_fragment
+    check(parse(1, memoryview(ether(ipv6(tcp(), 0, ext), 0x86DD))), src=SRC6)
+
+
+def test_fragments_are_recognised_not_decoded() -> None:
+    assert parse(1, memoryview(ether(ipv4(tcp(), frag=0x2000)))) == packet.FRAGMENT  # MF
+    assert parse(1, memoryview(ether(ipv4(b"x" * 16, frag=0x0010)))) == packet.FRAGMENT
+    fragment = bytes([6, 0, 0, 1]) + b"\0\0\0\x07"  # M=1
+    assert parse(229, memoryview(ipv6(tcp(), 44, fragment))) == packet.FRAGMENT
+
+
+def test_reasons_for_what_is_not_tcp() -> None:
+    assert parse(1, memoryview(ether(b"\0" * 28, ethertype=0x0806))) == packet.NOT_IP
+    assert parse(1, memoryview(ether(ipv4(b"\0" * 8, proto=17)))) == packet.NOT_TCP
+    assert parse(1, memoryview(ether(ipv4(tcp())[:30]))) == packet.TRUNCATED
+    assert parse(1, memoryview(ether(ipv4(tcp(), total=10)))) == packet.MALFORMED
+    assert parse(147, memoryview(b"\0" * 60)) == packet.UNSUPPORTED_LINK
+    assert parse(229, memoryview(ipv6(b"\0" * 8, 50))) == packet.NOT_TCP  # ESP
+
+
+def test_snaplen_cut_payload_reports_the_missing_bytes() -> None:
+    frame = ether(ipv4(tcp(b"x" * 1000)))[:100]
+    result = parse(1, memoryview(frame))
+    assert isinstance(result, tuple)
+    assert len(result[8]) == 100 - 14 - 40 and result[9] == 1000 - (100 - 14 - 40)
+
+
+def test_tso_zero_ip_length_uses_the_captured_length() -> None:
+    result = parse(1, memoryview(ether(ipv4(tcp(b"y" * 3000), total=0))))
+    assert isinstance(result, tuple) and len(result[8]) == 3000
+
+
+@settings(max_examples=400, deadline=None)
+@given(linktype=st.sampled_from(sorted(packet.SUPPORTED_LINKTYPES)), data=st.binary(max_size=120))
+def test_random_bytes_give_a_segment_or_a_reason(linktype: int, data: bytes) -> None:
+    result = parse(linktype, memoryview(data))
+    if isinstance(result, int):
+        assert result in packet.REASONS
+    else:
+        assert len(result) == 10 and result[9] >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix_len=st.integers(min_value=0, max_value=80), noise=st.binary(max_size=80))
+def test_mangled_real_headers_never_raise(prefix_len: int, noise: bytes) -> None:
+    real = ether(ipv6(tcp(), 0, bytes([6, 0]) + b"\0" * 6), 0x86DD)
+    mangled = real[:prefix_len] + noise + real[prefix_len + len(noise) :]
+    result = parse(1, memoryview(mangled))
+    assert isinstance(result, (int, tuple))
