@@ -103,3 +103,62 @@ def tshark_follow(path: str, stream: int) -> tuple[tuple[str, int], bytes, bytes
         elif line and all(c in "0123456789abcdef" for c in line):
             a.append(bytes.fromhex(line))
     return node0, b"".join(a), b"".join(b)
+
+
+@dataclass
+class TsharkTls:
+    """Per tcp.stream TLS facts as tshark dissects them."""
+
+    sni: str | None = None
+    version: int | None = None
+    cipher: int | None = None
+    handshake_types: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+
+
+def _ints(value: str) -> list[int]:
+    return [int(v, 0) for v in value.split(",") if v]
+
+
+def tshark_tls(path: str, tls_ports: list[int] = ()) -> dict[int, TsharkTls]:  # type: ignore[assignment]
+    """SNI, negotiated version and cipher, handshake types and plaintext alert codes per
+    stream. `tls_ports` are decoded as TLS (for TLS on ports tshark gives to another
+    protocol); heuristics run first so TLS on unusual ports is found too."""
+    assert TSHARK
+    decode_as: list[str] = []
+    for port in tls_ports:
+        decode_as += ["-d", f"tcp.port=={port},tls"]
+    out = subprocess.run(
+        [TSHARK, "-r", path, "-n", "-Y", "tls", *decode_as,
+         "-o", "tcp.try_heuristic_first:TRUE",
+         "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
+         "-e", "tcp.stream", "-e", "tls.handshake.type",
+         "-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.version",
+         "-e", "tls.handshake.extensions.supported_version", "-e", "tls.handshake.ciphersuite",
+         "-e", "tls.alert_message.desc"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    streams: dict[int, TsharkTls] = {}
+    for line in out.splitlines():
+        stream_s, types_s, sni, hs_versions, supported, suites, alerts = line.split("|")
+        if not stream_s:
+            continue
+        s = streams.setdefault(int(stream_s.split(",")[0]), TsharkTls())
+        types = _ints(types_s)
+        s.handshake_types += types
+        if sni and s.sni is None:
+            s.sni = sni.split(",")[0]
+        if 2 in types:
+            # The ServerHello's cipher is a single value; a HelloRetryRequest comes first
+            # in TLS 1.3 and the real ServerHello replaces it.
+            suite = _ints(suites)
+            versions = _ints(hs_versions)
+            selected = _ints(supported)
+            if suite:
+                s.cipher = suite[-1]
+            if selected:
+                s.version = selected[-1]
+            elif versions:
+                s.version = versions[-1]
+        s.alerts += _ints(alerts)
+    return streams

@@ -24,6 +24,13 @@ class Limits:
     max_out_of_order_bytes: int = 2 * 1024 * 1024
     #: Out-of-order segments held per direction.
     max_out_of_order_segments: int = 2048
+    #: Largest handshake message reassembled (a certificate chain is the usual big one).
+    max_handshake_message_bytes: int = 1024 * 1024
+    #: Plaintext bytes a direction may carry before TLS starts (STARTTLS) before we stop
+    #: looking for a ClientHello in it.
+    max_plaintext_before_tls: int = 64 * 1024
+    #: Events (handshake messages, alerts, anomalies) kept per connection.
+    max_events_per_connection: int = 512
     #: Connections tracked at once; the least recently created is finished early beyond it.
     max_live_connections: int = 500_000
     #: A connection closed by FIN/FIN or RST stays matchable this long (capture time), so

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.net.tcp import Connection, Half
 
 
@@ -117,9 +118,11 @@ class Conversation:
     end_how: str
     end_frame: int | None
     gaps: tuple[GapRecord, ...]
+    #: What the TLS layer found; None when no byte of payload was exchanged.
+    tls: TlsSummary | None = None
 
     @classmethod
-    def of(cls, conn: Connection) -> Conversation:
+    def of(cls, conn: Connection, tls: TlsSummary | None = None) -> Conversation:
         c = conn.client_side
         s = c ^ 1
         gaps = [
@@ -144,6 +147,7 @@ class Conversation:
             end_how=conn.end_how or "none",
             end_frame=conn.end_frame,
             gaps=tuple(gaps),
+            tls=tls,
         )
 
     @property
@@ -151,9 +155,13 @@ class Conversation:
         """True if the capture holds both SYNs (the connection's start was seen)."""
         return self.to_server.syn_frame is not None and self.to_client.syn_frame is not None
 
+    @property
+    def outcome(self) -> str:
+        return self.tls.outcome if self.tls is not None else "not-tls"
+
     def to_record(self) -> dict[str, Any]:
         """The JSON shape of `tlslens analyze --format json|jsonl` (documented in README)."""
-        return {
+        record = {
             "id": self.id,
             "client": {"ip": self.client.ip, "port": self.client.port},
             "server": {"ip": self.server.ip, "port": self.server.port},
@@ -180,3 +188,8 @@ class Conversation:
                 ],
             },
         }
+        if self.tls is not None:
+            record.update(self.tls.to_record())
+        else:
+            record.update(tls=False, outcome="not-tls")
+        return record

@@ -7,15 +7,24 @@ of connections open at once, not the length of the capture.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
 from tlslens.limits import Limits
 from tlslens.net import packet
-from tlslens.net.tcp import ROLE_CLIENT_HELLO, ROLE_PORT, Connection, FlowTable
+from tlslens.net.tcp import (
+    ROLE_CLIENT_HELLO,
+    ROLE_PORT,
+    ROLE_SYN,
+    ROLE_SYN_ACK,
+    Connection,
+    FlowTable,
+)
 from tlslens.tls.detect import looks_like_client_hello
+from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 #: Frame numbers kept as examples for each kind of skipped frame.
 EXAMPLE_FRAMES = 10
@@ -95,14 +104,23 @@ class CaptureReport:
 
 
 class _Collector:
-    """Receives reassembly events; turns finished connections into Conversations."""
+    """Receives reassembly events, feeds each connection's TLS session, and turns finished
+    connections into Conversations."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.finished: dict[int, Conversation] = {}
 
-    def on_data(
-        self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
-    ) -> None:
+    def _session(self, conn: Connection) -> TLSSession:
+        session = conn.state
+        if session is None:
+            midstream = conn.role_source not in (ROLE_SYN, ROLE_SYN_ACK)
+            session = conn.state = TLSSession(self.limits, midstream=midstream)
+        assert isinstance(session, TLSSession)
+        return session
+
+    def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+                ) -> None:  # fmt: skip
         # Without the TCP handshake, the roles were guessed from the ports; whoever sends a
         # ClientHello is the client.
         if offset == 0 and conn.role_source == ROLE_PORT and looks_like_client_hello(data):
@@ -110,30 +128,50 @@ class _Collector:
                 conn.swap_roles(ROLE_CLIENT_HELLO)
             else:
                 conn.role_source = ROLE_CLIENT_HELLO
+        role = CLIENT if side == conn.client_side else SERVER
+        self._session(conn).data(role, offset, data, frame)
 
-    def on_gap(
-        self, conn: Connection, side: int, offset: int, size: int, frame: int, reason: str
-    ) -> None:
-        pass
+    def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
+               reason: str) -> None:  # fmt: skip
+        if conn.state is not None:
+            role = CLIENT if side == conn.client_side else SERVER
+            self._session(conn).gap(role, offset, size, frame)
 
     def on_fin(self, conn: Connection, side: int, offset: int, frame: int) -> None:
-        pass
+        if conn.state is not None:
+            self._session(conn).end(CLIENT if side == conn.client_side else SERVER, "fin", frame)
 
     def on_finished(self, conn: Connection) -> None:
-        self.finished[conn.id] = Conversation.of(conn)
+        session = conn.state
+        summary = None
+        if isinstance(session, TLSSession):
+            for side in (0, 1):
+                rst = conn.halves[side].rst_frame
+                if rst is not None:
+                    session.end(CLIENT if side == conn.client_side else SERVER, "rst", rst)
+            summary = TlsSummary.of(session)
+        self.finished[conn.id] = Conversation.of(conn, summary)
+        conn.state = None
 
 
 class Analysis:
     """One capture being analysed. Iterate `conversations()` once; then read `report`."""
 
-    def __init__(self, path: str, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        limits: Limits | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.limits = limits or Limits()
+        #: Called now and then with (bytes of the file read, file size).
+        self.progress = progress
         self.capture = open_capture(path, self.limits)
         self.report = CaptureReport(path=path, format=self.capture.format_name)
 
     def conversations(self) -> Iterator[Conversation]:
         report = self.report
-        collector = _Collector()
+        collector = _Collector(self.limits)
         finished = collector.finished
         table = FlowTable(collector, self.limits)
         add = table.add
@@ -141,8 +179,12 @@ class Analysis:
         skipped = report.skipped
         next_id = 0
         segments = 0
+        progress = self.progress
+        size = self.capture.size if progress else 0
         try:
             for index, ts_ns, linktype, data, _meta in self.capture:
+                if progress is not None and not index & 0x3FFF:
+                    progress(self.capture.position(), size)
                 seg = parse(linktype, data)
                 if seg.__class__ is int:
                     assert isinstance(seg, int)

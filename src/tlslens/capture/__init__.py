@@ -10,6 +10,7 @@ This package must not import `net`, `tls`, `certs`, `eventlog` or `analysis`.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -79,6 +80,18 @@ class OpenCapture:
     @property
     def truncated_frames(self) -> int:
         return self.reader.truncated_frames
+
+    @property
+    def size(self) -> int:
+        """Size of the file on disk."""
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return 0
+
+    def position(self) -> int:
+        """Bytes of the file on disk read so far, for progress bars."""
+        return self.reader.source.raw_position()
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
         try:

@@ -110,6 +110,14 @@ class ChunkedInput:
         self.buf = memoryview(b"".join(parts))
         return 0
 
+    def raw_position(self) -> int:
+        """Bytes of the file on disk read so far (compressed bytes for gzip)."""
+        raw = self._file._file if isinstance(self._file, GzipStream) else self._file
+        try:
+            return raw.tell()
+        except (OSError, ValueError):
+            return 0
+
     def close(self) -> None:
         self._file.close()
 

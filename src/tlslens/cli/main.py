@@ -7,20 +7,22 @@ file could not be read at all, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli.render import print_conversations
+from tlslens.cli.render import CSV_COLUMNS, csv_row, print_conversations
 
-FORMATS = ("text", "json", "jsonl")
+FORMATS = ("text", "json", "jsonl", "csv")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         choices=FORMATS,
         default="text",
-        help="text (default), json (one document) or jsonl (one connection per line)",
+        help="text (default), json (one document), jsonl (one connection per line) or csv",
     )
     return parser
 
@@ -74,6 +76,16 @@ def _report_problems(report: CaptureReport, err: TextIO) -> None:
         _warn(err, str(problem))
 
 
+def _progress_bar(err: TextIO) -> Progress | None:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not err.isatty():
+        return None
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=Console(file=err), transient=True,
+    )  # fmt: skip
+
+
 def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = 0
     failures: list[str] = []
@@ -81,37 +93,59 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     width = None if out.isatty() else 200
     console = Console(file=out, highlight=False, soft_wrap=False, width=width)
     first_json = True
+    writer = None
     if args.format == "json":
         out.write('{"captures": [')
+    elif args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+    bar = _progress_bar(err)
     for path in args.files:
+        task = None
+        progress = None
+        if bar is not None:
+            bar.start()
+            task = bar.add_task(path, total=None)
+
+            def progress(done: int, total: int, task: Any = task, bar: Progress = bar) -> None:
+                bar.update(task, completed=done, total=total or None)
+
         try:
-            analysis = Analysis(path)
+            analysis = Analysis(path, progress=progress)
         except CaptureError as exc:
+            if bar is not None:
+                bar.stop()
             _error(err, str(exc))
             status = 1
             continue
         report = analysis.report
         conversations = _guarded(analysis, err, failures)
         if args.format == "text":
-            print_conversations(console, report, conversations)
+            # Collect first so the progress bar and the table do not fight for the screen.
+            items = list(conversations) if bar is not None else conversations
+            if bar is not None:
+                bar.stop()
+            print_conversations(console, report, items)
         elif args.format == "jsonl":
             for conv in conversations:
                 record = conv.to_record()
                 record["file"] = path
                 out.write(json.dumps(record) + "\n")
+        elif args.format == "csv":
+            assert writer is not None
+            for conv in conversations:
+                writer.writerow(csv_row(path, conv))
         else:
-            out.write(
-                ("" if first_json else ",")
-                + '\n {"file": '
-                + json.dumps(path)
-                + ', "connections": ['
-            )
+            out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
+                      + ', "connections": [')  # fmt: skip
             first_json = False
             first = True
             for conv in conversations:
                 out.write(("\n  " if first else ",\n  ") + json.dumps(conv.to_record()))
                 first = False
             out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
+        if bar is not None:
+            bar.stop()
         _report_problems(report, err)
         if args.format != "text":
             for note in report.notes():

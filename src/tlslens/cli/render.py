@@ -1,8 +1,9 @@
-"""Readable terminal output for `tlslens analyze` (rich tables)."""
+"""Readable terminal output for `tlslens analyze` (rich tables), and CSV rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -11,10 +12,54 @@ from rich.text import Text
 from tlslens.analysis.conversation import Conversation, format_time
 from tlslens.analysis.pipeline import CaptureReport
 
+OUTCOME_STYLES = {
+    "established": "green",
+    "failed": "bold red",
+    "aborted": "yellow",
+    "incomplete": "dim",
+    "not-tls": "dim",
+}
+
+CSV_COLUMNS = (
+    "file", "id", "start", "client_ip", "client_port", "server_ip", "server_port", "sni",
+    "version", "cipher", "outcome", "established", "resumed", "last_alert", "history",
+    "first_frame", "last_frame", "packets", "client_bytes", "server_bytes", "end_first",
+    "end_how", "end_frame",
+)  # fmt: skip
+
+
+def csv_row(path: str, conv: Conversation) -> dict[str, Any]:
+    tls = conv.tls
+    return {
+        "file": path,
+        "id": conv.id,
+        "start": format_time(conv.start_ns),
+        "client_ip": conv.client.ip,
+        "client_port": conv.client.port,
+        "server_ip": conv.server.ip,
+        "server_port": conv.server.port,
+        "sni": tls.sni if tls else None,
+        "version": tls.version if tls else None,
+        "cipher": tls.cipher if tls else None,
+        "outcome": conv.outcome,
+        "established": tls.session.established if tls else False,
+        "resumed": tls.session.resumed if tls else False,
+        "last_alert": tls.last_alert if tls else None,
+        "history": tls.history if tls else "",
+        "first_frame": conv.first_frame,
+        "last_frame": conv.last_frame,
+        "packets": conv.packets,
+        "client_bytes": conv.to_server.bytes,
+        "server_bytes": conv.to_client.bytes,
+        "end_first": conv.end_first,
+        "end_how": conv.end_how,
+        "end_frame": conv.end_frame,
+    }
+
 
 def _end(conv: Conversation) -> Text:
     if conv.end_first is None:
-        return Text("open (no FIN/RST)", style="dim")
+        return Text("open", style="dim")
     style = "red" if conv.end_how == "rst" else ""
     return Text(f"{conv.end_first} {conv.end_how.upper()} @{conv.end_frame}", style=style)
 
@@ -22,15 +67,14 @@ def _end(conv: Conversation) -> Text:
 def _notes(conv: Conversation) -> str:
     notes = []
     if not conv.complete_handshake:
-        notes.append("no TCP handshake seen" if conv.roles_from != "syn-ack" else "SYN not seen")
-        if conv.roles_from != "syn-ack":
-            notes.append(f"roles by {conv.roles_from}")
+        notes.append("started mid-connection" if conv.roles_from != "syn-ack" else "no SYN")
+    if conv.tls is not None and conv.tls.session.starttls:
+        notes.append("STARTTLS")
+    if conv.tls is not None and conv.tls.session.resumed:
+        notes.append("resumed")
     retrans = conv.to_server.retransmissions + conv.to_client.retransmissions
     if retrans:
         notes.append(f"{retrans} retrans")
-    ooo = conv.to_server.out_of_order + conv.to_client.out_of_order
-    if ooo:
-        notes.append(f"{ooo} out-of-order")
     gap_bytes = conv.to_server.gap_bytes + conv.to_client.gap_bytes
     if gap_bytes:
         notes.append(f"{gap_bytes} B missing")
@@ -43,6 +87,8 @@ def _notes(conv: Conversation) -> str:
     zwp = conv.to_server.zero_window_probes + conv.to_client.zero_window_probes
     if zwp:
         notes.append(f"{zwp} zero-window probe")
+    if conv.tls is not None and conv.tls.session.anomalies:
+        notes.append(f"{len(conv.tls.session.anomalies)} anomaly")
     return ", ".join(notes)
 
 
@@ -50,33 +96,33 @@ def print_conversations(
     console: Console, report: CaptureReport, conversations: Iterable[Conversation]
 ) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("id", justify="right")
-    table.add_column("client")
-    table.add_column("server")
-    table.add_column("start (UTC)")
-    table.add_column("frames", justify="right")
-    table.add_column("pkts", justify="right")
-    table.add_column("bytes c→s", justify="right")
-    table.add_column("bytes s→c", justify="right")
-    table.add_column("ended")
-    table.add_column("notes", overflow="fold")
+    for name, justify in (
+        ("id", "right"), ("start (UTC)", "left"), ("client", "left"), ("server", "left"),
+        ("SNI", "left"), ("version", "left"), ("cipher", "left"), ("outcome", "left"),
+        ("last alert", "left"), ("ended", "left"), ("notes", "left"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for conv in conversations:
+        tls = conv.tls
+        is_tls = tls is not None and tls.is_tls
         table.add_row(
             str(conv.id),
+            format_time(conv.start_ns)[11:-1],
             str(conv.client),
             str(conv.server),
-            format_time(conv.start_ns)[11:-1],
-            f"{conv.first_frame}-{conv.last_frame}",
-            str(conv.packets),
-            f"{conv.to_server.bytes:,}",
-            f"{conv.to_client.bytes:,}",
+            (tls.sni if is_tls and tls else None) or "",
+            (tls.version if is_tls and tls else None) or "",
+            (tls.cipher if is_tls and tls else None) or "",
+            Text(conv.outcome, style=OUTCOME_STYLES.get(conv.outcome, "")),
+            (tls.last_alert if is_tls and tls else None) or "",
             _end(conv),
             _notes(conv),
         )
     console.print(
         Text.assemble(
             (report.path, "bold"),
-            f"  {report.format}, {report.frames:,} frames, {report.connections:,} TCP connections",
+            f"  {report.format}, {report.frames:,} frames, "
+            f"{report.connections:,} TCP connection{'' if report.connections == 1 else 's'}",
         )
     )
     if report.connections:

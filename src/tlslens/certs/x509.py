@@ -1,0 +1,186 @@
+"""Summarise one DER certificate for display and diagnosis, with `cryptography`.
+
+A certificate that does not parse still gets a summary (with `error` set and its
+fingerprints), so a damaged chain is shown rather than dropped.
+Signature algorithm names are OpenSSL's long names (`sha256WithRSAEncryption`), from
+OpenSSL's objects.txt (see ../shared/reference/openssl), which Zeek's x509.log also uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+#: Signature algorithm OID -> (OpenSSL long name, hash it uses). Source: OpenSSL
+#: crypto/objects/objects.txt (pkcs1 = 1.2.840.113549.1.1, X9-62 ecSigType =
+#: 1.2.840.10045.4, X9cm = 1.2.840.10040.4, OIW algorithm = 1.3.14.3.2, NIST sigAlgs =
+#: 2.16.840.1.101.3.4.3) and RFC 8410 for Ed25519/Ed448.
+SIGNATURE_ALGORITHMS: Final = {
+    "1.2.840.113549.1.1.2": ("md2WithRSAEncryption", "md2"),
+    "1.2.840.113549.1.1.3": ("md4WithRSAEncryption", "md4"),
+    "1.2.840.113549.1.1.4": ("md5WithRSAEncryption", "md5"),
+    "1.2.840.113549.1.1.5": ("sha1WithRSAEncryption", "sha1"),
+    "1.2.840.113549.1.1.10": ("rsassaPss", "pss"),
+    "1.2.840.113549.1.1.11": ("sha256WithRSAEncryption", "sha256"),
+    "1.2.840.113549.1.1.12": ("sha384WithRSAEncryption", "sha384"),
+    "1.2.840.113549.1.1.13": ("sha512WithRSAEncryption", "sha512"),
+    "1.2.840.113549.1.1.14": ("sha224WithRSAEncryption", "sha224"),
+    "1.2.840.10045.4.1": ("ecdsa-with-SHA1", "sha1"),
+    "1.2.840.10045.4.3.1": ("ecdsa-with-SHA224", "sha224"),
+    "1.2.840.10045.4.3.2": ("ecdsa-with-SHA256", "sha256"),
+    "1.2.840.10045.4.3.3": ("ecdsa-with-SHA384", "sha384"),
+    "1.2.840.10045.4.3.4": ("ecdsa-with-SHA512", "sha512"),
+    "1.2.840.10040.4.3": ("dsaWithSHA1", "sha1"),
+    "2.16.840.1.101.3.4.3.1": ("dsa_with_SHA224", "sha224"),
+    "2.16.840.1.101.3.4.3.2": ("dsa_with_SHA256", "sha256"),
+    "1.3.14.3.2.3": ("md5WithRSA", "md5"),
+    "1.3.14.3.2.13": ("dsaWithSHA", "sha"),
+    "1.3.14.3.2.15": ("shaWithRSAEncryption", "sha"),
+    "1.3.14.3.2.27": ("dsaWithSHA1-old", "sha1"),
+    "1.3.14.3.2.29": ("sha1WithRSA", "sha1"),
+    "1.3.101.112": ("ED25519", "ed25519"),
+    "1.3.101.113": ("ED448", "ed448"),
+}
+
+#: Hashes no longer acceptable in certificate signatures (collisions are practical or
+#: near it): RFC 6151 (MD5), RFC 6150 (MD4), RFC 6149 (MD2), RFC 9155 (SHA-1 in TLS 1.2).
+WEAK_HASHES: Final = frozenset({"md2", "md4", "md5", "sha", "sha1"})
+
+
+@dataclass(frozen=True, slots=True)
+class CertSummary:
+    subject: str
+    issuer: str
+    serial: str
+    not_before: datetime | None
+    not_after: datetime | None
+    sig_alg: str
+    sig_alg_oid: str
+    sig_hash: str | None
+    key_type: str | None
+    key_bits: int | None
+    san_dns: tuple[str, ...]
+    sha1: str
+    sha256: str
+    der_length: int
+    error: str | None = None
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject == self.issuer
+
+    @property
+    def weak_signature(self) -> bool:
+        return self.sig_hash in WEAK_HASHES
+
+
+def _time(cert: x509.Certificate, which: str) -> datetime | None:
+    try:
+        value: datetime = getattr(cert, which + "_utc")
+    except (ValueError, AttributeError):
+        return None
+    return value.astimezone(UTC)
+
+
+def _key(cert: x509.Certificate) -> tuple[str | None, int | None]:
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError, NotImplementedError):
+        return None, None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ecdsa", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ed448", 456
+    return type(key).__name__, None
+
+
+#: Attribute names as OpenSSL (and so Zeek's x509.log) prints them, for the attributes
+#: RFC 4514 has no short name for (OpenSSL objects.txt).
+NAME_OVERRIDES: Final[dict[ObjectIdentifier, str]] = {
+    NameOID.EMAIL_ADDRESS: "emailAddress",
+    NameOID.STREET_ADDRESS: "street",
+    NameOID.POSTAL_CODE: "postalCode",
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.BUSINESS_CATEGORY: "businessCategory",
+    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
+    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
+    NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
+    NameOID.GIVEN_NAME: "GN",
+    NameOID.SURNAME: "SN",
+    NameOID.TITLE: "title",
+    NameOID.USER_ID: "UID",
+    NameOID.DN_QUALIFIER: "dnQualifier",
+    NameOID.PSEUDONYM: "pseudonym",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string(NAME_OVERRIDES)
+    except ValueError:
+        return "(unreadable name)"
+
+
+def _serial(cert: x509.Certificate) -> str:
+    """Upper-case hex, padded to whole bytes (as Zeek and OpenSSL print serials)."""
+    text = format(cert.serial_number, "X")
+    return text.zfill(len(text) + len(text) % 2)
+
+
+def summarize(der: bytes) -> CertSummary:
+    """Summary of one DER certificate; never raises."""
+    with warnings.catch_warnings():
+        # Real certificates break rules (negative serials, odd encodings) that only earn a
+        # deprecation warning from cryptography; what we show is unaffected.
+        warnings.simplefilter("ignore")
+        return _summarize(der)
+
+
+def _summarize(der: bytes) -> CertSummary:
+    sha1 = hashlib.sha1(der).hexdigest()
+    sha256 = hashlib.sha256(der).hexdigest()
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        oid = cert.signature_algorithm_oid.dotted_string
+    except ValueError as exc:
+        return CertSummary("", "", "", None, None, "", "", None, None, None, (), sha1, sha256,
+                           len(der), error=f"not a readable certificate: {exc}")  # fmt: skip
+    name, sig_hash = SIGNATURE_ALGORITHMS.get(oid, (oid, None))
+    try:
+        sans = tuple(
+            cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            .get_values_for_type(x509.DNSName)
+        )  # fmt: skip
+    except (x509.ExtensionNotFound, ValueError):
+        sans = ()
+    key_type, key_bits = _key(cert)
+    return CertSummary(
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        serial=_serial(cert),
+        not_before=_time(cert, "not_valid_before"),
+        not_after=_time(cert, "not_valid_after"),
+        sig_alg=name,
+        sig_alg_oid=oid,
+        sig_hash=sig_hash,
+        key_type=key_type,
+        key_bits=key_bits,
+        san_dns=sans,
+        sha1=sha1,
+        sha256=sha256,
+        der_length=len(der),
+    )
