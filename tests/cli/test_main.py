@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -112,3 +113,42 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
         )  # fmt: skip
         assert "Traceback" not in proc.stderr
         assert proc.returncode == 1 and str(path) in proc.stderr
+
+
+@needs_corpus
+def test_csv_has_a_header_and_a_row_per_connection(capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    code, out, _ = run(capsys, "analyze", "--format", "csv", str(REUSE))
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 7
+    assert rows[0]["version"] == "TLS 1.2" and rows[0]["outcome"] == "established"
+    assert rows[0]["sni"] == "10.42.0.243" and rows[0]["cipher"].startswith("TLS_ECDHE")
+
+
+@needs_corpus
+def test_jsonl_carries_the_tls_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    failed = CORPUS / "zeek/testing/btest/Traces/tls/certificate-request-failed.pcap"
+    code, out, _ = run(capsys, "analyze", "--format", "jsonl", str(failed))
+    r = json.loads(out)
+    assert code == 0
+    assert r["tls"] is True and r["outcome"] == "failed" and r["established"] is False
+    assert r["version"] == "TLS 1.2" and r["cipher_id"] == 0xC030
+    assert r["certificate_request"] is True and r["history"] == "CsxkrnXGIl"
+    assert r["alerts"] == [{"from": "server", "frame": 9, "encrypted": False,
+                            "level": "fatal", "code": 40, "description": "handshake_failure",
+                            "likely": None}]  # fmt: skip
+    assert r["client_hello"]["format"] == "tls" and "x25519" in r["client_hello"]["groups"]
+    assert [c["sig_alg"] for c in r["certificates"]] == ["sha256WithRSAEncryption"] * 2
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    from tlslens.cli.main import _progress_bar
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert _progress_bar(io.StringIO()) is None
+    assert _progress_bar(Tty()) is not None

@@ -20,6 +20,15 @@ OUTCOME_STYLES = {
     "not-tls": "dim",
 }
 
+COLUMNS = (
+    ("id", "right"), ("start (UTC)", "left"), ("client", "left"), ("server", "left"),
+    ("SNI", "left"), ("version", "left"), ("cipher", "left"), ("outcome", "left"),
+    ("last alert", "left"), ("ended", "left"), ("notes", "left"),
+)  # fmt: skip
+#: Columns shown only when the terminal is at least WIDE_COLUMNS wide.
+WIDE_ONLY = frozenset({"start (UTC)", "ended", "notes"})
+WIDE_COLUMNS = 160
+
 CSV_COLUMNS = (
     "file", "id", "start", "client_ip", "client_port", "server_ip", "server_port", "sni",
     "version", "cipher", "outcome", "established", "resumed", "last_alert", "history",
@@ -96,33 +105,40 @@ def print_conversations(
     console: Console, report: CaptureReport, conversations: Iterable[Conversation]
 ) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in (
-        ("id", "right"), ("start (UTC)", "left"), ("client", "left"), ("server", "left"),
-        ("SNI", "left"), ("version", "left"), ("cipher", "left"), ("outcome", "left"),
-        ("last alert", "left"), ("ended", "left"), ("notes", "left"),
-    ):  # fmt: skip
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
+    # on a wide one show everything and never cut an address or a name.
+    wide = console.width >= WIDE_COLUMNS
+    for name, justify in COLUMNS:
+        if not wide and name in WIDE_ONLY:
+            continue
+        foldable = name in ("notes", "SNI", "cipher", "last alert") if not wide else name == "notes"
+        table.add_column(name, justify=justify, overflow="fold",  # type: ignore[arg-type]
+                         no_wrap=not foldable)  # fmt: skip
     for conv in conversations:
         tls = conv.tls
         is_tls = tls is not None and tls.is_tls
-        table.add_row(
-            str(conv.id),
-            format_time(conv.start_ns)[11:-1],
-            str(conv.client),
-            str(conv.server),
-            (tls.sni if is_tls and tls else None) or "",
-            (tls.version if is_tls and tls else None) or "",
-            (tls.cipher if is_tls and tls else None) or "",
-            Text(conv.outcome, style=OUTCOME_STYLES.get(conv.outcome, "")),
-            (tls.last_alert if is_tls and tls else None) or "",
-            _end(conv),
-            _notes(conv),
-        )
+        # Cells are Text, not markup: "[::1]:443" must not be read as a style tag.
+        cells = {
+            "id": Text(str(conv.id)),
+            "start (UTC)": Text(format_time(conv.start_ns)[11:-1]),
+            "client": Text(str(conv.client)),
+            "server": Text(str(conv.server)),
+            "SNI": Text((tls.sni if is_tls and tls else None) or ""),
+            "version": Text((tls.version if is_tls and tls else None) or ""),
+            "cipher": Text((tls.cipher if is_tls and tls else None) or ""),
+            "outcome": Text(conv.outcome, style=OUTCOME_STYLES.get(conv.outcome, "")),
+            "last alert": Text((tls.last_alert if is_tls and tls else None) or ""),
+            "ended": _end(conv),
+            "notes": Text(_notes(conv)),
+        }
+        table.add_row(*(cells[name] for name, _ in COLUMNS if wide or name not in WIDE_ONLY))
+    skipped = sum(s.count for s in report.skipped.values())
     console.print(
         Text.assemble(
             (report.path, "bold"),
             f"  {report.format}, {report.frames:,} frames, "
             f"{report.connections:,} TCP connection{'' if report.connections == 1 else 's'}",
+            (f"  ({skipped:,} frames not TCP: not analysed)" if skipped else "", "dim"),
         )
     )
     if report.connections:

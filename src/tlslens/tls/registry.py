@@ -174,15 +174,17 @@ SSL2_CIPHER_SPECS: Final[Mapping[int, str]] = {
 }
 
 # TLS 1.2 SignatureAndHashAlgorithm halves, RFC 5246 7.4.1.4.1, for the pairs that the
-# SignatureScheme registry leaves "Reserved for backward compatibility". RFC 8422 5.1.3
-# adds hash 8 ("intrinsic": the signature algorithm hashes by itself) and RFC 9189 the
-# GOST signature algorithms 64 and 65, used as 0x0840 and 0x0841 in TLS 1.2.
-# 0 (none/anonymous) must not appear in signature_algorithms, so it stays unnamed.
+# SignatureScheme registry leaves "Reserved for backward compatibility". 0 (none and
+# anonymous) must not appear in signature_algorithms, so it stays unnamed.
 _HASH_ALGORITHMS: Final[Mapping[int, str]] = {
-    1: "md5", 2: "sha1", 3: "sha224", 4: "sha256", 5: "sha384", 6: "sha512", 8: "intrinsic",
+    1: "md5", 2: "sha1", 3: "sha224", 4: "sha256", 5: "sha384", 6: "sha512",
 }  # fmt: skip
-_SIGNATURE_ALGORITHMS: Final[Mapping[int, str]] = {
-    1: "rsa", 2: "dsa", 3: "ecdsa", 64: "gostr34102012_256", 65: "gostr34102012_512",
+_SIGNATURE_ALGORITHMS: Final[Mapping[int, str]] = {1: "rsa", 2: "dsa", 3: "ecdsa"}
+# RFC 9189 (GOST for TLS 1.2): hash 8 "Intrinsic" (RFC 8422 5.1.3) with the GOST
+# SignatureAlgorithm values 64 and 65, also "Reserved for backward compatibility" in the
+# SignatureScheme registry.
+_TLS12_GOST_SCHEMES: Final[Mapping[int, str]] = {
+    0x0840: "gostr34102012_256", 0x0841: "gostr34102012_512",
 }  # fmt: skip
 
 _CIPHER_SUITES: Final = "cipher_suites.csv"
@@ -225,7 +227,7 @@ def _unknown8(value: int) -> str:
 
 
 def version_name(v: int) -> str:
-    """ "TLS 1.2", "DTLS 1.0", "TLS 1.3 (draft 23)", "GREASE(0x1a1a)", "unknown(0x1234)"."""
+    """Display name of a ProtocolVersion: TLS 1.2, DTLS 1.0, TLS 1.3 (draft 23)..."""
     name = VERSIONS.get(v)
     if name is not None:
         return name
@@ -258,8 +260,8 @@ def signature_scheme_name(s: int) -> str:
     hash_name = _HASH_ALGORITHMS.get(s >> 8)
     signature = _SIGNATURE_ALGORITHMS.get(s & 0xFF)
     if hash_name is not None and signature is not None:
-        return signature if hash_name == "intrinsic" else f"{signature}_{hash_name}"
-    return _unknown16(s)
+        return f"{signature}_{hash_name}"
+    return _TLS12_GOST_SCHEMES.get(s) or _unknown16(s)
 
 
 def extension_name(e: int) -> str:
@@ -316,6 +318,9 @@ _KX_AUTH_SPECIAL: Final[Mapping[str, tuple[str, str]]] = {
     "RSA": ("RSA", "RSA"),
     "PSK": ("PSK", "PSK"),
     "KRB5": ("KRB5", "KRB5"),
+    # RFC 4279 4: RSA-encrypted premaster secret plus the PSK; the server also shows an
+    # RSA certificate, but the PSK is what authenticates both sides.
+    "RSA_PSK": ("RSA", "PSK"),
     # RFC 6655 registered 0xC0AA/0xC0AB as TLS_PSK_DHE_...: the DHE_PSK key exchange.
     "PSK_DHE": ("DHE", "PSK"),
     "SRP_SHA": ("SRP", "SRP"),
