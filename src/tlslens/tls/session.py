@@ -31,6 +31,7 @@ from tlslens.tls.record import (
     CHANGE_CIPHER_SPEC,
     HANDSHAKE,
     HEARTBEAT,
+    MAX_PLAINTEXT,
     SSL2_RECORD,
     RecordLayer,
     plausible_header,
@@ -330,6 +331,11 @@ class TLSSession:
                 ) -> None:  # fmt: skip
         role = d.role
         tls13 = is_tls13(self.version)
+        if length > MAX_PLAINTEXT and not d.encrypted and content_type != APPLICATION_DATA:
+            self._anomaly(
+                role, last_frame, offset,
+                f"plaintext record of {length} bytes exceeds {MAX_PLAINTEXT} (RFC 8446 5.1)",
+            )  # fmt: skip
         if content_type == APPLICATION_DATA:
             self._application_data(d, length, last_frame)
         elif fragment is None:
