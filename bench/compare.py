@@ -4,8 +4,10 @@
 
 Each tool runs `--runs` times; the table shows the median wall time, throughput (MB/s of
 capture file, frames/s), peak resident memory, and the ratio tshark/tlslens. tshark does the
-comparable job for this stage of tlslens: read every frame, follow every TCP conversation
-(`-q -z conv,tcp`). Numbers depend on the machine: compare ratios, not seconds.
+comparable job: read every frame, follow every TCP conversation and dissect its TLS handshake
+(`-Y tls.handshake -T fields` with the fields that give the same facts: stream, message
+types, SNI, versions, cipher suites, alerts). Numbers depend on the machine: compare ratios,
+not seconds.
 """
 
 from __future__ import annotations
@@ -50,7 +52,13 @@ def main() -> int:
     tools = {"tlslens": [tlslens, "analyze", "--format", "jsonl", str(args.capture)]}
     tshark = shutil.which("tshark")
     if tshark:
-        tools["tshark"] = [tshark, "-r", str(args.capture), "-n", "-q", "-z", "conv,tcp"]
+        tools["tshark"] = [
+            tshark, "-r", str(args.capture), "-n", "-Y", "tls.handshake or tls.alert_message",
+            "-T", "fields", "-e", "tcp.stream", "-e", "tls.handshake.type",
+            "-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.version",
+            "-e", "tls.handshake.extensions.supported_version",
+            "-e", "tls.handshake.ciphersuite", "-e", "tls.alert_message.desc",
+        ]  # fmt: skip
     size_mb = args.capture.stat().st_size / 1e6
     frames = frame_count(args.capture)
     print(f"{args.capture}: {size_mb:.1f} MB, {frames:,} frames, {args.runs} runs each")

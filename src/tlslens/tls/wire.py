@@ -7,6 +7,8 @@ This module imports only `tlslens.tls.errors`.
 
 from __future__ import annotations
 
+import struct
+
 from tlslens.tls.errors import DecodeError
 
 
@@ -86,7 +88,8 @@ class Reader:
         inner = self.sub(length_bytes, what)
         if inner.remaining % 2:
             raise inner.fail(f"{what}: odd length {inner.remaining} for a list of uint16")
-        return tuple(inner.u16(what) for _ in range(inner.remaining // 2))
+        # One unpack for the whole list: cipher suite lists run to a hundred entries.
+        return struct.unpack_from(f">{inner.remaining // 2}H", self.data, inner.pos)
 
     def u8_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
         return tuple(self.vector(length_bytes, what))
