@@ -114,6 +114,8 @@ class TsharkTls:
     cipher: int | None = None
     handshake_types: list[int] = field(default_factory=list)
     alerts: list[int] = field(default_factory=list)
+    #: (frame, alert code) of every plaintext alert.
+    alert_frames: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _ints(value: str) -> list[int]:
@@ -132,7 +134,7 @@ def tshark_tls(path: str, tls_ports: list[int] = ()) -> dict[int, TsharkTls]:  #
         [TSHARK, "-r", path, "-n", "-Y", "tls", *decode_as,
          "-o", "tcp.try_heuristic_first:TRUE",
          "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
-         "-e", "tcp.stream", "-e", "tls.handshake.type",
+         "-e", "tcp.stream", "-e", "frame.number", "-e", "tls.handshake.type",
          "-e", "tls.handshake.extensions_server_name", "-e", "tls.handshake.version",
          "-e", "tls.handshake.extensions.supported_version", "-e", "tls.handshake.ciphersuite",
          "-e", "tls.alert_message.desc"],
@@ -140,7 +142,7 @@ def tshark_tls(path: str, tls_ports: list[int] = ()) -> dict[int, TsharkTls]:  #
     ).stdout  # fmt: skip
     streams: dict[int, TsharkTls] = {}
     for line in out.splitlines():
-        stream_s, types_s, sni, hs_versions, supported, suites, alerts = line.split("|")
+        stream_s, frame_s, types_s, sni, hs_versions, supported, suites, alerts = line.split("|")
         if not stream_s:
             continue
         s = streams.setdefault(int(stream_s.split(",")[0]), TsharkTls())
@@ -161,4 +163,5 @@ def tshark_tls(path: str, tls_ports: list[int] = ()) -> dict[int, TsharkTls]:  #
             elif versions:
                 s.version = versions[-1]
         s.alerts += _ints(alerts)
+        s.alert_frames += [(int(frame_s), code) for code in _ints(alerts)]
     return streams

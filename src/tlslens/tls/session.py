@@ -371,6 +371,9 @@ class TLSSession:
                 d.first_enc = (length, frame)
             if d.role == SERVER and self.dirs[CLIENT].first_enc is not None:
                 self.server_records_after_client_finished += 1
+            # Without keys, TLS 1.3's encrypted handshake and its data look alike: count both.
+            d.app_records += 1
+            d.app_bytes += length
             return
         if d.role == CLIENT and self.server_hello is None and self.client_hello is not None:
             # Encrypted data before any ServerHello: TLS 1.3 early data (RFC 8446 4.2.10).
