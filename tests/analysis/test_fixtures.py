@@ -163,3 +163,17 @@ def test_example_capture_is_real_and_readable() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "tls-loopback.pcapng"
     convs = list(Analysis(str(example)).conversations())
     assert len(convs) >= 5 and all(c.complete_handshake for c in convs)
+
+
+def test_ip_fragments_are_counted_and_reported() -> None:
+    expected = MANIFEST["fragments.pcap"]["fragments"]
+    analysis = Analysis(str(CAPTURES / "fragments.pcap"))
+    convs = list(analysis.conversations())
+    skip = analysis.report.skipped.get(3)  # net.packet.FRAGMENT
+    assert skip is not None
+    assert skip.count == expected["ipv4_frames"] + expected["ipv6_frames"]
+    assert any("fragment" in note and str(skip.count) in note for note in analysis.report.notes())
+    assert [(c.client.port, c.server.port) for c in convs] == [
+        (e["client"]["port"], e["server"]["port"])
+        for e in MANIFEST["fragments.pcap"]["connections"]
+    ]
