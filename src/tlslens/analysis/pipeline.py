@@ -103,6 +103,11 @@ class CaptureReport:
         }
 
 
+def _role(conn: Connection, side: int) -> int:
+    """The TLS role (CLIENT or SERVER) of one TCP side."""
+    return CLIENT if side == conn.client_side else SERVER
+
+
 class _Collector:
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
     connections into Conversations."""
@@ -128,18 +133,16 @@ class _Collector:
                 conn.swap_roles(ROLE_CLIENT_HELLO)
             else:
                 conn.role_source = ROLE_CLIENT_HELLO
-        role = CLIENT if side == conn.client_side else SERVER
-        self._session(conn).data(role, offset, data, frame)
+        self._session(conn).data(_role(conn, side), offset, data, frame)
 
     def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
                reason: str) -> None:  # fmt: skip
         if conn.state is not None:
-            role = CLIENT if side == conn.client_side else SERVER
-            self._session(conn).gap(role, offset, size, frame)
+            self._session(conn).gap(_role(conn, side), offset, size, frame)
 
     def on_fin(self, conn: Connection, side: int, offset: int, frame: int) -> None:
         if conn.state is not None:
-            self._session(conn).end(CLIENT if side == conn.client_side else SERVER, "fin", frame)
+            self._session(conn).end(_role(conn, side), "fin", frame)
 
     def on_finished(self, conn: Connection) -> None:
         session = conn.state
@@ -148,7 +151,7 @@ class _Collector:
             for side in (0, 1):
                 rst = conn.halves[side].rst_frame
                 if rst is not None:
-                    session.end(CLIENT if side == conn.client_side else SERVER, "rst", rst)
+                    session.end(_role(conn, side), "rst", rst)
             summary = TlsSummary.of(session)
         self.finished[conn.id] = Conversation.of(conn, summary)
         conn.state = None

@@ -213,19 +213,10 @@ class PcapngReader:
                         pos += total
                         continue
                     iface = section[iface_id]
-                    meta: dict[str, Any] | None = None
                     opt_start = start + ((caplen + 3) & ~3)
-                    if opt_start + 4 <= body_end:
-                        meta = self._packet_options(buf, opt_start, body_end, order, processes)
-                    if iface.number:
-                        if meta is None:
-                            meta = {}
-                        meta["interface"] = iface.number
-                    if caplen < origlen:
-                        truncated += 1
-                        if meta is None:
-                            meta = {}
-                        meta["orig_len"] = origlen
+                    meta = self._meta(buf, opt_start, body_end, order, processes, iface,
+                                      caplen, origlen)  # fmt: skip
+                    truncated += caplen < origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
                     yield (
@@ -250,14 +241,9 @@ class PcapngReader:
                     caplen = min(origlen, body_end - (pos + 12))
                     if iface.snaplen:
                         caplen = min(caplen, iface.snaplen)
-                    meta = None
-                    if iface.number or caplen < origlen:
-                        meta = {}
-                        if iface.number:
-                            meta["interface"] = iface.number
-                        if caplen < origlen:
-                            truncated += 1
-                            meta["orig_len"] = origlen
+                    meta = self._meta(buf, body_end, body_end, order, processes, iface,
+                                      caplen, origlen)  # fmt: skip
+                    truncated += caplen < origlen
                     index += 1
                     # SPBs carry no time stamp; 0 tells later layers that time is unknown.
                     yield (index, 0, iface.linktype, buf[pos + 12 : pos + 12 + caplen], meta)
@@ -272,17 +258,10 @@ class PcapngReader:
                         pos += total
                         continue
                     iface = section[iface_id]
-                    meta = None
                     opt_start = start + ((caplen + 3) & ~3)
-                    if opt_start + 4 <= body_end:
-                        meta = self._packet_options(buf, opt_start, body_end, order, processes)
-                    if iface.number:
-                        meta = meta or {}
-                        meta["interface"] = iface.number
-                    if caplen < origlen:
-                        truncated += 1
-                        meta = meta or {}
-                        meta["orig_len"] = origlen
+                    meta = self._meta(buf, opt_start, body_end, order, processes, iface,
+                                      caplen, origlen)  # fmt: skip
+                    truncated += caplen < origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
                     yield (
@@ -325,6 +304,30 @@ class PcapngReader:
             self.truncated_frames = truncated
             if source.error:
                 self._problem(source.base + pos, source.error)
+
+    def _meta(
+        self,
+        buf: memoryview,
+        opt_start: int,
+        body_end: int,
+        order: str,
+        processes: list[tuple[int, str | None]],
+        iface: _Interface,
+        caplen: int,
+        origlen: int,
+    ) -> dict[str, Any] | None:
+        """A packet's metadata: its options, plus interface number and original length when
+        they say something (None in the common case of neither, to keep frames cheap)."""
+        meta = None
+        if opt_start + 4 <= body_end:
+            meta = self._packet_options(buf, opt_start, body_end, order, processes)
+        if iface.number:
+            meta = meta or {}
+            meta["interface"] = iface.number
+        if caplen < origlen:
+            meta = meta or {}
+            meta["orig_len"] = origlen
+        return meta
 
     def _packet_options(
         self,
