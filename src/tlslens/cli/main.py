@@ -45,6 +45,27 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), json (one document), jsonl (one connection per line) or csv",
     )
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="say why handshakes failed, and what is weak, with evidence frames",
+        description="Findings per connection (failed ones first): code, severity, summary, "
+        "evidence frames and a remedy.",
+    )
+    diagnose.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
+    diagnose.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    diagnose.add_argument("--trust", metavar="PEM", help="trusted root certificates (PEM bundle)")
+    diagnose.add_argument("--all", action="store_true",
+                          help="also list connections without findings")  # fmt: skip
+    certs = commands.add_parser(
+        "certs",
+        help="list the certificate chains sent in each connection",
+        description="Certificate chains per connection, with the chain checks at the "
+        "capture's time; --export writes them as PEM files.",
+    )
+    certs.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
+    certs.add_argument("--export", metavar="DIR", help="write each certificate as PEM here")
+    certs.add_argument("--trust", metavar="PEM", help="trusted root certificates (PEM bundle)")
+    certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     return parser
 
 
@@ -165,6 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "analyze":
             return run_analyze(args, sys.stdout, sys.stderr)
+        if args.command == "diagnose":
+            from tlslens.cli.diagnose_cmd import run_diagnose
+
+            return run_diagnose(args, sys.stdout, sys.stderr)
+        if args.command == "certs":
+            from tlslens.cli.certs_cmd import run_certs
+
+            return run_certs(args, sys.stdout, sys.stderr)
     except BrokenPipeError:
         # The reader of our output went away (e.g. `| head`); that is not an error.
         sys.stderr.close()

@@ -75,6 +75,9 @@ TLS: Final = 1  # following TLS records
 PLAIN: Final = 2  # plaintext so far (a STARTTLS protocol may switch to TLS)
 OFF: Final = 3  # not TLS; no longer looked at
 
+#: Plaintext kept per side, to show what a non-TLS answer said.
+FIRST_PLAIN_BYTES: Final = 64
+
 #: Bytes needed to recognise the start of TLS: a record header and a handshake type.
 DETECT_BYTES: Final = 6
 
@@ -140,6 +143,7 @@ class _Direction:
         "end_how",
         "finished",
         "first_enc",
+        "first_plain",
         "held",
         "held_offset",
         "hs_buf",
@@ -156,6 +160,8 @@ class _Direction:
     def __init__(self, role: int) -> None:
         self.role = role
         self.mode = START
+        #: The first plaintext bytes this side sent (what a non-TLS answer said).
+        self.first_plain = b""
         #: Bytes held (from `held_offset`) until there are enough to recognise TLS.
         self.held = b""
         self.held_offset = 0
@@ -239,6 +245,8 @@ class TLSSession:
             d.held = window[hold_from:] if hold_from is not None else b""
             d.held_offset = base + (hold_from or 0)
             released = len(window) - len(d.held)
+            if len(d.first_plain) < FIRST_PLAIN_BYTES:
+                d.first_plain += window[: FIRST_PLAIN_BYTES - len(d.first_plain)]
             if released:
                 d.mode = PLAIN
             d.plain_bytes += released

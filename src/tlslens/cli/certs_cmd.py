@@ -1,0 +1,88 @@
+"""`tlslens certs`: the certificate chains of every connection, checked at capture time."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from tlslens.analysis.pipeline import Analysis
+from tlslens.capture import CaptureError
+from tlslens.certs.chain import check_chain
+from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
+
+
+def pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, trust = trust_store(args.trust, err)
+    if not ok:
+        return 1
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 160)
+    export = Path(args.export) if args.export else None
+    if export is not None:
+        export.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for path in args.files:
+        try:
+            analysis = Analysis(path)
+        except CaptureError as exc:
+            print(f"tlslens: error: {exc}", file=err)
+            status = 1
+            continue
+        if args.format == "text":
+            console.print(Text(path, style="bold"))
+        for conv in analysis.conversations():
+            tls = conv.tls
+            if tls is None or not (tls.certificates or tls.client_certificates):
+                continue
+            at = datetime.fromtimestamp(conv.start_ns / 1e9, UTC)
+            record: dict[str, Any] = {"file": path, "id": conv.id, "sni": tls.sni, "chains": {}}
+            for role, seen, ders in (
+                ("server", tls.certificates, [d for d, _ in tls.session.certificates]),
+                ("client", tls.client_certificates,
+                 [d for d, _ in tls.session.client_certificates]),
+            ):  # fmt: skip
+                if not seen:
+                    continue
+                issues = check_chain(ders, at, tls.sni if role == "server" else None, role,
+                                     trust)  # fmt: skip
+                record["chains"][role] = {
+                    "certificates": [c.to_record() for c in seen],
+                    "issues": [{"code": i.code, "severity": i.severity, "index": i.index,
+                                "message": i.message} for i in issues],
+                }  # fmt: skip
+                if export is not None:
+                    for index, der in enumerate(ders):
+                        name = f"{Path(path).name}-conn{conv.id}-{role}-{index}.pem"
+                        (export / name).write_text(pem(der))
+                if args.format == "text":
+                    console.print(Text(f"conn {conv.id}  {conv.client} → {conv.server}  "
+                                       f"{role} chain  (SNI {tls.sni or '-'})"))  # fmt: skip
+                    for index, c in enumerate(seen):
+                        s = c.summary
+                        console.print(Text(
+                            f"  [{index}] {s.subject}\n      issuer {s.issuer}\n      "
+                            f"{s.sig_alg}, {s.key_type} {s.key_bits}, valid "
+                            f"{s.not_before:%Y-%m-%d} to {s.not_after:%Y-%m-%d}, "
+                            f"sha256 {s.sha256[:16]}…, frame {c.frame}"
+                            if s.not_before and s.not_after else f"  [{index}] {s.error}"
+                        ))  # fmt: skip
+                    for issue in issues:
+                        console.print(Text(f"  {issue.severity.upper():7} {issue.code}: "
+                                           f"{issue.message}",
+                                           style=SEVERITY_STYLE[issue.severity]))  # fmt: skip
+                    console.print()
+            if args.format != "text":
+                out.write(json.dumps(record) + "\n")
+    return status

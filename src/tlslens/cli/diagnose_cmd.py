@@ -1,0 +1,99 @@
+"""`tlslens diagnose`: findings per connection, failed connections first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.pipeline import Analysis
+from tlslens.capture import CaptureError
+from tlslens.certs.chain import load_trust_store
+from tlslens.diagnose import Context, Finding, diagnose
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+OUTCOME_ORDER = {"failed": 0, "aborted": 1, "incomplete": 2, "established": 3, "not-tls": 4}
+
+
+def trust_store(path: str | None, err: TextIO) -> tuple[bool, list | None]:  # type: ignore[type-arg]
+    """(ok, certificates) from --trust; a bad file is one line on stderr."""
+    if path is None:
+        return True, None
+    try:
+        return True, load_trust_store(path)
+    except (OSError, ValueError) as exc:
+        print(f"tlslens: error: {path}: cannot read the trust store: {exc}", file=err)
+        return False, None
+
+
+def _print(console: Console, path: str, items: list[tuple[Conversation, list[Finding]]],
+           show_all: bool) -> None:  # fmt: skip
+    console.print(Text(path, style="bold"))
+    quiet = 0
+    for conv, findings in sorted(items, key=lambda i: (OUTCOME_ORDER.get(i[0].outcome, 9),
+                                                       i[0].id)):  # fmt: skip
+        if not findings and not show_all:
+            quiet += 1
+            continue
+        tls = conv.tls
+        head = Text(f"conn {conv.id}  {conv.client} → {conv.server}  ")
+        if tls is not None and tls.is_tls:
+            head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
+        head.append(conv.outcome, style="bold red" if conv.outcome == "failed" else "")
+        console.print(head)
+        for finding in findings:
+            line = Text("  ")
+            line.append(f"{finding.severity.upper():7} ", style=SEVERITY_STYLE[finding.severity])
+            line.append(f"{finding.code}: ", style="bold")
+            line.append(finding.summary)
+            console.print(line)
+            for evidence in finding.evidence:
+                where = f"frame {evidence.frame}" if evidence.frame is not None else "        "
+                console.print(Text(f"      {where:>12}  {evidence.text}", style="dim"))
+            console.print(Text(f"      remedy: {finding.remedy}", style="green"))
+        console.print()
+    if quiet:
+        console.print(Text(f"{quiet} connection(s) without findings (--all lists them)",
+                           style="dim"))  # fmt: skip
+    console.print()
+
+
+def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, trust = trust_store(args.trust, err)
+    if not ok:
+        return 1
+    width = None if out.isatty() else 160
+    console = Console(file=out, highlight=False, width=width)
+    status = 0
+    for path in args.files:
+        try:
+            analysis = Analysis(path)
+        except CaptureError as exc:
+            print(f"tlslens: error: {exc}", file=err)
+            status = 1
+            continue
+        ctx = Context(trust=trust)
+        items = [(conv, diagnose(conv, ctx)) for conv in analysis.conversations()]
+        for problem in analysis.report.problems:
+            print(f"tlslens: warning: {problem}", file=err)
+        if args.format == "text":
+            _print(console, path, items, args.all)
+        else:
+            records = []
+            for conv, findings in items:
+                record = conv.to_record()
+                record["file"] = path
+                record["findings"] = [f.to_record() for f in findings]
+                records.append(record)
+            if args.format == "jsonl":
+                for record in records:
+                    out.write(json.dumps(record) + "\n")
+            else:
+                out.write(json.dumps({"file": path, "connections": records}) + "\n")
+        if analysis.report.read_nothing:
+            status = 1
+    return status

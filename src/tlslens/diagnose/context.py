@@ -1,0 +1,71 @@
+"""What rules may know beyond one connection: the trust store, and the connections seen
+before (for a client that retries with a lower version).
+
+Imports `tlslens.analysis` and `tlslens.certs` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from tlslens.analysis.conversation import Conversation
+from tlslens.certs.chain import ChainIssue, check_chain
+from tlslens.tls.session import CLIENT
+
+#: How soon after a failure a retry counts as the same attempt (seconds of capture time).
+FALLBACK_WINDOW_NS = 30 * 1_000_000_000
+
+
+def max_offered_version(conv: Conversation) -> int | None:
+    tls = conv.tls
+    if tls is None or tls.session.client_hello is None:
+        return None
+    versions = [v for v in tls.session.client_hello.offered_versions if v & 0x0F0F != 0x0A0A]
+    # TLS 1.3 drafts (0x7fXX) rank as TLS 1.3.
+    return max((0x0304 if v >> 8 == 0x7F else v for v in versions), default=None)
+
+
+@dataclass
+class Context:
+    trust: list[x509.Certificate] | None = None
+    #: Recent failed connections by (client ip, server ip, server port), newest last.
+    failures: dict[tuple[str, str, int], list[Conversation]] = field(default_factory=dict)
+
+    def capture_time(self, conv: Conversation) -> datetime:
+        return datetime.fromtimestamp(conv.start_ns / 1e9, UTC)
+
+    def server_chain_issues(self, conv: Conversation) -> list[ChainIssue]:
+        tls = conv.tls
+        if tls is None or not tls.session.certificates:
+            return []
+        return check_chain([d for d, _ in tls.session.certificates], self.capture_time(conv),
+                           tls.sni, "server", self.trust)  # fmt: skip
+
+    def client_chain_issues(self, conv: Conversation) -> list[ChainIssue]:
+        tls = conv.tls
+        if tls is None or not tls.session.client_certificates:
+            return []
+        return check_chain([d for d, _ in tls.session.client_certificates],
+                           self.capture_time(conv), None, "client", self.trust)  # fmt: skip
+
+    def remember(self, conv: Conversation) -> list[Conversation]:
+        """Note a finished connection; return earlier failures of the same client and server
+        that it may be retrying."""
+        key = (conv.client.ip, conv.server.ip, conv.server.port)
+        recent = [c for c in self.failures.get(key, [])
+                  if conv.start_ns - c.end_ns <= FALLBACK_WINDOW_NS]  # fmt: skip
+        if conv.outcome in ("failed", "aborted"):
+            self.failures[key] = [*recent, conv][-4:]
+        elif key in self.failures:
+            self.failures[key] = recent
+        return recent
+
+    def first_client_encrypted_frame(self, conv: Conversation) -> int | None:
+        tls = conv.tls
+        if tls is None:
+            return None
+        first = tls.session.dirs[CLIENT].first_enc
+        return first[1] if first else None
