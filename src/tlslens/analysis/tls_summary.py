@@ -45,6 +45,12 @@ class CertificateSeen:
             "key": f"{s.key_type} {s.key_bits}" if s.key_type else None,
             "san": list(s.san_dns),
             "sha256": s.sha256,
+            "sha1": s.sha1,
+            "ca": s.ca,
+            "key_usage": list(s.key_usage),
+            "extended_key_usage": list(s.extended_key_usage),
+            "subject_key_id": s.subject_key_id,
+            "authority_key_id": s.authority_key_id,
             "frame": self.frame,
         }  # fmt: skip
         if s.error:

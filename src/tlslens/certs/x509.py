@@ -71,6 +71,12 @@ class CertSummary:
     sha256: str
     der_length: int
     error: str | None = None
+    #: Basic constraints: True for a CA, None when the extension is absent.
+    ca: bool | None = None
+    key_usage: tuple[str, ...] = ()
+    extended_key_usage: tuple[str, ...] = ()
+    subject_key_id: str | None = None
+    authority_key_id: str | None = None
 
     @property
     def self_issued(self) -> bool:
@@ -135,6 +141,50 @@ def _name(name: x509.Name) -> str:
         return "(unreadable name)"
 
 
+#: Extended key usage purposes by their OpenSSL short names (RFC 5280 4.2.1.12).
+EKU_NAMES: Final = {
+    "1.3.6.1.5.5.7.3.1": "serverAuth", "1.3.6.1.5.5.7.3.2": "clientAuth",
+    "1.3.6.1.5.5.7.3.3": "codeSigning", "1.3.6.1.5.5.7.3.4": "emailProtection",
+    "1.3.6.1.5.5.7.3.8": "timeStamping", "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+    "2.5.29.37.0": "anyExtendedKeyUsage", "1.3.6.1.4.1.311.10.3.3": "msSGC",
+    "2.16.840.1.113730.4.1": "nsSGC",
+}  # fmt: skip
+
+#: Key usage bits by the names RFC 5280 4.2.1.3 gives them.
+KEY_USAGES: Final = (
+    "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+    "key_agreement", "key_cert_sign", "crl_sign",
+)  # fmt: skip
+
+
+def _extensions(
+    cert: x509.Certificate,
+) -> tuple[bool | None, tuple[str, ...], tuple[str, ...], str | None, str | None]:
+    """Basic constraints, key usage, extended key usage, SKI and AKI; a malformed extension
+    counts as absent."""
+    ca = None
+    usages: tuple[str, ...] = ()
+    eku: tuple[str, ...] = ()
+    ski = aki = None
+    try:
+        extensions = cert.extensions
+    except ValueError:
+        return ca, usages, eku, ski, aki
+    for ext in extensions:
+        value = ext.value
+        if isinstance(value, x509.BasicConstraints):
+            ca = value.ca
+        elif isinstance(value, x509.KeyUsage):
+            usages = tuple(u for u in KEY_USAGES if getattr(value, u))
+        elif isinstance(value, x509.ExtendedKeyUsage):
+            eku = tuple(EKU_NAMES.get(o.dotted_string, o.dotted_string) for o in value)
+        elif isinstance(value, x509.SubjectKeyIdentifier):
+            ski = value.digest.hex()
+        elif isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier:
+            aki = value.key_identifier.hex()
+    return ca, usages, eku, ski, aki
+
+
 def _serial(cert: x509.Certificate) -> str:
     """Upper-case hex, padded to whole bytes (as Zeek and OpenSSL print serials)."""
     text = format(cert.serial_number, "X")
@@ -168,6 +218,7 @@ def _summarize(der: bytes) -> CertSummary:
     except (x509.ExtensionNotFound, ValueError):
         sans = ()
     key_type, key_bits = _key(cert)
+    ca, key_usage, eku, ski, aki = _extensions(cert)
     return CertSummary(
         subject=_name(cert.subject),
         issuer=_name(cert.issuer),
@@ -183,4 +234,9 @@ def _summarize(der: bytes) -> CertSummary:
         sha1=sha1,
         sha256=sha256,
         der_length=len(der),
+        ca=ca,
+        key_usage=key_usage,
+        extended_key_usage=eku,
+        subject_key_id=ski,
+        authority_key_id=aki,
     )
