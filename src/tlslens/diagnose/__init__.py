@@ -47,6 +47,8 @@ CODES: tuple[tuple[str, str, str], ...] = (
     ("no-common-cipher", "error", "no cipher suite both sides accept"),
     ("tls13-client-rejected-server", "error",
      "TLS 1.3: the client's first encrypted record is an alert"),
+    ("tls13-server-rejected-client", "error",
+     "TLS 1.3: the server's answer to the client's encrypted flight is an alert"),
     ("server-closed-after-client-hello", "error",
      "the server closed or reset right after the ClientHello"),
     ("handshake-aborted", "error", "a side closed during the handshake without an alert"),

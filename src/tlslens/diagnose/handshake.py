@@ -224,6 +224,18 @@ def _after_alert(conv: Conversation, ctx: Context, alert: Alert) -> Iterator[Fin
             "name); a key log (SSLKEYLOGFILE) would let the chain be shown.",
         )  # fmt: skip
         return
+    if alert.encrypted and sender == "server" and is_tls13(s.version):
+        first = ctx.first_client_encrypted_frame(conv)
+        if first is not None and first <= alert.frame:
+            yield Finding(
+                "tls13-server-rejected-client", "error",
+                "the server answered the client's encrypted flight with an alert: it "
+                "rejected the client's Finished or, most often, its certificate",
+                (Evidence(first, "client's first encrypted record"), *evidence),
+                "If the server asks for client certificates, check the client's certificate "
+                "and its CA against the server's trust list.",
+            )  # fmt: skip
+            return
     yield Finding(
         "fatal-alert", "error",
         f"the {sender} ended the handshake with {name} after the {other}'s "
