@@ -638,7 +638,16 @@ class TLSSession:
             first = client.first_enc
             if first is None:
                 return False
-            return first[0] >= ALERT_SIZED or self.server_records_after_client_finished > 0
+            after = self.server_records_after_client_finished
+            last = server.last_record
+            if (
+                after == 1 and last is not None and last[0] == APPLICATION_DATA
+                and last[1] < ALERT_SIZED and server.end_how is not None
+            ):  # fmt: skip
+                # The server's only answer to the client's Finished was an alert-sized
+                # record, then it closed: it rejected the client's flight.
+                return False
+            return first[0] >= ALERT_SIZED or after > 0
         return client.finished and server.finished
 
     def _fatal_plaintext_alert(self) -> bool:
