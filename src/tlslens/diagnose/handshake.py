@@ -303,6 +303,17 @@ def _closed(conv: Conversation, ctx: Context) -> Iterator[Finding]:
     evidence = [Evidence(frame, f"{who} {verb} the connection ({how.upper()})"),
                 Evidence(before.last_frame if before else None,
                          f"last message from the {other}: {_describe(before)}")]  # fmt: skip
+    if ender == CLIENT and s.client_hello is not None and conv.to_client.bytes == 0:
+        waited = (conv.end_ns - conv.start_ns) / 1e9
+        yield Finding(
+            "no-server-response", "error",
+            f"the server never answered the ClientHello; the client gave up and {verb} the "
+            f"connection ({waited:.1f} s after it opened)",
+            (Evidence(s.client_hello_frame, "ClientHello"), evidence[0]),
+            "Suspect a middlebox that drops TLS (SNI filtering, TLS inspection), or a "
+            "stalled service: capture on the server side to see whether the hello arrives.",
+        )  # fmt: skip
+        return
     if (
         ender == CLIENT
         and s.certificates
