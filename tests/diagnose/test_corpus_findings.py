@@ -84,3 +84,12 @@ def test_every_code_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for code, _severity, _meaning in CODES:
         assert f"`{code}`" in readme, code
+
+
+@needs_corpus
+def test_renegotiation_is_noticed_with_its_frame() -> None:
+    renegotiated, _resumed = findings(CORPUS / "wireshark/test/captures/rsasnakeoil2.pcap")
+    found = [f for f in renegotiated if f.code == "renegotiation"]
+    assert len(found) == 1 and found[0].severity == "info"
+    frame = found[0].evidence[0].frame
+    assert frame is not None and frame > 10

@@ -26,6 +26,7 @@ RULES: tuple[Rule, ...] = (
     audit.versions,
     audit.ciphers,
     audit.certificates,
+    audit.renegotiation,
 )
 
 #: Every finding code, its usual severity and what it means (the README's table).
@@ -64,6 +65,8 @@ CODES: tuple[tuple[str, str, str], ...] = (
     ("weak-chain", "warning", "a chain certificate with a weak signature or key"),
     ("certificate-expired", "error", "a chain certificate expired at capture time"),
     ("certificate-expiring", "warning", "a chain certificate expires within 30 days"),
+    ("renegotiation", "info", "encrypted handshake after the handshake: renegotiation (IIS "
+     "asks for client certificates this way)"),
 )  # fmt: skip
 
 

@@ -86,3 +86,21 @@ def certificates(conv: Conversation, ctx: Context) -> Iterator[Finding]:
             "Replace the certificate before it expires / reissue it with a SHA-256 signature "
             "and a 2048-bit (RSA) or 256-bit (EC) key.",
         )  # fmt: skip
+
+
+def renegotiation(conv: Conversation, ctx: Context) -> Iterator[Finding]:
+    tls = conv.tls
+    if tls is None or not tls.session.renegotiation_records:
+        return
+    s = tls.session
+    requested = s.certificate_request is not None
+    yield Finding(
+        "renegotiation", "info",
+        f"{s.renegotiation_records} encrypted handshake record(s) after the handshake "
+        "completed: a renegotiation"
+        + ("" if requested else "; servers such as IIS renegotiate this way to ask for a "
+           "client certificate after the request, which no capture shows in the clear"),
+        (Evidence(s.renegotiation_frame, "first encrypted handshake record after Finished"),),
+        "If clients fail here, check whether the site requires client certificates per path "
+        "(IIS: SSL settings) and whether the client can renegotiate (TLS 1.3 cannot).",
+    )  # fmt: skip

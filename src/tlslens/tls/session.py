@@ -220,6 +220,7 @@ class TLSSession:
         #: Encrypted handshake records after both Finished messages (TLS <= 1.2):
         #: renegotiation, or a HelloRequest asking for one.
         self.renegotiation_records = 0
+        self.renegotiation_frame: int | None = None
         #: Client application data sent before the ServerHello (TLS 1.3 0-RTT).
         self.early_data_records = 0
         #: Server encrypted records after the client's first encrypted record (TLS 1.3).
@@ -395,6 +396,8 @@ class TLSSession:
         # After a ChangeCipherSpec: the Finished message, or later a renegotiation.
         if d.finished and self.dirs[d.role ^ 1].finished:
             self.renegotiation_records += 1
+            if self.renegotiation_frame is None:
+                self.renegotiation_frame = last_frame
         d.finished = True
         self._event(HandshakeMessage(ROLES[d.role], None, length, offset, first_frame,
                                      last_frame, None))  # fmt: skip
