@@ -93,3 +93,9 @@ def test_renegotiation_is_noticed_with_its_frame() -> None:
     assert len(found) == 1 and found[0].severity == "info"
     frame = found[0].evidence[0].frame
     assert frame is not None and frame > 10
+
+
+@needs_corpus
+def test_a_capture_of_one_direction_says_so() -> None:
+    path = CORPUS / "wireshark/test/captures/tls-fragmented-handshakes.pcap.gz"
+    assert all(codes(found) == ["one-sided-capture"] for found in findings(path))

@@ -56,6 +56,7 @@ CODES: tuple[tuple[str, str, str], ...] = (
     ("fatal-alert", "error", "a fatal alert that no more specific rule explains"),
     ("no-server-response", "warning",
      "the ClientHello got no answer (an error when the client gave up and closed)"),
+    ("one-sided-capture", "info", "no packet at all from the server: one direction missing"),
     ("version-fallback", "warning",
      "the client retried the same server with a lower version after a failure"),
     ("sslv2-client-hello", "warning", "an SSL 2.0-format ClientHello"),

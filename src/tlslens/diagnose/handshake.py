@@ -241,7 +241,8 @@ def _after_alert(conv: Conversation, ctx: Context, alert: Alert) -> Iterator[Fin
         f"the {sender} ended the handshake with {name} after the {other}'s "
         f"{_describe(before)}",
         tuple(evidence),
-        "See the alert's meaning (tlslens explain, later) and the side that sent it.",
+        "The side that sent the alert decided; its own log (for Schannel, System events "
+        "36887/36888 with the internal error state) says why.",
     )  # fmt: skip
 
 
@@ -371,6 +372,16 @@ def silence(conv: Conversation, ctx: Context) -> Iterator[Finding]:
     if tls is None or not tls.is_tls or tls.outcome != "incomplete":
         return
     s = tls.session
+    if conv.to_client.packets == 0:
+        yield Finding(
+            "one-sided-capture", "info",
+            "the capture holds no packet at all from the server, not even an ACK: it saw only "
+            "one direction of this connection",
+            (Evidence(conv.first_frame, "first packet from the client"),),
+            "Capture where both directions pass (asymmetric routing, a SPAN of one direction "
+            "or a capture filter can hide the other one).",
+        )  # fmt: skip
+        return
     if s.client_hello is not None and s.server_hello is None and not s.dirs[SERVER].plain_bytes:
         yield Finding(
             "no-server-response", "warning",
