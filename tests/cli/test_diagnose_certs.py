@@ -54,3 +54,18 @@ def test_unreadable_trust_store_is_one_line(
     assert main(["diagnose", "--trust", str(bad), str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(bad) in err and "trust store" in err
+
+
+@needs_corpus
+def test_system_trust_store_validates_a_public_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    from tlslens.cli.diagnose_cmd import SYSTEM_BUNDLES
+
+    if not any(Path(p).exists() for p in SYSTEM_BUNDLES):
+        pytest.skip("no system CA bundle on this machine")
+    ecdsa = CORPUS / "zeek/testing/btest/Traces/tls/ecdsa-cert.pcap"
+    assert main(["certs", "--trust", "system", "--format", "jsonl", str(ecdsa)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    # COMODO ECC's root is in every system bundle: nothing is missing or untrusted.
+    assert record["chains"]["server"]["issues"] == []
+    assert main(["certs", "--trust", str(Path(SYSTEM_BUNDLES[0]).parent / "none.pem"),
+                 str(ecdsa)]) == 1  # fmt: skip

@@ -72,7 +72,9 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def load_trust_store(path: str) -> list[x509.Certificate]:
     """Certificates of a PEM bundle. Raises OSError or ValueError with a sentence."""
     data = Path(path).read_bytes()
-    certs = x509.load_pem_x509_certificates(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # old roots bend RFC 5280 (negative serials)
+        certs = x509.load_pem_x509_certificates(data)
     if not certs:
         raise ValueError(f"{path} holds no PEM certificate")
     return certs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import TextIO
 
 from rich.console import Console
@@ -19,10 +20,34 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 OUTCOME_ORDER = {"failed": 0, "aborted": 1, "incomplete": 2, "established": 3, "not-tls": 4}
 
 
+#: Where Linux distributions keep the system's trusted roots as one PEM bundle.
+SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # Alpine, macOS
+)
+
+
 def trust_store(path: str | None, err: TextIO) -> tuple[bool, list | None]:  # type: ignore[type-arg]
-    """(ok, certificates) from --trust; a bad file is one line on stderr."""
+    """(ok, certificates) from --trust FILE, `system` or `certifi`; a bad file is one line
+    on stderr."""
     if path is None:
         return True, None
+    if path == "system":
+        found = next((p for p in SYSTEM_BUNDLES if os.path.exists(p)), None)
+        if found is None:
+            print("tlslens: error: no system trust store found (looked in "
+                  + ", ".join(SYSTEM_BUNDLES) + "); pass a PEM file", file=err)  # fmt: skip
+            return False, None
+        path = found
+    elif path == "certifi":
+        try:
+            import certifi  # type: ignore[import-not-found]
+        except ImportError:
+            print("tlslens: error: --trust certifi needs the certifi package "
+                  "(pip install certifi); or pass a PEM file", file=err)  # fmt: skip
+            return False, None
+        path = str(certifi.where())
     try:
         return True, load_trust_store(path)
     except (OSError, ValueError) as exc:

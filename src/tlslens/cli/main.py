@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
     diagnose.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
-    diagnose.add_argument("--trust", metavar="PEM", help="trusted root certificates (PEM bundle)")
+    diagnose.add_argument("--trust", metavar="PEM",
+                          help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
     certs = commands.add_parser(
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     certs.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
     certs.add_argument("--export", metavar="DIR", help="write each certificate as PEM here")
-    certs.add_argument("--trust", metavar="PEM", help="trusted root certificates (PEM bundle)")
+    certs.add_argument("--trust", metavar="PEM",
+                       help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     return parser
 
