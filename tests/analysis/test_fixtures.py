@@ -61,6 +61,8 @@ def test_connections_are_the_manifests(name: str) -> None:
             assert sum(d.out_of_order for d in both) > 0, label
         if "mid_stream" in flags:
             assert not conv.complete_handshake and conv.roles_from == "client-hello", label
+        elif "refused" in flags:
+            assert not conv.complete_handshake and conv.roles_from == "syn", label
         else:
             assert conv.complete_handshake and conv.roles_from == "syn", label
 

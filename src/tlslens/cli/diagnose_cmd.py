@@ -17,6 +17,7 @@ from tlslens.certs.chain import load_trust_store
 from tlslens.diagnose import Context, Finding, diagnose
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 OUTCOME_ORDER = {"failed": 0, "aborted": 1, "incomplete": 2, "established": 3, "not-tls": 4}
 
 
@@ -59,8 +60,13 @@ def _print(console: Console, path: str, items: list[tuple[Conversation, list[Fin
            show_all: bool) -> None:  # fmt: skip
     console.print(Text(path, style="bold"))
     quiet = 0
-    for conv, findings in sorted(items, key=lambda i: (OUTCOME_ORDER.get(i[0].outcome, 9),
-                                                       i[0].id)):  # fmt: skip
+
+    def worst_first(item: tuple[Conversation, list[Finding]]) -> tuple[int, int, int]:
+        conv, findings = item
+        worst = min((SEVERITY_ORDER[f.severity] for f in findings), default=9)
+        return worst, OUTCOME_ORDER.get(conv.outcome, 9), conv.id
+
+    for conv, findings in sorted(items, key=worst_first):
         if not findings and not show_all:
             quiet += 1
             continue

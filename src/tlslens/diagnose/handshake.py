@@ -86,6 +86,15 @@ def failure(conv: Conversation, ctx: Context) -> Iterator[Finding]:
     if tls.outcome not in ("failed", "aborted"):
         return
     alert = _first_fatal(conv)
+    if (
+        alert is not None
+        and conv.end_frame is not None
+        and conv.end_frame < alert.frame
+        and (conv.end_first != alert.role)
+    ):
+        # The other side had already closed: the alert only answers that close (OpenSSL
+        # sends decode_error on an unexpected end of stream). The close is what to explain.
+        alert = None
     if alert is not None:
         yield from _after_alert(conv, ctx, alert)
         return
