@@ -12,10 +12,9 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from tlslens.analysis.pipeline import Analysis
-from tlslens.capture import CaptureError
 from tlslens.certs.chain import check_chain
 from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
+from tlslens.cli.files import Captures
 
 
 def pem(der: bytes) -> str:
@@ -32,14 +31,9 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     export = Path(args.export) if args.export else None
     if export is not None:
         export.mkdir(parents=True, exist_ok=True)
-    status = 0
-    for path in args.files:
-        try:
-            analysis = Analysis(path)
-        except CaptureError as exc:
-            print(f"tlslens: error: {exc}", file=err)
-            status = 1
-            continue
+    captures = Captures(args.files, err)
+    for analysis in captures:
+        path = analysis.report.path
         if args.format == "text":
             console.print(Text(path, style="bold"))
         for conv in analysis.conversations():
@@ -85,4 +79,4 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     console.print()
             if args.format != "text":
                 out.write(json.dumps(record) + "\n")
-    return status
+    return captures.status

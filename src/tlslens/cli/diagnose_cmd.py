@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
-from tlslens.analysis.pipeline import Analysis
-from tlslens.capture import CaptureError
 from tlslens.certs.chain import load_trust_store
+from tlslens.cli.files import Captures
 from tlslens.diagnose import Context, Finding, diagnose
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -99,18 +98,11 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     width = None if out.isatty() else 160
     console = Console(file=out, highlight=False, width=width)
-    status = 0
-    for path in args.files:
-        try:
-            analysis = Analysis(path)
-        except CaptureError as exc:
-            print(f"tlslens: error: {exc}", file=err)
-            status = 1
-            continue
+    captures = Captures(args.files, err)
+    for analysis in captures:
+        path = analysis.report.path
         ctx = Context(trust=trust)
         items = [(conv, diagnose(conv, ctx)) for conv in analysis.conversations()]
-        for problem in analysis.report.problems:
-            print(f"tlslens: warning: {problem}", file=err)
         if args.format == "text":
             _print(console, path, items, args.all)
         else:
@@ -125,6 +117,4 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     out.write(json.dumps(record) + "\n")
             else:
                 out.write(json.dumps({"file": path, "connections": records}) + "\n")
-        if analysis.report.read_nothing:
-            status = 1
-    return status
+    return captures.status
