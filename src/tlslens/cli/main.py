@@ -68,7 +68,39 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--trust", metavar="PEM",
                        help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    explain = commands.add_parser(
+        "explain",
+        help="what a TLS alert, Schannel event or error state, HRESULT, cipher suite, "
+        "version or OID means",
+        description="Err.exe for TLS: every reading of each code given.",
+    )
+    explain.add_argument("codes", nargs="+", metavar="CODE",
+                         help="e.g. 48, 36888, 252, 0x80090325, 0xc030, 0x0301, "
+                         "1.2.840.113549.1.1.5, SEC_E_UNTRUSTED_ROOT")  # fmt: skip
     return parser
+
+
+def run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from tlslens.explain import explain
+
+    status = 0
+    for code in args.codes:
+        found = explain(code)
+        if not found:
+            print(
+                f"tlslens: error: {code}: not a TLS alert, Schannel event or state, HRESULT, "
+                "cipher suite, version or signature OID that tlslens knows",
+                file=err,
+            )
+            status = 1
+            continue
+        for item in found:
+            out.write(f"{code}: {item.kind}: {item.name}\n")
+            for line in item.lines:
+                out.write(f"    {line}\n")
+            if item.source:
+                out.write(f"    source: {item.source}\n")
+    return status
 
 
 def _warn(err: TextIO, message: str) -> None:
@@ -192,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tlslens.cli.diagnose_cmd import run_diagnose
 
             return run_diagnose(args, sys.stdout, sys.stderr)
+        if args.command == "explain":
+            return run_explain(args, sys.stdout, sys.stderr)
         if args.command == "certs":
             from tlslens.cli.certs_cmd import run_certs
 

@@ -250,8 +250,9 @@ def _after_alert(conv: Conversation, ctx: Context, alert: Alert) -> Iterator[Fin
         f"the {sender} ended the handshake with {name} after the {other}'s "
         f"{_describe(before)}",
         tuple(evidence),
-        "The side that sent the alert decided; its own log (for Schannel, System events "
-        "36887/36888 with the internal error state) says why.",
+        f"The side that sent the alert decided; its own log (for Schannel, System events "
+        f"36887/36888 with the internal error state) says why; `tlslens explain {code}` "
+        "tells what the alert means.",
     )  # fmt: skip
 
 

@@ -428,3 +428,12 @@ def cipher_suite_info(c: int) -> CipherSuiteInfo | None:
     """Key exchange, authentication, cipher, MAC and weaknesses of a known suite; None for
     unknown values, GREASE and the SCSVs."""
     return _infos().get(c)
+
+
+def cipher_suite_code(name: str) -> int | None:
+    """The code point of a cipher suite given by its IANA name (any case), or None."""
+    wanted = name.upper()
+    for code, entry in _table("cipher_suites.csv").items():
+        if entry[0].upper() == wanted:
+            return code
+    return None
