@@ -133,7 +133,12 @@ class _Collector:
                 conn.swap_roles(ROLE_CLIENT_HELLO)
             else:
                 conn.role_source = ROLE_CLIENT_HELLO
-        self._session(conn).data(_role(conn, side), offset, data, frame)
+        # The hot path: one call per data segment, so no helper calls here.
+        session = conn.state
+        if session is None:
+            session = self._session(conn)
+        session.data(CLIENT if side == conn.client_side else SERVER,  # type: ignore[attr-defined]
+                     offset, data, frame)  # fmt: skip
 
     def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
                reason: str) -> None:  # fmt: skip
@@ -185,7 +190,7 @@ class Analysis:
         progress = self.progress
         size = self.capture.size if progress else 0
         try:
-            for index, ts_ns, linktype, data, _meta in self.capture:
+            for index, ts_ns, linktype, data, _meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
                     progress(self.capture.position(), size)
                 seg = parse(linktype, data)
@@ -212,6 +217,7 @@ class Analysis:
                 yield finished.pop(next_id)
                 next_id += 1
         finally:
+            self.capture.reader.source.close()
             report.frames = self.capture.frames_read
             report.truncated_frames = self.capture.truncated_frames
             report.problems = list(self.capture.problems)
