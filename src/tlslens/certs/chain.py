@@ -30,6 +30,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlslens.certs.x509 import CertSummary, summarize
 
+#: Trusted root certificates, as load_trust_store returns them.
+TrustStore = list[x509.Certificate]
+
 MIN_RSA_BITS: Final = 2048
 MIN_EC_BITS: Final = 224
 EXPIRING_SOON: Final = timedelta(days=30)

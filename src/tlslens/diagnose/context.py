@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cryptography import x509
-
 from tlslens.analysis.conversation import Conversation
-from tlslens.certs.chain import ChainIssue, check_chain
+from tlslens.certs.chain import ChainIssue, TrustStore, check_chain
 from tlslens.tls.session import CLIENT
 
 #: How soon after a failure a retry counts as the same attempt (seconds of capture time).
@@ -30,7 +28,7 @@ def max_offered_version(conv: Conversation) -> int | None:
 
 @dataclass
 class Context:
-    trust: list[x509.Certificate] | None = None
+    trust: TrustStore | None = None
     #: Recent failed connections by (client ip, server ip, server port), newest last.
     failures: dict[tuple[str, str, int], list[Conversation]] = field(default_factory=dict)
 
