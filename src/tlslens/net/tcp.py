@@ -91,7 +91,6 @@ class Half:
     """One direction of a connection: the bytes one side sent."""
 
     __slots__ = (
-        "base_seq",
         "fin_done",
         "fin_frame",
         "fin_seq",
@@ -118,8 +117,6 @@ class Half:
     def __init__(self) -> None:
         self.isn: int | None = None
         self.syn_frame: int | None = None
-        #: Sequence number of stream offset 0 (ISN + 1, or the first byte seen).
-        self.base_seq: int | None = None
         #: Sequence number of the next byte expected in order; None until known.
         self.next_seq: int | None = None
         #: Stream bytes accounted for so far (delivered plus gaps).
@@ -132,8 +129,8 @@ class Half:
         self.last_ack: int | None = None
         #: Receive window this side last advertised (for zero-window probes of the peer).
         self.window = -1
-        #: Out-of-order segments: seq -> (payload copy, missing bytes, frame, fin).
-        self.ooo: dict[int, tuple[bytes, int, int, bool]] = {}
+        #: Out-of-order segments: seq -> (payload copy, missing bytes, frame).
+        self.ooo: dict[int, tuple[bytes, int, int]] = {}
         self.ooo_bytes = 0
         self.packets = 0
         self.retransmissions = 0
@@ -222,6 +219,14 @@ def _relative(seq: int, ref: int) -> int:
     return d - (1 << 32) if d & HALF_SPACE else d
 
 
+def _trim(payload: memoryview, missing: int, cut: int) -> tuple[memoryview, int]:
+    """Drop the first `cut` bytes of a segment (already delivered); they come out of the
+    captured payload first, then out of the bytes the capture cut off."""
+    if cut >= len(payload):
+        return payload[0:0], missing - (cut - len(payload))
+    return payload[cut:], missing
+
+
 class FlowTable:
     """All TCP connections of a capture; feed it segments in capture order."""
 
@@ -291,7 +296,7 @@ class FlowTable:
                 half.isn = seq
                 half.syn_frame = frame
                 if half.next_seq is None:
-                    half.next_seq = half.base_seq = (seq + 1) & MASK
+                    half.next_seq = (seq + 1) & MASK
             # Data on a SYN (TCP Fast Open) starts one past the SYN's sequence number.
             seq = (seq + 1) & MASK
         if flags & ACK:
@@ -299,7 +304,7 @@ class FlowTable:
             if other.next_seq is None:
                 # Capture started mid-connection: the peer's ACK says where this side's
                 # next byte will be, so its stream can start there.
-                other.next_seq = other.base_seq = ack
+                other.next_seq = ack
             elif other.ooo:
                 self._fill_acknowledged_hole(conn, side ^ 1, other)
         half.window = window
@@ -399,7 +404,7 @@ class FlowTable:
         expected = half.next_seq
         if expected is None:
             # First bytes of a direction whose start we never saw.
-            expected = half.next_seq = half.base_seq = seq
+            expected = half.next_seq = seq
         rel = (seq - expected) & MASK
         if rel == 0:
             if len(payload) + missing == 1 and other.window == 0:
@@ -426,12 +431,7 @@ class FlowTable:
                 return
             # Partly new: keep only the bytes after what was already delivered.
             half.retransmissions += 1
-            cut = -rel
-            if cut >= len(payload):
-                missing -= cut - len(payload)
-                payload = payload[0:0]
-            else:
-                payload = payload[cut:]
+            payload, missing = _trim(payload, missing, -rel)
             self._deliver(conn, side, half, payload, missing, frame)
             if half.ooo:
                 self._drain(conn, side, half)
@@ -487,7 +487,7 @@ class FlowTable:
         if held is None or len(held[0]) + held[1] < len(payload) + missing:
             if held is not None:
                 half.ooo_bytes -= len(held[0])
-            half.ooo[seq] = (bytes(payload), missing, frame, fin)
+            half.ooo[seq] = (bytes(payload), missing, frame)
             half.ooo_bytes += len(payload)
         if half.last_ack is not None:
             self._fill_acknowledged_hole(conn, side, half)
@@ -543,20 +543,12 @@ class FlowTable:
             rel = _relative(seq, expected)
             if rel > 0:
                 return
-            payload_bytes, missing, frame, fin = ooo.pop(seq)
+            payload_bytes, missing, frame = ooo.pop(seq)
             half.ooo_bytes -= len(payload_bytes)
-            payload = memoryview(payload_bytes)
-            n = len(payload) + missing
-            if rel + n > 0:
-                cut = -rel
-                if cut >= len(payload):
-                    missing -= cut - len(payload)
-                    payload = payload[0:0]
-                else:
-                    payload = payload[cut:]
+            if rel + len(payload_bytes) + missing > 0:
+                # A FIN carried by the segment is consumed by _deliver, at fin_seq.
+                payload, missing = _trim(memoryview(payload_bytes), missing, -rel)
                 self._deliver(conn, side, half, payload, missing, frame)
-            if fin and half.fin_seq is not None and half.next_seq == half.fin_seq:
-                self._consume_fin(conn, side, half)
 
     def _fin(
         self, conn: Connection, side: int, half: Half, fin_seq: int, frame: int, ts_ns: int
