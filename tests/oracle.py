@@ -165,3 +165,19 @@ def tshark_tls(path: str, tls_ports: list[int] = ()) -> dict[int, TsharkTls]:  #
         s.alerts += _ints(alerts)
         s.alert_frames += [(int(frame_s), code) for code in _ints(alerts)]
     return streams
+
+
+def tshark_frame_times(path: str) -> dict[int, int]:
+    """frame.number -> frame.time_epoch in nanoseconds."""
+    assert TSHARK
+    out = subprocess.run(
+        [TSHARK, "-r", path, "-n", "-T", "fields", "-e", "frame.number", "-e",
+         "frame.time_epoch"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    times = {}
+    for line in out.splitlines():
+        number, epoch = line.split("\t")
+        seconds, _, fraction = epoch.partition(".")
+        times[int(number)] = int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
+    return times

@@ -7,6 +7,7 @@ of connections open at once, not the length of the capture.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -170,8 +171,13 @@ class Analysis:
         path: str,
         limits: Limits | None = None,
         progress: Callable[[int, int], None] | None = None,
+        keep_frame_times: bool = False,
     ) -> None:
         self.limits = limits or Limits()
+        #: Each frame's time stamp (index frame - 1), kept only when asked for: the timeline
+        #: and event-log matching need the time of frames that connections refer to. It costs
+        #: 8 bytes per frame, the one thing here that grows with the capture's length.
+        self.frame_times: array[int] | None = array("q") if keep_frame_times else None
         #: Called now and then with (bytes of the file read, file size).
         self.progress = progress
         self.capture = open_capture(path, self.limits)
@@ -189,10 +195,15 @@ class Analysis:
         segments = 0
         progress = self.progress
         size = self.capture.size if progress else 0
+        times = self.frame_times
         try:
             for index, ts_ns, linktype, data, _meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
                     progress(self.capture.position(), size)
+                if times is not None:
+                    if len(times) < index - 1:  # a reader skipped damaged frames
+                        times.extend([ts_ns] * (index - 1 - len(times)))
+                    times.append(ts_ns)
                 seg = parse(linktype, data)
                 if seg.__class__ is int:
                     assert isinstance(seg, int)
@@ -223,6 +234,13 @@ class Analysis:
             report.problems = list(self.capture.problems)
             report.tcp_segments = segments
             report.connections = next_id
+
+    def frame_time(self, frame: int) -> int | None:
+        """The time stamp of frame number `frame` (from 1), if frame times were kept."""
+        times = self.frame_times
+        if times is None or not 0 < frame <= len(times):
+            return None
+        return times[frame - 1]
 
 
 def analyze(path: str, limits: Limits | None = None) -> Iterator[Conversation]:

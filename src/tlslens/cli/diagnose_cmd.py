@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.correlate import Attachment, Correlation, describe, event_record
 from tlslens.certs.chain import load_trust_store
+from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures
 from tlslens.diagnose import Context, Finding, diagnose
 
@@ -56,7 +58,7 @@ def trust_store(path: str | None, err: TextIO) -> tuple[bool, list | None]:  # t
 
 
 def _print(console: Console, path: str, items: list[tuple[Conversation, list[Finding]]],
-           show_all: bool) -> None:  # fmt: skip
+           show_all: bool, correlation: Correlation | None) -> None:  # fmt: skip
     console.print(Text(path, style="bold"))
     quiet = 0
 
@@ -74,6 +76,10 @@ def _print(console: Console, path: str, items: list[tuple[Conversation, list[Fin
         if tls is not None and tls.is_tls:
             head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
         head.append(conv.outcome, style="bold red" if conv.outcome == "failed" else "")
+        process = correlation.process(conv.id) if correlation is not None else None
+        if process is not None:
+            head.append(f"  process {process['name'] or '?'} (pid {process['pid']}, "
+                        f"{process['source']})")  # fmt: skip
         console.print(head)
         for finding in findings:
             line = Text("  ")
@@ -89,7 +95,22 @@ def _print(console: Console, path: str, items: list[tuple[Conversation, list[Fin
     if quiet:
         console.print(Text(f"{quiet} connection(s) without findings (--all lists them)",
                            style="dim"))  # fmt: skip
+    loose = _unattached_schannel(correlation)
+    if loose:
+        console.print(Text("Schannel events not joined to a connection:", style="bold"))
+        for a in loose:
+            console.print(Text(f"  {describe(a)}"))
+            console.print(Text(f"      {a.reason}", style="dim"))
     console.print()
+
+
+def _unattached_schannel(correlation: Correlation | None) -> list[Attachment]:
+    """Schannel events that fit no connection: still worth reading (credential failures)."""
+    if correlation is None:
+        return []
+    return [a for a in correlation.attachments
+            if a.conn is None and a.event.provider.lower() == "schannel"
+            and a.event.event_id != 36880]  # fmt: skip
 
 
 def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -98,23 +119,34 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     width = None if out.isatty() else 160
     console = Console(file=out, highlight=False, width=width)
-    captures = Captures(args.files, err)
+    events = EventInput(args.events, args.skew, err)
+    captures = Captures(args.files, err, keep_frame_times=bool(events))
     for analysis in captures:
         path = analysis.report.path
-        ctx = Context(trust=trust)
-        items = [(conv, diagnose(conv, ctx)) for conv in analysis.conversations()]
+        conversations = list(analysis.conversations())
+        correlation = events.correlate(conversations, analysis.frame_time) if events else None
+        ctx = Context(trust=trust, correlation=correlation)
+        items = [(conv, diagnose(conv, ctx)) for conv in conversations]
         if args.format == "text":
-            _print(console, path, items, args.all)
+            _print(console, path, items, args.all, correlation)
         else:
             records = []
             for conv, findings in items:
                 record = conv.to_record()
                 record["file"] = path
+                if correlation is not None:
+                    correlation.annotate(record, conv.id)
                 record["findings"] = [f.to_record() for f in findings]
                 records.append(record)
+            loose = [event_record(a) for a in _unattached_schannel(correlation)]
             if args.format == "jsonl":
                 for record in records:
                     out.write(json.dumps(record) + "\n")
+                for event in loose:
+                    out.write(json.dumps({"file": path, "unattached_event": event}) + "\n")
             else:
-                out.write(json.dumps({"file": path, "connections": records}) + "\n")
-    return captures.status
+                document = {"file": path, "connections": records}
+                if correlation is not None:
+                    document["unattached_events"] = loose
+                out.write(json.dumps(document) + "\n")
+    return max(captures.status, events.status)

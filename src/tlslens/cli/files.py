@@ -14,15 +14,16 @@ from tlslens.capture import CaptureError
 class Captures:
     """Iterate to get one Analysis per readable file; read `status` when done."""
 
-    def __init__(self, paths: list[str], err: TextIO) -> None:
+    def __init__(self, paths: list[str], err: TextIO, keep_frame_times: bool = False) -> None:
         self.paths = paths
+        self.keep_frame_times = keep_frame_times
         self.err = err
         self.status = 0
 
     def __iter__(self) -> Iterator[Analysis]:
         for path in self.paths:
             try:
-                analysis = Analysis(path)
+                analysis = Analysis(path, keep_frame_times=self.keep_frame_times)
             except CaptureError as exc:
                 print(f"tlslens: error: {exc}", file=self.err)
                 self.status = 1

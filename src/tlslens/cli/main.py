@@ -10,7 +10,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -20,6 +20,8 @@ from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
+from tlslens.cli import timeline_cmd
+from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.render import CSV_COLUMNS, csv_row, print_conversations
 
 FORMATS = ("text", "json", "jsonl", "csv")
@@ -45,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), json (one document), jsonl (one connection per line) or csv",
     )
+    add_event_options(analyze)
     diagnose = commands.add_parser(
         "diagnose",
         help="say why handshakes failed, and what is weak, with evidence frames",
@@ -57,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
+    add_event_options(diagnose)
     certs = commands.add_parser(
         "certs",
         help="list the certificate chains sent in each connection",
@@ -68,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--trust", metavar="PEM",
                        help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    timeline_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
         help="what a TLS alert, Schannel event or error state, HRESULT, cipher suite, "
@@ -154,6 +159,8 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
+    events = EventInput(args.events, args.skew, err)
+    status = events.status
     bar = _progress_bar(err)
     for path in args.files:
         task = None
@@ -166,7 +173,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 bar.update(task, completed=done, total=total or None)
 
         try:
-            analysis = Analysis(path, progress=progress)
+            analysis = Analysis(path, progress=progress, keep_frame_times=bool(events))
         except CaptureError as exc:
             if bar is not None:
                 bar.stop()
@@ -174,29 +181,44 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             status = 1
             continue
         report = analysis.report
-        conversations = _guarded(analysis, err, failures)
+        conversations: Iterable[Conversation] = _guarded(analysis, err, failures)
+        process_of = None
+        annotate = None
+        if events:
+            # Joining events needs every connection first (the log is not in capture order).
+            collected = list(conversations)
+            correlation = events.correlate(collected, analysis.frame_time)
+            conversations, process_of, annotate = collected, correlation.process, \
+                correlation.annotate  # fmt: skip
+
+        def record_of(conv: Conversation, annotate: Any = annotate) -> dict[str, Any]:
+            record = conv.to_record()
+            if annotate is not None:
+                annotate(record, conv.id)
+            return record
+
         if args.format == "text":
             # Collect first so the progress bar and the table do not fight for the screen.
             items = list(conversations) if bar is not None else conversations
             if bar is not None:
                 bar.stop()
-            print_conversations(console, report, items)
+            print_conversations(console, report, items, process_of)
         elif args.format == "jsonl":
             for conv in conversations:
-                record = conv.to_record()
+                record = record_of(conv)
                 record["file"] = path
                 out.write(json.dumps(record) + "\n")
         elif args.format == "csv":
             assert writer is not None
             for conv in conversations:
-                writer.writerow(csv_row(path, conv))
+                writer.writerow(csv_row(path, conv, process_of))
         else:
             out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
                       + ', "connections": [')  # fmt: skip
             first_json = False
             first = True
             for conv in conversations:
-                out.write(("\n  " if first else ",\n  ") + json.dumps(conv.to_record()))
+                out.write(("\n  " if first else ",\n  ") + json.dumps(record_of(conv)))
                 first = False
             out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
         if bar is not None:
@@ -226,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_diagnose(args, sys.stdout, sys.stderr)
         if args.command == "explain":
             return run_explain(args, sys.stdout, sys.stderr)
+        if args.command == "timeline":
+            return timeline_cmd.run_timeline(args, sys.stdout, sys.stderr)
         if args.command == "certs":
             from tlslens.cli.certs_cmd import run_certs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rich.console import Console
@@ -33,12 +33,17 @@ CSV_COLUMNS = (
     "file", "id", "start", "client_ip", "client_port", "server_ip", "server_port", "sni",
     "version", "cipher", "outcome", "established", "resumed", "last_alert", "history",
     "first_frame", "last_frame", "packets", "client_bytes", "server_bytes", "end_first",
-    "end_how", "end_frame",
+    "end_how", "end_frame", "process_pid", "process_name",
 )  # fmt: skip
 
+#: Given a connection id, its process record ({pid, name, ...}) if known.
+ProcessOf = Callable[[int], dict[str, Any] | None]
 
-def csv_row(path: str, conv: Conversation) -> dict[str, Any]:
+
+def csv_row(path: str, conv: Conversation, process_of: ProcessOf | None = None
+            ) -> dict[str, Any]:  # fmt: skip
     tls = conv.tls
+    process = process_of(conv.id) if process_of is not None else None
     return {
         "file": path,
         "id": conv.id,
@@ -63,6 +68,8 @@ def csv_row(path: str, conv: Conversation) -> dict[str, Any]:
         "end_first": conv.end_first,
         "end_how": conv.end_how,
         "end_frame": conv.end_frame,
+        "process_pid": process["pid"] if process else None,
+        "process_name": process["name"] if process else None,
     }
 
 
@@ -101,14 +108,28 @@ def _notes(conv: Conversation) -> str:
     return ", ".join(notes)
 
 
+def _process_text(process: dict[str, Any] | None) -> Text:
+    if process is None:
+        return Text("")
+    text = f"{process['name'] or '?'} ({process['pid']})"
+    return Text(text + (" ?" if process.get("conflicts") else ""))
+
+
 def print_conversations(
-    console: Console, report: CaptureReport, conversations: Iterable[Conversation]
+    console: Console,
+    report: CaptureReport,
+    conversations: Iterable[Conversation],
+    process_of: ProcessOf | None = None,
 ) -> None:
+    """The connection table; with `process_of`, a process column after the server."""
+    columns = list(COLUMNS)
+    if process_of is not None:
+        columns.insert(4, ("process", "left"))
     table = Table(box=None, pad_edge=False, header_style="bold")
     # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
     # on a wide one show everything and never cut an address or a name.
     wide = console.width >= WIDE_COLUMNS
-    for name, justify in COLUMNS:
+    for name, justify in columns:
         if not wide and name in WIDE_ONLY:
             continue
         foldable = name in ("notes", "SNI", "cipher", "last alert") if not wide else name == "notes"
@@ -131,7 +152,9 @@ def print_conversations(
             "ended": _end(conv),
             "notes": Text(_notes(conv)),
         }
-        table.add_row(*(cells[name] for name, _ in COLUMNS if wide or name not in WIDE_ONLY))
+        if process_of is not None:
+            cells["process"] = _process_text(process_of(conv.id))
+        table.add_row(*(cells[name] for name, _ in columns if wide or name not in WIDE_ONLY))
     skipped = sum(s.count for s in report.skipped.values())
     console.print(
         Text.assemble(

@@ -2,8 +2,9 @@
 code, a severity, a one-line summary, evidence frames and a remedy.
 
 Rules are `(conversation, context) -> Iterable[Finding]`, one module per family:
-`handshake` (why a handshake failed), `audit` (versions, ciphers, certificates) and the
-cross-connection version-fallback rule here. Interfaces call `diagnose()`.
+`handshake` (why a handshake failed), `audit` (versions, ciphers, certificates), `events`
+(what an event log adds) and the cross-connection version-fallback rule here.
+Interfaces call `diagnose()`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from tlslens.analysis.conversation import Conversation
 from tlslens.diagnose import audit, handshake
 from tlslens.diagnose.context import Context, max_offered_version
+from tlslens.diagnose.events import with_event_evidence
 from tlslens.diagnose.finding import Evidence, Finding
 from tlslens.tls.registry import version_name
 
@@ -68,6 +70,8 @@ CODES: tuple[tuple[str, str, str], ...] = (
     ("certificate-expiring", "warning", "a chain certificate expires within 30 days"),
     ("renegotiation", "info", "encrypted handshake after the handshake: renegotiation (IIS "
      "asks for client certificates this way)"),
+    ("event-log-error", "error", "Schannel logged a failure for a connection whose packets "
+     "show none (with --events)"),
 )  # fmt: skip
 
 
@@ -95,4 +99,4 @@ def diagnose(conv: Conversation, ctx: Context | None = None) -> list[Finding]:
     ctx = ctx or Context()
     findings = [f for rule in RULES for f in rule(conv, ctx)]
     findings.extend(_fallback(conv, ctx))
-    return findings
+    return with_event_evidence(conv, ctx, findings)

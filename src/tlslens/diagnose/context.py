@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.correlate import Correlation
 from tlslens.certs.chain import ChainIssue, TrustStore, check_chain
 from tlslens.tls.session import CLIENT
 
@@ -29,6 +30,8 @@ def max_offered_version(conv: Conversation) -> int | None:
 @dataclass
 class Context:
     trust: TrustStore | None = None
+    #: Event-log events joined to this capture's connections (`--events`), if any.
+    correlation: Correlation | None = None
     #: Recent failed connections by (client ip, server ip, server port), newest last.
     failures: dict[tuple[str, str, int], list[Conversation]] = field(default_factory=dict)
 

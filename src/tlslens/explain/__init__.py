@@ -215,6 +215,25 @@ def _oid(term: str) -> Explanation | None:
     return Explanation("signature algorithm OID", term, name, lines, "OpenSSL objects.txt")
 
 
+def error_state(code: int) -> tuple[str, str] | None:
+    """(name, how sure) of a Schannel internal error state, or None if unknown."""
+    row = next((r for r in _rows("schannel_error_states.csv") if int(r["code"]) == code), None)
+    return (row["name"], row["confidence"]) if row else None
+
+
+def hresult_name(code: int) -> str | None:
+    """The symbolic name of an HRESULT such as 0x80090325 (SEC_E_UNTRUSTED_ROOT)."""
+    code &= 0xFFFFFFFF
+    row = next((r for r in _rows("hresults.csv") if int(r["hex"], 16) == code), None)
+    return row["name"] if row else None
+
+
+def schannel_event_name(code: int) -> str | None:
+    """The manifest name of a Schannel event id, e.g. FatalAlertGenerated for 36888."""
+    row = next((r for r in _rows("schannel_events.csv") if int(r["id"]) == code), None)
+    return row["name"] if row else None
+
+
 def explain(term: str) -> list[Explanation]:
     """Every reading of `term`; empty when nothing matches."""
     term = term.strip()

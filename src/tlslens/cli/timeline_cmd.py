@@ -1,0 +1,110 @@
+"""`tlslens timeline`: a capture's connections and an event log's events in one time-ordered
+list, each log event joined to the connection it most likely belongs to."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from tlslens.analysis.conversation import format_time
+from tlslens.analysis.timeline import (
+    CAPTURE,
+    Entry,
+    capture_entries,
+    event_entries,
+    merge,
+    other_entries,
+)
+from tlslens.cli.events import EventInput, add_event_options
+from tlslens.cli.files import Captures
+
+#: Events this long before the capture's first frame or after its last are still shown.
+MARGIN_NS = 60 * 1_000_000_000
+
+CSV_COLUMNS = ("ts", "source", "conn", "kind", "frame", "summary", "event_id", "provider",
+               "reason")  # fmt: skip
+
+KIND_STYLE = {
+    "tls-alert": "bold red", "tcp-close": "yellow", "tcp-gap": "magenta",
+    "tls-anomaly": "magenta", "schannel": "bold cyan", "network": "cyan",
+}  # fmt: skip
+
+
+def add_parser(commands: Any) -> None:
+    timeline = commands.add_parser(
+        "timeline",
+        help="one time-ordered list of TCP, TLS and event-log events",
+        description="TCP opens and closes, TLS messages and alerts per connection, and event "
+        "log events, in time order; each log event joined to the connection it most likely "
+        "belongs to, with the reason.",
+    )
+    timeline.add_argument("capture", metavar="CAPTURE", help="capture file")
+    add_event_options(timeline)
+    timeline.add_argument("--all-events", action="store_true",
+                          help="also show log events far (over 60 s) from the capture's time "
+                          "span")  # fmt: skip
+    timeline.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default="text")
+
+
+def _print_text(console: Console, path: str, entries: list[Entry]) -> None:
+    console.print(Text(path, style="bold"))
+    day = ""
+    for e in entries:
+        stamp = format_time(e.ts_ns)
+        if stamp[:10] != day:
+            day = stamp[:10]
+            console.print(Text(day, style="bold"))
+        conn = f"conn {e.conn}" if e.conn is not None else "-"
+        frame = f"#{e.frame}" if e.frame is not None and e.source == CAPTURE else ""
+        line = Text(f"{stamp[11:-1]}  {'cap' if e.source == CAPTURE else 'log'}  "
+                    f"{conn:>8} {frame:>7}  ")  # fmt: skip
+        line.append(e.summary, style=KIND_STYLE.get(e.kind, ""))
+        console.print(line)
+        if e.reason:
+            joined = "joined: " if e.conn is not None else "not joined: "
+            console.print(Text(f"{'':37}{joined}{e.reason}", style="dim"))
+
+
+def run_timeline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    events = EventInput(args.events, args.skew, err)
+    captures = Captures([args.capture], err, keep_frame_times=True)
+    for analysis in captures:
+        conversations = list(analysis.conversations())
+        frame_time = analysis.frame_time
+        entries = [e for conv in conversations for e in capture_entries(conv, frame_time)]
+        streams: list[Any] = [entries]
+        if events:
+            correlation = events.correlate(conversations, frame_time)
+            streams.append(event_entries(correlation))
+            times = analysis.frame_times
+            if args.all_events:
+                start, end = -(2**63), 2**63 - 1
+            elif times:
+                start, end = min(times) - MARGIN_NS, max(times) + MARGIN_NS
+            else:
+                start, end = 1, 0
+            skew = correlation.skew_ns
+            streams.append(other_entries(events.others(start, end, skew), skew))
+        merged = merge(*streams)
+        path = analysis.report.path
+        if args.format == "text":
+            console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+            _print_text(console, path, merged)
+        elif args.format == "jsonl":
+            for e in merged:
+                out.write(json.dumps(e.to_record()) + "\n")
+        elif args.format == "json":
+            json.dump({"file": path, "entries": [e.to_record() for e in merged]}, out)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore",
+                                    lineterminator="\n")  # fmt: skip
+            writer.writeheader()
+            for e in merged:
+                writer.writerow(e.to_record())
+    return max(captures.status, events.status)
