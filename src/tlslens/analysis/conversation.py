@@ -97,6 +97,50 @@ class DirectionStats:
         }
 
 
+#: How far to trust a process id, by the direction of the packet that carried it: Windows
+#: (ETL, pktmon, etl2pcapng) records the thread that was running when the packet passed, which
+#: for a sent packet is its sender, but for a received one is whoever happened to run.
+PID_CONFIDENCE = {"outbound": "high", None: "medium", "inbound": "low"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSeen:
+    """A process id the capture recorded on one side's packets."""
+
+    #: Which end's packets carried it: client or server.
+    side: str
+    pid: int
+    tid: int | None
+    name: str | None
+    #: Where the id came from: epb_option, comment (etl2pcapng), darwin_process_block, etl...
+    source: str
+    #: inbound, outbound, or None when the capture does not say.
+    direction: str | None
+    frame: int
+    #: Other ids seen later on the same side's packets (a conflict, shown not hidden).
+    others: tuple[int, ...] = ()
+
+    @property
+    def confidence(self) -> str:
+        return PID_CONFIDENCE.get(self.direction, "medium")
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "pid": self.pid,
+            "tid": self.tid,
+            "name": self.name,
+            "display": self.name or f"({self.pid})",
+            "side": self.side,
+            "source": self.source,
+            "direction": self.direction,
+            "confidence": self.confidence,
+            "frame": self.frame,
+        }
+        if self.others:
+            record["conflicts"] = [{"pid": pid} for pid in self.others]
+        return record
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """Everything tlslens knows about one TCP connection."""
@@ -120,9 +164,12 @@ class Conversation:
     gaps: tuple[GapRecord, ...]
     #: What the TLS layer found; None when no byte of payload was exchanged.
     tls: TlsSummary | None = None
+    #: Process ids the capture recorded on each side's packets, most trusted first.
+    processes: tuple[ProcessSeen, ...] = ()
 
     @classmethod
-    def of(cls, conn: Connection, tls: TlsSummary | None = None) -> Conversation:
+    def of(cls, conn: Connection, tls: TlsSummary | None = None,
+           processes: tuple[ProcessSeen, ...] = ()) -> Conversation:  # fmt: skip
         c = conn.client_side
         s = c ^ 1
         gaps = [
@@ -148,6 +195,7 @@ class Conversation:
             end_frame=conn.end_frame,
             gaps=tuple(gaps),
             tls=tls,
+            processes=processes,
         )
 
     @property
@@ -188,6 +236,9 @@ class Conversation:
                 ],
             },
         }
+        if self.processes:
+            record["process"] = self.processes[0].to_record()
+            record["processes"] = [p.to_record() for p in self.processes]
         if self.tls is not None:
             record.update(self.tls.to_record())
         else:

@@ -116,10 +116,20 @@ class Correlation:
         return record
 
     def annotate(self, record: dict[str, Any], conn: int) -> None:
-        """Add `process` and `events` to a connection's JSON record."""
-        process = self.process(conn)
-        if process is not None:
-            record["process"] = process
+        """Add `process` and `events` to a connection's JSON record. A process the capture
+        itself recorded stays first; a log that names another pid is listed as a conflict,
+        one that names the same pid fills in the name."""
+        found = self.process(conn)
+        if found is not None:
+            mine = record.get("process")
+            if mine is None:
+                record["process"] = found
+            elif mine["pid"] == found["pid"]:
+                if mine.get("name") is None:
+                    mine["name"] = mine["display"] = found["name"]
+                mine["image"] = found["image"]
+            else:
+                mine.setdefault("conflicts", []).append(found)
         record["events"] = [event_record(a) for a in self.by_conn.get(conn, [])]
 
 

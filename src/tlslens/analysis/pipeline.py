@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessSeen
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
 from tlslens.limits import Limits
@@ -109,13 +110,52 @@ def _role(conn: Connection, side: int) -> int:
     return CLIENT if side == conn.client_side else SERVER
 
 
+#: Process ids kept per side of a connection: the first, plus a few different later ones.
+MAX_PIDS_PER_SIDE = 4
+#: Windows' Idle (0) and System (4) pseudo-processes: on a received packet they mean "not known"
+#: (the packet arrived in a context without a process), not that Idle or System received it.
+UNKNOWN_INBOUND_PIDS = (0, 4)
+
+
 class _Collector:
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
     connections into Conversations."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, pid_source: str) -> None:
         self.limits = limits
         self.finished: dict[int, Conversation] = {}
+        #: connection id -> side -> (first ProcessSeen fields, later different pids).
+        self.pids: dict[int, dict[int, tuple[ProcessSeen, list[int]]]] = {}
+        self.pid_source = pid_source
+
+    def on_process(self, conn: Connection, side: int, frame: int, meta: dict[str, Any]) -> None:
+        """Note the process id a frame's metadata carries for `side` of `conn`."""
+        pid = meta["pid"]
+        direction = meta.get("direction")
+        if pid == 0 or (pid in UNKNOWN_INBOUND_PIDS and direction == "inbound"):
+            return
+        sides = self.pids.setdefault(conn.id, {})
+        seen = sides.get(side)
+        if seen is None:
+            source = meta.get("pid_source", self.pid_source)
+            first = ProcessSeen(conn.role_of(side), pid, meta.get("tid"),
+                                meta.get("process_name"), source, direction, frame)  # fmt: skip
+            sides[side] = (first, [])
+        elif pid != seen[0].pid and pid not in seen[1] and len(seen[1]) < MAX_PIDS_PER_SIDE:
+            seen[1].append(pid)
+
+    def _processes(self, conn: Connection) -> tuple[ProcessSeen, ...]:
+        sides = self.pids.pop(conn.id, None)
+        if not sides:
+            return ()
+        rank = list(PID_CONFIDENCE)
+        found = []
+        for side, (first, others) in sides.items():
+            # Roles may have been settled after the first packet (a ClientHello decides).
+            found.append(replace(first, side=conn.role_of(side), others=tuple(others)))
+        found.sort(key=lambda p: (rank.index(p.direction) if p.direction in rank else 1,
+                                  p.side != "client"))  # fmt: skip
+        return tuple(found)
 
     def _session(self, conn: Connection) -> TLSSession:
         session = conn.state
@@ -159,7 +199,7 @@ class _Collector:
                 if rst is not None:
                     session.end(_role(conn, side), "rst", rst)
             summary = TlsSummary.of(session)
-        self.finished[conn.id] = Conversation.of(conn, summary)
+        self.finished[conn.id] = Conversation.of(conn, summary, self._processes(conn))
         conn.state = None
 
 
@@ -185,7 +225,7 @@ class Analysis:
 
     def conversations(self) -> Iterator[Conversation]:
         report = self.report
-        collector = _Collector(self.limits)
+        collector = _Collector(self.limits, self.capture.format_name.split("+")[0])
         finished = collector.finished
         table = FlowTable(collector, self.limits)
         add = table.add
@@ -197,7 +237,7 @@ class Analysis:
         size = self.capture.size if progress else 0
         times = self.frame_times
         try:
-            for index, ts_ns, linktype, data, _meta in self.capture.reader:
+            for index, ts_ns, linktype, data, meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
                     progress(self.capture.position(), size)
                 if times is not None:
@@ -218,7 +258,11 @@ class Analysis:
                     continue
                 segments += 1
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload, missing)
+                conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
+                           missing)  # fmt: skip
+                if meta is not None and "pid" in meta:
+                    side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
+                    collector.on_process(conn, side, index, meta)
                 if finished:
                     while next_id in finished:
                         yield finished.pop(next_id)

@@ -76,7 +76,8 @@ def _print(console: Console, path: str, items: list[tuple[Conversation, list[Fin
         if tls is not None and tls.is_tls:
             head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
         head.append(conv.outcome, style="bold red" if conv.outcome == "failed" else "")
-        process = correlation.process(conv.id) if correlation is not None else None
+        process = conv.processes[0].to_record() if conv.processes else \
+            correlation.process(conv.id) if correlation is not None else None  # fmt: skip
         if process is not None:
             head.append(f"  process {process['name'] or '?'} (pid {process['pid']}, "
                         f"{process['source']})")  # fmt: skip

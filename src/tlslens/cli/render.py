@@ -43,7 +43,7 @@ ProcessOf = Callable[[int], dict[str, Any] | None]
 def csv_row(path: str, conv: Conversation, process_of: ProcessOf | None = None
             ) -> dict[str, Any]:  # fmt: skip
     tls = conv.tls
-    process = process_of(conv.id) if process_of is not None else None
+    process = _process(conv, process_of)
     return {
         "file": path,
         "id": conv.id,
@@ -108,10 +108,17 @@ def _notes(conv: Conversation) -> str:
     return ", ".join(notes)
 
 
+def _process(conv: Conversation, process_of: ProcessOf | None) -> dict[str, Any] | None:
+    """The process the capture recorded for the connection, else the one a log names."""
+    if conv.processes:
+        return conv.processes[0].to_record()
+    return process_of(conv.id) if process_of is not None else None
+
+
 def _process_text(process: dict[str, Any] | None) -> Text:
     if process is None:
         return Text("")
-    text = f"{process['name'] or '?'} ({process['pid']})"
+    text = f"{process['name'] or ''} ({process['pid']})".lstrip()
     return Text(text + (" ?" if process.get("conflicts") else ""))
 
 
@@ -122,8 +129,9 @@ def print_conversations(
     process_of: ProcessOf | None = None,
 ) -> None:
     """The connection table; with `process_of`, a process column after the server."""
+    conversations = list(conversations)
     columns = list(COLUMNS)
-    if process_of is not None:
+    if process_of is not None or any(c.processes for c in conversations):
         columns.insert(4, ("process", "left"))
     table = Table(box=None, pad_edge=False, header_style="bold")
     # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
@@ -152,8 +160,7 @@ def print_conversations(
             "ended": _end(conv),
             "notes": Text(_notes(conv)),
         }
-        if process_of is not None:
-            cells["process"] = _process_text(process_of(conv.id))
+        cells["process"] = _process_text(_process(conv, process_of))
         table.add_row(*(cells[name] for name, _ in columns if wide or name not in WIDE_ONLY))
     skipped = sum(s.count for s in report.skipped.values())
     console.print(
