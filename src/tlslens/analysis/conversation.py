@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.net.tcp import Connection, Half
 
@@ -30,9 +31,23 @@ def format_time(ts_ns: int) -> str:
 class Endpoint:
     ip: str
     port: int
+    #: A nickname from the user's aliases file; shown instead of the address.
+    alias: str | None = None
 
     def __str__(self) -> str:
-        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+        host = self.alias or (f"[{self.ip}]" if ":" in self.ip else self.ip)
+        return f"{host}:{self.port}"
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"ip": self.ip, "port": self.port}
+        if self.alias is not None:
+            record["alias"] = self.alias
+        return record
+
+
+def _endpoint(raw: bytes, port: int, aliases: Aliases | None) -> Endpoint:
+    ip = format_ip(raw)
+    return Endpoint(ip, port, aliases.lookup(ip) if aliases is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +184,8 @@ class Conversation:
 
     @classmethod
     def of(cls, conn: Connection, tls: TlsSummary | None = None,
-           processes: tuple[ProcessSeen, ...] = ()) -> Conversation:  # fmt: skip
+           processes: tuple[ProcessSeen, ...] = (),
+           aliases: Aliases | None = None) -> Conversation:  # fmt: skip
         c = conn.client_side
         s = c ^ 1
         gaps = [
@@ -180,8 +196,8 @@ class Conversation:
         gaps.sort(key=lambda g: g.frame)
         return cls(
             id=conn.id,
-            client=Endpoint(format_ip(conn.addrs[c]), conn.ports[c]),
-            server=Endpoint(format_ip(conn.addrs[s]), conn.ports[s]),
+            client=_endpoint(conn.addrs[c], conn.ports[c], aliases),
+            server=_endpoint(conn.addrs[s], conn.ports[s], aliases),
             roles_from=conn.role_source,
             first_frame=conn.first_frame,
             last_frame=conn.last_frame,
@@ -211,8 +227,8 @@ class Conversation:
         """The JSON shape of `tlslens analyze --format json|jsonl` (documented in README)."""
         record = {
             "id": self.id,
-            "client": {"ip": self.client.ip, "port": self.client.port},
-            "server": {"ip": self.server.ip, "port": self.server.port},
+            "client": self.client.to_record(),
+            "server": self.server.to_record(),
             "roles_from": self.roles_from,
             "first_frame": self.first_frame,
             "last_frame": self.last_frame,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessSeen
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
@@ -121,8 +122,9 @@ class _Collector:
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
     connections into Conversations."""
 
-    def __init__(self, limits: Limits, pid_source: str) -> None:
+    def __init__(self, limits: Limits, pid_source: str, aliases: Aliases | None) -> None:
         self.limits = limits
+        self.aliases = aliases
         self.finished: dict[int, Conversation] = {}
         #: connection id -> side -> (first ProcessSeen fields, later different pids).
         self.pids: dict[int, dict[int, tuple[ProcessSeen, list[int]]]] = {}
@@ -199,7 +201,7 @@ class _Collector:
                 if rst is not None:
                     session.end(_role(conn, side), "rst", rst)
             summary = TlsSummary.of(session)
-        self.finished[conn.id] = Conversation.of(conn, summary, self._processes(conn))
+        self.finished[conn.id] = Conversation.of(conn, summary, self._processes(conn), self.aliases)
         conn.state = None
 
 
@@ -212,8 +214,10 @@ class Analysis:
         limits: Limits | None = None,
         progress: Callable[[int, int], None] | None = None,
         keep_frame_times: bool = False,
+        aliases: Aliases | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self.aliases = aliases
         #: Each frame's time stamp (index frame - 1), kept only when asked for: the timeline
         #: and event-log matching need the time of frames that connections refer to. It costs
         #: 8 bytes per frame, the one thing here that grows with the capture's length.
@@ -225,7 +229,7 @@ class Analysis:
 
     def conversations(self) -> Iterator[Conversation]:
         report = self.report
-        collector = _Collector(self.limits, self.capture.format_name.split("+")[0])
+        collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases)
         finished = collector.finished
         table = FlowTable(collector, self.limits)
         add = table.add

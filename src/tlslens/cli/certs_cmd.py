@@ -14,7 +14,7 @@ from rich.text import Text
 
 from tlslens.certs.chain import check_chain
 from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
-from tlslens.cli.files import Captures
+from tlslens.cli.files import Captures, read_aliases
 
 
 def pem(der: bytes) -> str:
@@ -31,7 +31,10 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     export = Path(args.export) if args.export else None
     if export is not None:
         export.mkdir(parents=True, exist_ok=True)
-    captures = Captures(args.files, err)
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
+    captures = Captures(args.files, err, aliases=aliases)
     for analysis in captures:
         path = analysis.report.path
         if args.format == "text":
@@ -41,7 +44,10 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if tls is None or not (tls.certificates or tls.client_certificates):
                 continue
             at = datetime.fromtimestamp(conv.start_ns / 1e9, UTC)
-            record: dict[str, Any] = {"file": path, "id": conv.id, "sni": tls.sni, "chains": {}}
+            record: dict[str, Any] = {
+                "file": path, "id": conv.id, "client": conv.client.to_record(),
+                "server": conv.server.to_record(), "sni": tls.sni, "chains": {},
+            }  # fmt: skip
             for role, seen, ders in (
                 ("server", tls.certificates, [d for d, _ in tls.session.certificates]),
                 ("client", tls.client_certificates,

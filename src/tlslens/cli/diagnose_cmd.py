@@ -14,7 +14,7 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import Attachment, Correlation, describe, event_record
 from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
-from tlslens.cli.files import Captures
+from tlslens.cli.files import Captures, read_aliases
 from tlslens.diagnose import Context, Finding, diagnose
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -121,7 +121,10 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     width = None if out.isatty() else 160
     console = Console(file=out, highlight=False, width=width)
     events = EventInput(args.events, args.skew, err)
-    captures = Captures(args.files, err, keep_frame_times=bool(events))
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
+    captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
     for analysis in captures:
         path = analysis.report.path
         conversations = list(analysis.conversations())

@@ -22,6 +22,7 @@ from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli import timeline_cmd
 from tlslens.cli.events import EventInput, add_event_options
+from tlslens.cli.files import add_alias_option, read_aliases
 from tlslens.cli.render import CSV_COLUMNS, csv_row, print_conversations
 
 FORMATS = ("text", "json", "jsonl", "csv")
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="text (default), json (one document), jsonl (one connection per line) or csv",
     )
     add_event_options(analyze)
+    add_alias_option(analyze)
     diagnose = commands.add_parser(
         "diagnose",
         help="say why handshakes failed, and what is weak, with evidence frames",
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
     add_event_options(diagnose)
+    add_alias_option(diagnose)
     certs = commands.add_parser(
         "certs",
         help="list the certificate chains sent in each connection",
@@ -72,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--trust", metavar="PEM",
                        help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    add_alias_option(certs)
     timeline_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
@@ -159,6 +163,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
     events = EventInput(args.events, args.skew, err)
     status = events.status
     bar = _progress_bar(err)
@@ -173,7 +180,8 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 bar.update(task, completed=done, total=total or None)
 
         try:
-            analysis = Analysis(path, progress=progress, keep_frame_times=bool(events))
+            analysis = Analysis(path, progress=progress, keep_frame_times=bool(events),
+                                aliases=aliases)  # fmt: skip
         except CaptureError as exc:
             if bar is not None:
                 bar.stop()

@@ -33,7 +33,7 @@ CSV_COLUMNS = (
     "file", "id", "start", "client_ip", "client_port", "server_ip", "server_port", "sni",
     "version", "cipher", "outcome", "established", "resumed", "last_alert", "history",
     "first_frame", "last_frame", "packets", "client_bytes", "server_bytes", "end_first",
-    "end_how", "end_frame", "process_pid", "process_name",
+    "end_how", "end_frame", "process_pid", "process_name", "client_alias", "server_alias",
 )  # fmt: skip
 
 #: Given a connection id, its process record ({pid, name, ...}) if known.
@@ -68,6 +68,8 @@ def csv_row(path: str, conv: Conversation, process_of: ProcessOf | None = None
         "end_first": conv.end_first,
         "end_how": conv.end_how,
         "end_frame": conv.end_frame,
+        "client_alias": conv.client.alias,
+        "server_alias": conv.server.alias,
         "process_pid": process["pid"] if process else None,
         "process_name": process["name"] if process else None,
     }

@@ -21,7 +21,7 @@ from tlslens.analysis.timeline import (
     other_entries,
 )
 from tlslens.cli.events import EventInput, add_event_options
-from tlslens.cli.files import Captures
+from tlslens.cli.files import Captures, add_alias_option, read_aliases
 
 #: Events this long before the capture's first frame or after its last are still shown.
 MARGIN_NS = 60 * 1_000_000_000
@@ -45,6 +45,7 @@ def add_parser(commands: Any) -> None:
     )
     timeline.add_argument("capture", metavar="CAPTURE", help="capture file")
     add_event_options(timeline)
+    add_alias_option(timeline)
     timeline.add_argument("--all-events", action="store_true",
                           help="also show log events far (over 60 s) from the capture's time "
                           "span")  # fmt: skip
@@ -72,7 +73,10 @@ def _print_text(console: Console, path: str, entries: list[Entry]) -> None:
 
 def run_timeline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     events = EventInput(args.events, args.skew, err)
-    captures = Captures([args.capture], err, keep_frame_times=True)
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
+    captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases)
     for analysis in captures:
         conversations = list(analysis.conversations())
         frame_time = analysis.frame_time
