@@ -6,6 +6,7 @@ import argparse
 import base64
 import json
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,7 +15,7 @@ from rich.text import Text
 
 from tlslens.certs.chain import check_chain
 from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
-from tlslens.cli.files import Captures, read_aliases
+from tlslens.cli.files import Captures, matching, no_match_note, read_aliases, read_filter
 
 
 def pem(der: bytes) -> str:
@@ -32,14 +33,16 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if export is not None:
         export.mkdir(parents=True, exist_ok=True)
     ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
         return 1
     captures = Captures(args.files, err, aliases=aliases)
     for analysis in captures:
         path = analysis.report.path
         if args.format == "text":
             console.print(Text(path, style="bold"))
-        for conv in analysis.conversations():
+        for conv in matching(analysis.conversations(), predicate, args.filter,
+                             on_empty=partial(no_match_note, path, err)):  # fmt: skip
             tls = conv.tls
             if tls is None or not (tls.certificates or tls.client_certificates):
                 continue

@@ -14,8 +14,9 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import Attachment, Correlation, describe, event_record
 from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
-from tlslens.cli.files import Captures, read_aliases
+from tlslens.cli.files import Captures, no_match_note, read_aliases, read_filter
 from tlslens.diagnose import Context, Finding, diagnose
+from tlslens.query import Row
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -120,10 +121,11 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     width = None if out.isatty() else 160
     console = Console(file=out, highlight=False, width=width)
-    events = EventInput(args.events, args.skew, err)
     ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
         return 1
+    events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
     for analysis in captures:
         path = analysis.report.path
@@ -131,6 +133,13 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         correlation = events.correlate(conversations, analysis.frame_time) if events else None
         ctx = Context(trust=trust, correlation=correlation)
         items = [(conv, diagnose(conv, ctx)) for conv in conversations]
+        if predicate is not None:
+            process_of = correlation.process if correlation is not None else None
+            items = [(conv, found) for conv, found in items if predicate(Row(
+                conv, [f.code for f in found].copy,
+                process_of(conv.id) if process_of is not None else None))]  # fmt: skip
+            if not items:
+                no_match_note(path, err)
         if args.format == "text":
             _print(console, path, items, args.all, correlation)
         else:

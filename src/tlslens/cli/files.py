@@ -5,12 +5,14 @@ are warnings printed after the file's results."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
 
 from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
+from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis
 from tlslens.capture import CaptureError
+from tlslens.query import FilterError, Predicate, Row, compile_filter, uses_field
 
 
 def add_alias_option(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +21,63 @@ def add_alias_option(parser: argparse.ArgumentParser) -> None:
         help="nicknames for addresses and networks: TOML (\"10.0.0.5\" = \"web01\") or "
         "hosts-file lines (10.0.0.5 web01); CIDRs allowed",
     )  # fmt: skip
+
+
+def add_filter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--filter", "-Y", metavar="EXPR",
+        help="only connections that match, e.g. 'conn.version < TLS1.2 and tcp.port == 443' "
+        "(`tlslens fields` lists the fields)",
+    )  # fmt: skip
+
+
+def read_filter(text: str | None, err: TextIO) -> tuple[bool, Predicate | None]:
+    """(ok, predicate) from --filter; a bad filter is a message with a caret on stderr."""
+    if text is None:
+        return True, None
+    try:
+        return True, compile_filter(text)
+    except FilterError as exc:
+        print(f"tlslens: error: --filter: {exc.render()}", file=err)
+        return False, None
+
+
+def no_match_note(path: str, err: TextIO) -> None:
+    print(f"tlslens: note: {path}: no connection matches the filter", file=err)
+
+
+def matching(
+    conversations: Iterable[Conversation],
+    predicate: Predicate | None,
+    filter_text: str | None = None,
+    process_of: Callable[[int], dict[str, Any] | None] | None = None,
+    on_empty: Callable[[], None] | None = None,
+) -> Iterator[Conversation]:
+    """The conversations the filter keeps (all of them without one). Findings are computed,
+    in capture order as diagnose does, only when the filter asks for finding.code.
+    `on_empty` is called when the filter kept nothing."""
+    if predicate is None:
+        yield from conversations
+        return
+    kept = 0
+    ctx = None
+    if filter_text is not None and uses_field(filter_text, "finding.code"):
+        from tlslens.diagnose import Context
+
+        ctx = Context()
+    for conv in conversations:
+        findings = None
+        if ctx is not None:
+            from tlslens.diagnose import diagnose
+
+            codes = [f.code for f in diagnose(conv, ctx)]
+            findings = codes.copy
+        process = process_of(conv.id) if process_of is not None else None
+        if predicate(Row(conv, findings, process)):
+            kept += 1
+            yield conv
+    if not kept and on_empty is not None:
+        on_empty()
 
 
 def read_aliases(path: str | None, err: TextIO) -> tuple[bool, Aliases | None]:

@@ -11,6 +11,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -20,9 +21,16 @@ from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli import timeline_cmd
+from tlslens.cli import fields_cmd, timeline_cmd
 from tlslens.cli.events import EventInput, add_event_options
-from tlslens.cli.files import add_alias_option, read_aliases
+from tlslens.cli.files import (
+    add_alias_option,
+    add_filter_option,
+    matching,
+    no_match_note,
+    read_aliases,
+    read_filter,
+)
 from tlslens.cli.render import CSV_COLUMNS, csv_row, print_conversations
 
 FORMATS = ("text", "json", "jsonl", "csv")
@@ -50,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_event_options(analyze)
     add_alias_option(analyze)
+    add_filter_option(analyze)
     diagnose = commands.add_parser(
         "diagnose",
         help="say why handshakes failed, and what is weak, with evidence frames",
@@ -64,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="also list connections without findings")  # fmt: skip
     add_event_options(diagnose)
     add_alias_option(diagnose)
+    add_filter_option(diagnose)
     certs = commands.add_parser(
         "certs",
         help="list the certificate chains sent in each connection",
@@ -76,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     add_alias_option(certs)
+    add_filter_option(certs)
     timeline_cmd.add_parser(commands)
+    fields_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
         help="what a TLS alert, Schannel event or error state, HRESULT, cipher suite, "
@@ -164,7 +176,8 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
     ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
         return 1
     events = EventInput(args.events, args.skew, err)
     status = events.status
@@ -198,6 +211,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             correlation = events.correlate(collected, analysis.frame_time)
             conversations, process_of, annotate = collected, correlation.process, \
                 correlation.annotate  # fmt: skip
+        if predicate is not None:
+            conversations = matching(conversations, predicate, args.filter, process_of,
+                                     partial(no_match_note, path, err))  # fmt: skip
 
         def record_of(conv: Conversation, annotate: Any = annotate) -> dict[str, Any]:
             record = conv.to_record()
@@ -256,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_diagnose(args, sys.stdout, sys.stderr)
         if args.command == "explain":
             return run_explain(args, sys.stdout, sys.stderr)
+        if args.command == "fields":
+            return fields_cmd.run_fields(args, sys.stdout, sys.stderr)
         if args.command == "timeline":
             return timeline_cmd.run_timeline(args, sys.stdout, sys.stderr)
         if args.command == "certs":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from functools import partial
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -21,7 +22,15 @@ from tlslens.analysis.timeline import (
     other_entries,
 )
 from tlslens.cli.events import EventInput, add_event_options
-from tlslens.cli.files import Captures, add_alias_option, read_aliases
+from tlslens.cli.files import (
+    Captures,
+    add_alias_option,
+    add_filter_option,
+    matching,
+    no_match_note,
+    read_aliases,
+    read_filter,
+)
 
 #: Events this long before the capture's first frame or after its last are still shown.
 MARGIN_NS = 60 * 1_000_000_000
@@ -46,6 +55,7 @@ def add_parser(commands: Any) -> None:
     timeline.add_argument("capture", metavar="CAPTURE", help="capture file")
     add_event_options(timeline)
     add_alias_option(timeline)
+    add_filter_option(timeline)
     timeline.add_argument("--all-events", action="store_true",
                           help="also show log events far (over 60 s) from the capture's time "
                           "span")  # fmt: skip
@@ -72,18 +82,27 @@ def _print_text(console: Console, path: str, entries: list[Entry]) -> None:
 
 
 def run_timeline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    events = EventInput(args.events, args.skew, err)
     ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
         return 1
+    events = EventInput(args.events, args.skew, err)
     captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases)
     for analysis in captures:
         conversations = list(analysis.conversations())
         frame_time = analysis.frame_time
-        entries = [e for conv in conversations for e in capture_entries(conv, frame_time)]
+        correlation = events.correlate(conversations, frame_time) if events else None
+        process_of = correlation.process if correlation is not None else None
+        path = analysis.report.path
+        kept = list(matching(conversations, predicate, args.filter, process_of,
+                             partial(no_match_note, path, err)))  # fmt: skip
+        entries = [e for conv in kept for e in capture_entries(conv, frame_time)]
         streams: list[Any] = [entries]
-        if events:
-            correlation = events.correlate(conversations, frame_time)
+        if correlation is not None and predicate is not None:
+            # With a filter, only the events joined to the connections it keeps.
+            ids = {conv.id for conv in kept}
+            streams.append(e for e in event_entries(correlation) if e.conn in ids)
+        elif correlation is not None:
             streams.append(event_entries(correlation))
             times = analysis.frame_times
             if args.all_events:

@@ -152,6 +152,7 @@ class _Direction:
         "last_record",
         "mode",
         "plain_bytes",
+        "record_versions",
         "records",
         "role",
         "tls_start",
@@ -166,6 +167,8 @@ class _Direction:
         self.held = b""
         self.held_offset = 0
         self.records: RecordLayer | None = None
+        #: The record-layer versions this side used (legacy_record_version, RFC 8446 5.1).
+        self.record_versions: set[int] = set()
         self.plain_bytes = 0
         #: Stream offset where TLS started in this direction (0 unless STARTTLS).
         self.tls_start: int | None = None
@@ -339,6 +342,7 @@ class TLSSession:
                 fragment: bytes | None, offset: int, first_frame: int, last_frame: int
                 ) -> None:  # fmt: skip
         role = d.role
+        d.record_versions.add(version)
         tls13 = is_tls13(self.version)
         if length > MAX_PLAINTEXT and not d.encrypted and content_type != APPLICATION_DATA:
             self._anomaly(
