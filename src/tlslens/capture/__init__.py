@@ -15,7 +15,9 @@ import struct
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from tlslens.capture.etl import EtlReader, is_etl
 from tlslens.capture.frame import CaptureError, CaptureProblem, Frame
+from tlslens.capture.netmon import NetmonReader, is_netmon
 from tlslens.capture.pcap import PcapReader, is_pcap
 from tlslens.capture.pcapng import PcapngReader, is_pcapng
 from tlslens.capture.source import open_input
@@ -25,16 +27,6 @@ __all__ = ["CaptureError", "CaptureProblem", "CaptureReader", "Frame", "open_cap
 
 # Formats we recognise but cannot read yet, so the user hears what the file is.
 _KNOWN_UNSUPPORTED: list[tuple[bytes, str]] = [
-    (
-        b"GMBU",
-        "a Microsoft Network Monitor 2.x capture, which tlslens cannot read yet; "
-        "open it in Wireshark and save it as pcapng",
-    ),
-    (
-        b"RTSS",
-        "a Microsoft Network Monitor 1.x capture, which tlslens cannot read yet; "
-        "open it in Wireshark and save it as pcapng",
-    ),
     (b"ElfFile\x00", "a Windows event log (EVTX), not a packet capture"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed; decompress it first (zstd -d)"),
     (b"\x04\x22\x4d\x18", "lz4-compressed; decompress it first (lz4 -d)"),
@@ -59,7 +51,12 @@ class CaptureReader(Protocol):
 class OpenCapture:
     """A reader plus the file it reads; iterate it, then read `problems` and counters."""
 
-    def __init__(self, path: str, reader: PcapReader | PcapngReader, compressed: bool) -> None:
+    def __init__(
+        self,
+        path: str,
+        reader: PcapReader | PcapngReader | NetmonReader | EtlReader,
+        compressed: bool,
+    ) -> None:
         self.path = path
         self.reader = reader
         self.compressed = compressed
@@ -105,27 +102,40 @@ def _describe_unknown(head: bytes) -> str:
         if head.startswith(magic):
             return f"this file is {what}"
     if len(head) >= 4:
-        # An ETW trace (.etl from netsh trace or pktmon) starts with its buffer size.
+        # An ETW trace (.etl from netsh trace or pktmon) starts with its buffer size; one
+        # that got here has no readable trace header in its first buffer.
         (first,) = struct.unpack_from("<I", head)
         if first in (0x2000, 0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x100000):
             return (
-                "this looks like a Windows ETL trace, which tlslens cannot read yet; "
-                "convert it with `pktmon etl2pcap` or etl2pcapng"
+                "this looks like a Windows ETL trace, but its first trace buffer is damaged "
+                "(no trace header); convert it on Windows with `pktmon etl2pcap` or etl2pcapng"
             )
     shown = " ".join(f"{b:02x}" for b in head[:8])
-    return f"unknown capture format (first bytes: {shown}); expected pcap or pcapng"
+    return (
+        f"unknown capture format (first bytes: {shown}); "
+        "expected pcap, pcapng, Network Monitor (.cap) or a Windows ETL trace"
+    )
 
 
-def open_capture(path: str, limits: Limits | None = None) -> OpenCapture:
-    """Open a capture file of any supported format. Raises CaptureError if it cannot be read."""
+def open_capture(path: str, limits: Limits | None = None, *, dedupe: bool = True) -> OpenCapture:
+    """Open a capture file of any supported format. Raises CaptureError if it cannot be read.
+
+    `dedupe` matters only for pktmon ETL traces, which log a packet once per network
+    component it passes: True gives each packet once, False every logged appearance (as
+    `pktmon etl2pcap` does).
+    """
     limits = limits or Limits()
     source, compressed = open_input(path)
     head = source.buf[:16].tobytes()
-    reader: PcapReader | PcapngReader
+    reader: PcapReader | PcapngReader | NetmonReader | EtlReader
     if is_pcap(head):
         reader = PcapReader(source, limits)
     elif is_pcapng(head):
         reader = PcapngReader(source, limits)
+    elif is_netmon(head):
+        reader = NetmonReader(source, limits)
+    elif is_etl(source.buf[:0x50].tobytes()):
+        reader = EtlReader(source, limits, dedupe=dedupe)
     else:
         source.close()
         raise CaptureError(path, _describe_unknown(head))

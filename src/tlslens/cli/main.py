@@ -21,7 +21,7 @@ from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli import fields_cmd, timeline_cmd
+from tlslens.cli import convert_cmd, fields_cmd, timeline_cmd
 from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.files import (
     add_alias_option,
@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     add_filter_option(certs)
     timeline_cmd.add_parser(commands)
     fields_cmd.add_parser(commands)
+    convert_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
         help="what a TLS alert, Schannel event or error state, HRESULT, cipher suite, "
@@ -276,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fields_cmd.run_fields(args, sys.stdout, sys.stderr)
         if args.command == "timeline":
             return timeline_cmd.run_timeline(args, sys.stdout, sys.stderr)
+        if args.command == "convert":
+            return convert_cmd.run_convert(args, sys.stdout, sys.stderr)
         if args.command == "certs":
             from tlslens.cli.certs_cmd import run_certs
 

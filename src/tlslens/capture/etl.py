@@ -1,0 +1,1213 @@
+"""Windows ETW trace files (`.etl`) that hold packets: `netsh trace start capture=yes`
+(Microsoft-Windows-NDIS-PacketCapture) and `pktmon start --capture` (Microsoft-Windows-PktMon),
+including traces relogged with compressed buffers.
+
+Why hand-written, not a third-party ETL package: this is the per-packet hot path, as for pcap
+and pcapng. Each event header is read with one `struct.Struct.unpack_from` straight out of the
+trace buffer, and only packet, process and trace-header events are looked at further. The
+Python ETL parsers build an object per field of every event (and decode events from provider
+manifests or MOF classes), which is the per-packet cost this design avoids; they would also be
+one more dependency for a format this module reads completely. Nothing here calls Windows
+APIs: the file is read as bytes, on any system.
+
+Where the facts come from (read for the facts; no code or prose was copied):
+  [GC-BUF] Geoff Chappell, "WMI_BUFFER_HEADER" (geoffchappell.com, studies/windows/km/
+      ntoskrnl/api/etw/tracelog/wmi_buffer_header.htm) and the phnt/ntwmi.h definition
+      shown on ntdoc.m417z.com: a trace buffer starts with a 0x48-byte header: BufferSize
+      (u32, 0x00), SavedOffset (0x04), CurrentOffset (0x08), TimeStamp (0x10), SequenceNumber
+      (0x18), ClientContext (0x28: processor number or u16 ProcessorIndex, then LoggerId),
+      State (0x2C), Offset (0x30, bytes in use), BufferFlag (u16, 0x34), BufferType (u16,
+      0x36); the flags are 0x01 flush marker, 0x02 events lost, 0x04 buffer lost, 0x20
+      processor index, 0x40 compressed (flag names also in the OpenEtw and perfreader
+      sources found by the same search). Buffers follow one another in the file, and every
+      event in a buffer is aligned to 8 bytes (DEFAULT_TRACE_ALIGNMENT in ntwmi.h).
+  [GC-HDR] Geoff Chappell, "EVENT_HEADER", "EVENT_TRACE_HEADER" and the SYSTEM_TRACE_HEADER
+      notes in "ETW_KERNEL_HEADER_EXTENSION": every event starts with a 4-byte marker whose
+      third byte is the trace header type and whose fourth has its high two bits set (0xC0);
+      header types 0x01/0x02 (SYSTEM_TRACE_HEADER, 32 bytes: Version, type, flags, Size u16,
+      HookId u16, ThreadId, ProcessId, SystemTime, KernelTime, UserTime), 0x03/0x04 (compact,
+      24 bytes), 0x10/0x11 (PERFINFO, 16 bytes) keep their Size at offset 4; the others
+      (0x0A/0x14 EVENT_TRACE_HEADER of 0x30 bytes, 0x0B/0x15 instance, 0x12/0x13 EVENT_HEADER
+      of 0x50 bytes) start with Size. EVENT_HEADER: Flags (u16, 0x04; 0x0001 = extended data
+      follows), ThreadId (0x08), ProcessId (0x0C), TimeStamp (0x10), ProviderId (GUID, 0x18),
+      EVENT_DESCRIPTOR (0x28: Id u16, Version, Channel, Level, Opcode, Task u16, Keyword u64).
+  [MS-EXT] learn.microsoft.com, EVENT_HEADER_EXTENDED_DATA_ITEM (evntcons.h): Reserved1,
+      ExtType, Linkage (bit 0: another item follows), DataSize. In a buffer the items follow
+      the EVENT_HEADER as 8-byte headers with their data padded to 8 bytes (our reading;
+      packet traces are not known to carry extended data, so this is not confirmed by a file).
+  [MS-TLH] learn.microsoft.com, TRACE_LOGFILE_HEADER (evntrace.h) and "EventTrace_Header
+      class", and vergiliusproject.com's layouts of _TRACE_LOGFILE_HEADER: the first event of
+      every file (HookId 0) carries BufferSize, Version, ProviderVersion, NumberOfProcessors,
+      EndTime, TimerResolution, MaximumFileSize, LogFileMode, BuffersWritten, StartBuffers,
+      PointerSize, EventsLost, CpuSpeedInMHz, two name pointers, a 172-byte TIME_ZONE_
+      INFORMATION, then 8-aligned BootTime, PerfFreq, StartTime (FILETIMEs and Hz) and
+      ReservedFlags (the clock type). [MS-WNODE] WNODE_HEADER.ClientContext: clock 1 =
+      QueryPerformanceCounter, 2 = system time (FILETIME), 3 = CPU cycle counter.
+  [MS-XCA] Microsoft, [MS-XCA] 2.3-2.4 "Plain LZ77 Compression/Decompression": 32-bit flag
+      words read from the most significant bit (0 = literal byte, 1 = 16-bit match token:
+      length in the low 3 bits, distance-1 in the high 13), lengths extended by a shared
+      half-byte, a byte, a u16 and a u32. Which algorithm ETW uses: the corpus MANIFEST's note
+      ("plain LZ77 (Xpress)") and our own check on the real compressed pktmon trace in
+      ../shared/corpus/etl: every compressed buffer decompresses with [MS-XCA] 2.4 to exactly
+      Offset - 0x48 bytes using all of its BufferSize - 0x48 input bytes. (A 2017 blog post on
+      xperf's compressed traces names LZNT1; this file is not LZNT1, whose chunks start with a
+      0xBxxx header.)
+  [E2P] microsoft/etl2pcapng, src/main.c (MIT): NDIS-PacketCapture is provider {2ED6006E-
+      4729-4609-B423-3EE7BCD678EF}, event 1001 = packet fragment with properties
+      MiniportIfIndex, LowerIfIndex, FragmentSize (u32 each) then the fragment (field list
+      also in OTRF/OSSEM's event-1001.md); keywords 0x200 wireless WAN (raw IP), 0x10000
+      native 802.11, 0x40000000 packet start, 0x80000000 packet end, 0x100000000 send,
+      0x200000000 receive; fragments accumulate until the packet-end keyword (only systems
+      before Windows 8.1 split packets); the 802.11 Protected bit is cleared because ndiscap
+      logs frames decrypted; the event header's TimeStamp is the packet's time; event 1003
+      is a VMSwitch fragment with another layout.
+  [PKT] OTRF/OSSEM data dictionaries for Microsoft-Windows-PktMon events 160 and 170, and the
+      TRACE_EVENT_INFO the relogger embedded in the corpus trace itself: PktGroupId (u64),
+      PktNumber, AppearanceCount, DirTag, PacketType, ComponentId, EdgeId, FilterId (u16
+      each), DropReason, DropLocation (u32), OriginalPayloadSize, LoggedPayloadSize (u16),
+      Payload. libyal/winevt-kb's pktmon.sys message table lists the value names (direction
+      None, In, Out, Rx, Tx, Ingress, Egress; packet type Unknown, Ethernet, WiFi, MBB). In
+      the corpus trace DirTag 3 is on frames addressed to the capturing host and 4 on frames
+      it sends, so we read 3 = Rx (inbound) and 4 = Tx (outbound); other values give no
+      direction.
+  [PROC] learn.microsoft.com, "Process_TypeGroup1 class" (and the V2 variant), and
+      "Event Tracing MOF Qualifiers" (the Sid extension: a u32 of 0 means no SID, otherwise a
+      TOKEN_USER of two pointers and then the SID), with the Version 4 field order as in
+      albertziegenhagel/snail-server's process.hpp: NT Kernel Logger process events (group
+      0x0300, types 1 start, 2 end, 3 rundown start, 4 rundown end, 39 defunct; classic
+      GUID {3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C} when relogged); OTRF/OSSEM for
+      Microsoft-Windows-Kernel-Process {22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716} events 1
+      (ProcessStart, versions 0-3) and 15 (ProcessRundown, versions 0-1). SID layout:
+      [MS-DTYP] 2.4.2.2 (8 bytes plus 4 per sub-authority).
+
+Time: event time stamps are in the trace's clock [MS-TLH]; a packet's time is StartTime +
+(stamp - the header event's stamp) / PerfFreq, as UTC nanoseconds since 1970. This gives
+exactly the microseconds `pktmon etl2pcap` wrote for every packet of the corpus trace.
+TimerResolution (the system clock tick) and BootTime are not needed for that; BootTime is
+used only when StartTime is missing.
+
+Order: ETW fills one buffer per processor and writes whichever fills first, so a file holds
+events out of time order across buffers; Windows' consumers merge them by time stamp. We do
+the same within a bounded window: packets are held (copied out of their buffers) and released
+in time order once more than `_WINDOW` wait; a packet written to the file more than that many
+packets late (a nearly idle processor's buffer) comes out late, and is counted in a problem.
+Memory stays bounded by the window and `_MAX_PENDING_BYTES`.
+
+Metadata: each packet's process and thread id come from its event header. A received packet
+logged under PID 0 (Idle) or 4 (System) gets neither: it was logged in whatever context
+received it, so those ids mean "no process known". A process name is given when a process
+start or rundown event for that pid came earlier in the file (the file is read once, front to
+back; a name stays until the pid starts again); none is invented otherwise.
+
+pktmon logs a packet once per component it passes (PktGroupId and PktNumber stay the same);
+by default each packet is yielded once, at its first appearance in time; `dedupe=False`
+yields every appearance, as `pktmon etl2pcap` does.
+
+This module may import only `tlslens.capture` and `tlslens.limits`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import struct
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from tlslens.capture.frame import CaptureError, CaptureProblem
+from tlslens.capture.source import ChunkedInput
+from tlslens.limits import Limits
+
+BUFFER_HEADER_BYTES = 0x48
+_BUFFER_HEADER = struct.Struct("<IIIiqqQHHIIHH")
+BUFFER_FLAG_PROCESSOR_INDEX = 0x20
+BUFFER_FLAG_COMPRESSED = 0x40
+
+# Trace header types [GC-HDR].
+_SIZE_AT_4 = frozenset((0x01, 0x02, 0x03, 0x04, 0x10, 0x11))
+_MIN_SIZE = {0x01: 32, 0x02: 32, 0x03: 24, 0x04: 24, 0x10: 16, 0x11: 16, 0x0A: 48,
+             0x14: 48, 0x0B: 56, 0x15: 56, 0x12: 80, 0x13: 80}  # fmt: skip
+EVENT_HEADER_BYTES = 80
+SYSTEM_HEADER_BYTES = 32
+FULL_HEADER_BYTES = 48
+EVENT_HEADER_FLAG_EXTENDED_INFO = 0x0001
+
+_MARKER = struct.Struct("<HBB")  # Size (for most header types), header type, marker flags
+# Size, type, marker flags, flags, property, thread, process, time stamp, provider GUID (two
+# u64), event id, version, channel, level, opcode, task, keyword [GC-HDR].
+_EVENT_HEADER = struct.Struct("<HBBHHIIqQQHBBBBHQ")
+
+
+def _guid(text: str) -> tuple[int, int]:
+    """A GUID as the two little-endian u64 its 16 bytes read as in a trace."""
+    lo, hi = struct.unpack("<QQ", uuid.UUID(text).bytes_le)
+    return lo, hi
+
+
+NDIS_PROVIDER = _guid("2ED6006E-4729-4609-B423-3EE7BCD678EF")  # [E2P]
+PKTMON_PROVIDER = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
+KERNEL_PROCESS_PROVIDER = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
+PROCESS_CLASS_GUID = _guid("3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C")  # [PROC]
+EVENT_TRACE_GUID = _guid("68FDD900-4A3E-11D1-84F4-0000F80464E3")  # EventTrace_Header class
+
+NDIS_PACKET_FRAGMENT = 1001
+NDIS_VMSWITCH_FRAGMENT = 1003
+PKTMON_PACKET = 160
+PKTMON_DROP = 170
+KW_MEDIA_WIRELESS_WAN = 0x200
+KW_MEDIA_NATIVE_802_11 = 0x10000
+KW_PACKET_START = 0x40000000
+KW_PACKET_END = 0x80000000
+KW_SEND = 0x100000000
+KW_RECEIVE = 0x200000000
+# A whole packet in one event, not 802.11 (which needs its Protected bit cleared).
+_NDIS_SIMPLE = KW_PACKET_START | KW_PACKET_END | KW_MEDIA_NATIVE_802_11
+_NDIS_WHOLE_PACKET = KW_PACKET_START | KW_PACKET_END
+
+_PKTMON_FIELDS = struct.Struct("<QHHHHHHHIIHH")  # 34 bytes [PKT]
+_ETHER_IP = struct.Struct(">H2xH")  # EtherType, then an IPv4 header's total length
+_NDIS_FIELDS = struct.Struct("<III")  # MiniportIfIndex, LowerIfIndex, FragmentSize [E2P]
+_PKTMON_DIRECTION = {3: "inbound", 4: "outbound"}  # [PKT], checked on the corpus trace
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_IEEE802_11 = 105
+
+# EtherTypes that make a pktmon payload an Ethernet frame without doubt: IPv4, ARP, VLAN,
+# IPv6, PPPoE, LLDP, 802.1X, QinQ.
+_ETHERTYPES = frozenset((0x0800, 0x0806, 0x8100, 0x86DD, 0x8863, 0x8864, 0x88CC, 0x888E,
+                         0x88A8, 0x9100))  # fmt: skip
+
+# 100-ns FILETIME ticks from 1601-01-01 to 1970-01-01.
+FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
+
+# Bounds on what the reader holds.
+_WINDOW = 4096  # packets held back for the time-order merge (up to twice as many)
+_MAX_PENDING_BYTES = 64 * 1024 * 1024
+_MAX_SEEN = 65_536  # pktmon packet identities remembered for de-duplication
+_MAX_PARTIAL = 256  # NDIS packets being reassembled at once
+_MAX_PROBLEMS = 50
+_RESYNC_WINDOW = 4 * 1024 * 1024
+_MAX_PROVIDERS = 1024
+
+
+class XpressError(ValueError):
+    """Compressed data that cannot be decompressed ([MS-XCA] plain LZ77)."""
+
+
+def xpress_decompress(src: bytes, out_size: int) -> tuple[bytes, bool]:
+    """Decompress [MS-XCA] 2.4 plain LZ77 into at most `out_size` bytes.
+
+    Returns the output and whether all `out_size` bytes were produced (False when the input
+    ends first: a cut buffer still gives the events it holds). Raises XpressError for a
+    back-reference before the start of the output or a bad length encoding. Runs of literal
+    flags are copied as one slice, and a match as one or two slices, so the cost is per
+    token rather than per byte; memory is bounded by `out_size`.
+    """
+    out = bytearray()
+    olen = 0
+    n = len(src)
+    i = 0
+    half = -1  # position of the byte whose high half-byte the next long match uses
+    while olen < out_size:
+        if i + 4 > n:
+            return bytes(out), False
+        flags = src[i] | src[i + 1] << 8 | src[i + 2] << 16 | src[i + 3] << 24
+        i += 4
+        bits = 32
+        while bits:
+            # The flag bits are read from the top; a run of zero bits is a run of literals.
+            run = bits - (flags & ((1 << bits) - 1)).bit_length()
+            if run:
+                run = min(run, out_size - olen)
+                if i + run > n:
+                    out += src[i:n]
+                    return bytes(out), False
+                out += src[i : i + run]
+                i += run
+                olen += run
+                bits -= run
+                if olen >= out_size:
+                    return bytes(out), True
+                if not bits:
+                    break
+            bits -= 1
+            if i + 2 > n:
+                return bytes(out), False
+            token = src[i] | src[i + 1] << 8
+            i += 2
+            length = token & 7
+            distance = (token >> 3) + 1
+            if length == 7:
+                if half < 0:
+                    if i >= n:
+                        return bytes(out), False
+                    length = src[i] & 15
+                    half = i
+                    i += 1
+                else:
+                    length = src[half] >> 4
+                    half = -1
+                if length == 15:
+                    if i >= n:
+                        return bytes(out), False
+                    length = src[i]
+                    i += 1
+                    if length == 255:
+                        if i + 2 > n:
+                            return bytes(out), False
+                        length = src[i] | src[i + 1] << 8
+                        i += 2
+                        if length == 0:
+                            if i + 4 > n:
+                                return bytes(out), False
+                            length = int.from_bytes(src[i : i + 4], "little")
+                            i += 4
+                        if length < 15 + 7:
+                            raise XpressError(f"match length {length} is too short at byte {i}")
+                        length -= 15 + 7
+                    length += 15
+                length += 7
+            length += 3
+            if distance > olen:
+                raise XpressError(
+                    f"back-reference {distance} bytes behind output byte {olen} at byte {i}"
+                )
+            length = min(length, out_size - olen)
+            start = olen - distance
+            if distance >= length:
+                out += out[start : start + length]
+            else:
+                # An overlapping copy repeats the last `distance` bytes (LZ77).
+                pattern = out[start:olen]
+                whole, rest = divmod(length, distance)
+                out += pattern * whole + pattern[:rest]
+            olen += length
+            if olen >= out_size:
+                return bytes(out), True
+    return bytes(out), True
+
+
+def _plausible_buffer(buf: memoryview, pos: int, max_block: int) -> bool:
+    """Whether a trace buffer header [GC-BUF] could start at `pos` (needs 0x48 bytes)."""
+    size, _saved, _cur, _ref, _ts, _seq, _ptr, _cpu, _logger, state, offset, flag, btype = (
+        _BUFFER_HEADER.unpack_from(buf, pos)
+    )
+    if not BUFFER_HEADER_BYTES < size <= max_block or state > 7 or flag > 0xFF or btype > 0x40:
+        return False
+    if flag & BUFFER_FLAG_COMPRESSED:
+        return bool(BUFFER_HEADER_BYTES <= offset <= max_block)
+    return bool(BUFFER_HEADER_BYTES <= offset <= size or offset == 0)
+
+
+def is_etl(head: bytes) -> bool:
+    """An ETL file: a trace buffer header, then the trace header event (HookId 0) [GC-BUF]."""
+    if len(head) < BUFFER_HEADER_BYTES + 8:
+        return False
+    if not _plausible_buffer(memoryview(head), 0, 1 << 30):
+        return False
+    marker = BUFFER_HEADER_BYTES
+    htype, flags = head[marker + 2], head[marker + 3]
+    (hook,) = struct.unpack_from("<H", head, marker + 6)
+    if htype in (0x01, 0x02) and flags & 0xC0 == 0xC0 and hook == 0:
+        return True
+    # A compressed first buffer cannot be checked this way; its header must say so.
+    (flag,) = struct.unpack_from("<H", head, 0x34)
+    return bool(flag & BUFFER_FLAG_COMPRESSED)
+
+
+def _sid_length(b: memoryview, pos: int, end: int) -> int:
+    """Length of a SID at `pos` ([MS-DTYP] 2.4.2.2), or -1 when it does not fit."""
+    if pos + 8 > end:
+        return -1
+    length = 8 + 4 * b[pos + 1]
+    return length if pos + length <= end else -1
+
+
+def _utf16z(b: memoryview, pos: int, end: int) -> str | None:
+    """A NUL-terminated UTF-16LE string at `pos`, or None when it is not terminated."""
+    stop = pos
+    while stop + 1 < end:
+        if b[stop] == 0 and b[stop + 1] == 0:
+            return bytes(b[pos:stop]).decode("utf-16-le", "replace")
+        stop += 2
+    return None
+
+
+def _ansiz(b: memoryview, pos: int, end: int) -> str | None:
+    raw = bytes(b[pos:end])
+    stop = raw.find(b"\0")
+    if stop < 0:
+        return None
+    return raw[:stop].decode("latin-1")
+
+
+def _base_name(image: str) -> str:
+    """`\\Device\\HarddiskVolume3\\Windows\\System32\\svchost.exe` -> `svchost.exe`."""
+    return image.rsplit("\\", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _classic_process(
+    b: memoryview, q: int, end: int, version: int, pointer: int
+) -> tuple[int, str] | None:
+    """(pid, image name) of an NT Kernel Logger process event's data at `q` [PROC]."""
+    # UniqueProcessKey (a pointer), then ProcessId, ParentId, SessionId, ExitStatus.
+    if version < 2 or q + pointer + 16 > end:
+        return None
+    (pid,) = struct.unpack_from("<I", b, q + pointer)
+    pos = q + pointer + 16
+    if version >= 3:
+        pos += pointer  # DirectoryTableBase
+    if version >= 4:
+        pos += 4  # Flags
+    if pos + 4 > end:
+        return None
+    (first,) = struct.unpack_from("<I", b, pos)
+    if first == 0:
+        pos += 4
+    else:
+        pos += 2 * pointer  # TOKEN_USER in front of the SID
+        sid = _sid_length(b, pos, end)
+        if sid < 0:
+            return None
+        pos += sid
+    name = _ansiz(b, pos, end)
+    return (pid, _base_name(name)) if name else None
+
+
+def _kernel_process(
+    b: memoryview, q: int, end: int, eid: int, version: int
+) -> tuple[int, str] | None:
+    """(pid, image name) of a Microsoft-Windows-Kernel-Process start or rundown event [PROC]."""
+    if q + 4 > end:
+        return None
+    (pid,) = struct.unpack_from("<I", b, q)
+    # The later layout (start v3, rundown v1) adds sequence numbers, token fields and a SID.
+    if (eid == 1 and version >= 3) or (eid == 15 and version >= 1):
+        pos = q + 4 + 8 + 8 + 4 + 8 + 4 + 4 + 4 + 4
+        sid = _sid_length(b, pos, end)
+        if sid < 0:
+            return None
+        pos += sid
+    elif eid == 1 and version == 0:
+        pos = q + 4 + 8 + 4 + 4
+    else:
+        pos = q + 4 + 8 + 4 + 4 + 4  # with Flags
+    name = _utf16z(b, pos, end)
+    return (pid, _base_name(name)) if name else None
+
+
+def _pktmon_linktype(data: memoryview, packet_type: int, original: int) -> int:
+    """Link type of a pktmon payload, from its bytes, with PacketType [PKT] as the tie-break.
+
+    pktmon logs Ethernet frames for wired and most Wi-Fi adapters and IP packets for mobile
+    broadband; the payload says which: an IP header whose length field equals the packet's
+    original size is raw IP, a known EtherType at bytes 12-13 is Ethernet.
+    """
+    n = len(data)
+    if n >= 14 and packet_type == 1 and (data[12] << 8 | data[13]) in _ETHERTYPES:
+        return LINKTYPE_ETHERNET
+    if n >= 20:
+        version = data[0] >> 4
+        if version == 4 and data[0] & 15 >= 5 and (data[2] << 8 | data[3]) == original:
+            return LINKTYPE_RAW
+        if version == 6 and n >= 40 and 40 + (data[4] << 8 | data[5]) == original:
+            return LINKTYPE_RAW
+    if n >= 14 and (data[12] << 8 | data[13]) in _ETHERTYPES:
+        return LINKTYPE_ETHERNET
+    if packet_type == 2:
+        return LINKTYPE_IEEE802_11
+    if packet_type == 3:
+        return LINKTYPE_RAW
+    return LINKTYPE_ETHERNET
+
+
+def _inferred_length(data: bytes | memoryview, linktype: int) -> int:
+    """The packet's length on the wire from its IP header (0 if unknown), as [E2P] infers it:
+    ndiscap can truncate packets but does not log their original length."""
+    n = len(data)
+    if linktype == LINKTYPE_ETHERNET and n >= 34:
+        ethertype = data[12] << 8 | data[13]
+        if ethertype == 0x0800:
+            return 14 + (data[16] << 8 | data[17])
+        if ethertype == 0x86DD and n >= 54:
+            return 54 + (data[18] << 8 | data[19])
+    elif linktype == LINKTYPE_RAW and n >= 20:
+        if data[0] >> 4 == 4:
+            return data[2] << 8 | data[3]
+        if data[0] >> 4 == 6 and n >= 40:
+            return 40 + (data[4] << 8 | data[5])
+    return 0
+
+
+class _Clock:
+    """Converts raw event time stamps to UTC nanoseconds since 1970 [MS-TLH]."""
+
+    __slots__ = ("base_ns", "div", "known", "mul", "ref")
+
+    def __init__(self) -> None:
+        self.known = False
+        # Until the trace header is read, stamps are taken as FILETIMEs (clock type 2).
+        self.ref = FILETIME_UNIX_EPOCH
+        self.base_ns = 0
+        self.mul = 100
+        self.div = 1
+
+    def set(self, clock: int, ref: int, start: int, boot: int, freq: int, cpu_mhz: int) -> bool:
+        if clock == 2:
+            self.ref, self.base_ns, self.mul, self.div = FILETIME_UNIX_EPOCH, 0, 100, 1
+            self.known = True
+            return True
+        if clock == 3:
+            freq = cpu_mhz * 1_000_000
+        if freq <= 0:
+            return False
+        if start:
+            self.ref = ref
+            self.base_ns = (start - FILETIME_UNIX_EPOCH) * 100
+        else:
+            # The counter runs from boot: wall time = BootTime + stamp / frequency.
+            self.ref = 0
+            self.base_ns = (boot - FILETIME_UNIX_EPOCH) * 100
+        if 1_000_000_000 % freq == 0:
+            self.mul, self.div = 1_000_000_000 // freq, 1
+        else:
+            self.mul, self.div = 1_000_000_000, freq
+        self.known = True
+        return True
+
+    def ns(self, stamp: int) -> int:
+        if self.div == 1:
+            return self.base_ns + (stamp - self.ref) * self.mul
+        return self.base_ns + (stamp - self.ref) * self.mul // self.div
+
+
+# A packet waiting for the time-order merge: time (ns), file order, link type, data, meta,
+# and its pktmon identity (PktGroupId, PktNumber) when duplicates are to be dropped.
+_Entry = tuple[int, int, int, memoryview, "dict[str, Any] | None", "tuple[int, int] | None"]
+
+
+class EtlReader:
+    """Iterates the packets of an ETL trace as `Frame`-ordered tuples."""
+
+    format_name = "etl"
+
+    def __init__(self, source: ChunkedInput, limits: Limits, dedupe: bool = True) -> None:
+        self.source = source
+        self.limits = limits
+        self.dedupe = dedupe
+        self.problems: list[CaptureProblem] = []
+        self.frames_read = 0
+        self.truncated_frames = 0
+        self.linktype = -1
+        #: Events read, packet events among them, and appearances dropped as duplicates.
+        self.events = 0
+        self.packet_events = 0
+        self.duplicates = 0
+        #: Events of providers that carry no packets, by provider GUID (as text).
+        self.skipped_providers: dict[str, int] = {}
+        #: The trace header's facts, once read: "os_build", "cpus", "clock", "pointer_size".
+        self.trace_info: dict[str, int] = {}
+        self._clock = _Clock()
+        self._names: dict[int, str] = {}
+        self._partial: dict[tuple[int, int, int], tuple[bytearray, int]] = {}
+        self._skipped_raw: dict[tuple[int, int], int] = {}
+        self._reported: set[str] = set()
+        self._counts: dict[str, int] = {}
+        self._suppressed = 0
+        self._truncated_pktmon = 0
+        self._truncated_snap = 0
+        #: Numbers packets in file order, the tie-break of the time-order merge.
+        self._order = itertools.count().__next__
+        self._check_start()
+
+    def _check_start(self) -> None:
+        """Raise CaptureError when the first buffer's trace header event is cut off: without
+        it nothing in the file can be read (an ETL file is only recognised by it)."""
+        source = self.source
+        buf = source.buf
+        (flag,) = struct.unpack_from("<H", buf, 0x34)
+        if flag & BUFFER_FLAG_COMPRESSED:
+            return
+        (size,) = struct.unpack_from("<H", buf, BUFFER_HEADER_BYTES + 4)
+        need = BUFFER_HEADER_BYTES + size
+        if len(buf) < need:
+            source.refill(0, need)
+            if len(source.buf) < need:
+                source.close()
+                raise CaptureError(
+                    source.path,
+                    f"this Windows trace (.etl) ends inside its header event ({len(source.buf)} "
+                    f"of {need} bytes); nothing can be read from it",
+                )
+
+    # -- problems ------------------------------------------------------------------------
+
+    def _problem(self, offset: int, message: str) -> None:
+        """Record a problem; past _MAX_PROBLEMS they are only counted (see _finish)."""
+        if len(self.problems) >= _MAX_PROBLEMS:
+            self._suppressed += 1
+            return
+        self.problems.append(CaptureProblem(self.source.path, offset, message))
+
+    def _count(self, kind: str) -> None:
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+
+    def _once(self, key: str, offset: int, message: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self._problem(offset, message)
+
+    # -- the file ------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        source = self.source
+        max_block = self.limits.max_block_bytes
+        pos = 0
+        buffers = 0
+        fixed_size = 0  # the buffer size, while every buffer so far had the same one
+        # Time-order merge [module doc]: packets wait in `pending`, sorted by (time, file
+        # order); the oldest are released once more than _WINDOW wait. Each buffer's packets
+        # are almost always in order already, so this is an append; a late buffer sorts only
+        # the tail it overlaps.
+        pending: list[_Entry] = []
+        pending_bytes = 0
+        batch: list[_Entry] = []
+        ready: list[_Entry] = []
+        # Released packets are numbered here; pktmon duplicates are dropped here (`seen`
+        # keeps the identities already given, oldest first, as a dict keeps insertion order).
+        index = 0
+        late = 0
+        last = -(1 << 62)
+        seen: dict[tuple[int, int], None] = {}
+        try:
+            while True:
+                buf = source.buf
+                if pos + BUFFER_HEADER_BYTES > len(buf):
+                    pos = source.refill(pos, BUFFER_HEADER_BYTES)
+                    buf = source.buf
+                    if len(buf) == 0:
+                        break
+                    if len(buf) < BUFFER_HEADER_BYTES:
+                        if any(buf):
+                            self._problem(
+                                source.base,
+                                f"the file ends inside a trace buffer header ({len(buf)} "
+                                "bytes); the packets before it were read",
+                            )
+                        break
+                if not _plausible_buffer(buf, pos, max_block):
+                    found = self._resync(pos, fixed_size, max_block)
+                    if found < 0:
+                        break
+                    pos = found
+                    continue
+                (size, _saved, _cur, _ref, _ts, _seq, _ptr, context, _logger, _state, offset,
+                 flag, _btype) = _BUFFER_HEADER.unpack_from(buf, pos)  # fmt: skip
+                buffers += 1
+                if buffers == 1:
+                    fixed_size = size
+                elif size != fixed_size:
+                    fixed_size = 0
+                cpu = context if flag & BUFFER_FLAG_PROCESSOR_INDEX else context & 0xFF
+                file_offset = source.base + pos
+                cut = False
+                if pos + size > len(buf):
+                    pos = source.refill(pos, size)
+                    buf = source.buf
+                    if size > len(buf):
+                        cut = True
+                compressed = bool(flag & BUFFER_FLAG_COMPRESSED)
+                if compressed:
+                    region, start, end = self._inflate(buf, pos, size, offset, cut, file_offset)
+                else:
+                    region = buf
+                    start = pos + BUFFER_HEADER_BYTES
+                    end = min(pos + max(offset, BUFFER_HEADER_BYTES), pos + size, len(buf))
+                    if cut:
+                        self._problem(
+                            file_offset,
+                            f"the file ends inside a trace buffer ({len(buf) - pos} of {size} "
+                            "bytes); the events complete before the end were read",
+                        )
+                pending_bytes += self._walk(region, start, end, cpu, file_offset, compressed,
+                                            batch)  # fmt: skip
+                pos = len(buf) if cut else pos + size
+                if not batch:
+                    continue
+                batch.sort()
+                if not pending or batch[0] >= pending[-1]:
+                    pending += batch
+                else:
+                    # Packets logged before some that wait already (another processor's buffer).
+                    at = bisect.bisect_right(pending, batch[0])
+                    tail = pending[at:]
+                    del pending[at:]
+                    tail += batch
+                    tail.sort()
+                    pending += tail
+                batch.clear()
+                if len(pending) > 2 * _WINDOW or pending_bytes > _MAX_PENDING_BYTES:
+                    cut_at = len(pending) - _WINDOW
+                    if pending_bytes > _MAX_PENDING_BYTES:
+                        cut_at = max(cut_at, len(pending) // 2)
+                    ready = pending[:cut_at]
+                    del pending[:cut_at]
+                    pending_bytes = sum(len(entry[3]) for entry in pending)
+                else:
+                    continue
+                for ts, _order, linktype, data, meta, key in ready:
+                    if key is not None:
+                        if key in seen:
+                            self.duplicates += 1
+                            continue
+                        seen[key] = None
+                        if len(seen) > _MAX_SEEN:
+                            del seen[next(iter(seen))]
+                    if ts < last:
+                        late += 1
+                    else:
+                        last = ts
+                    index += 1
+                    if index == 1:
+                        self.linktype = linktype
+                    yield (index, ts, linktype, data, meta)
+                ready = []
+            # The end of the file: everything still waiting, in time order.
+            for ts, _order, linktype, data, meta, key in pending:
+                if key is not None:
+                    if key in seen:
+                        self.duplicates += 1
+                        continue
+                    seen[key] = None
+                    if len(seen) > _MAX_SEEN:
+                        del seen[next(iter(seen))]
+                if ts < last:
+                    late += 1
+                else:
+                    last = ts
+                index += 1
+                if index == 1:
+                    self.linktype = linktype
+                yield (index, ts, linktype, data, meta)
+            pending = []
+        finally:
+            self.frames_read = index
+            self._finish(buffers, late, pos)
+
+    def _finish(self, buffers: int, late: int, pos: int) -> None:
+        """End-of-file summaries: one problem per kind of skipped event, however many."""
+        source = self.source
+        at_end = source.base + pos
+        notes: list[tuple[int, str]] = []
+        if source.error:
+            notes.append((at_end, source.error))
+        if self._partial:
+            waiting = sum(len(data) for data, _ts in self._partial.values())
+            notes.append((at_end, f"{len(self._partial)} packet(s) split over several NDIS "
+                          f"events never got their last fragment ({waiting} bytes waiting); "
+                          "they were dropped"))  # fmt: skip
+        counts = self._counts
+        if counts.get("layout"):
+            notes.append((0, f"{counts['layout']} packet event(s) had a layout tlslens does "
+                          "not know (too short, or a provider version it has not seen); they "
+                          "were skipped"))  # fmt: skip
+        if counts.get("vmswitch"):
+            notes.append((0, f"{counts['vmswitch']} Hyper-V switch packet event(s) "
+                          "(NDIS-PacketCapture event 1003) were skipped; tlslens does not read "
+                          "that layout yet"))  # fmt: skip
+        if counts.get("oversize"):
+            notes.append((0, f"{counts['oversize']} reassembled NDIS packet(s) exceeded "
+                          f"{self.limits.max_packet_bytes} bytes and were dropped"))  # fmt: skip
+        if late:
+            notes.append((0, f"{late} packet(s) were written to the trace too late to be put "
+                          "in time order (more than the reorder window behind); they come "
+                          "later than their time stamps say"))  # fmt: skip
+        if self._truncated_snap:
+            notes.append((0, f"{self._truncated_snap} packet(s) were truncated by the trace "
+                          "(netsh trace packettruncatebytes); their missing bytes are "
+                          "reported as gaps"))  # fmt: skip
+        for (lo, hi), count in self._skipped_raw.items():
+            name = str(uuid.UUID(bytes_le=struct.pack("<QQ", lo, hi))).upper()
+            self.skipped_providers["{" + name + "}"] = count
+        if self.frames_read == 0 and self.packet_events == 0 and buffers:
+            providers = ", ".join(list(self.skipped_providers)[:3])
+            if len(self.skipped_providers) > 3:
+                providers += ", ..."
+            of = f" of {providers}" if providers else ""
+            notes.append((0, f"this Windows trace (.etl) holds no packet events "
+                          f"({self.events} events{of}): it was not recorded with packet "
+                          "capture; record with `netsh trace start capture=yes` or "
+                          "`pktmon start --capture --pkt-size 0`"))  # fmt: skip
+        if self._suppressed:
+            notes.append((0, f"{self._suppressed} further problem(s) were not listed"))
+        for offset, message in notes:
+            self.problems.append(CaptureProblem(source.path, offset, message))
+
+    def _window(self, pos: int, need: int) -> bool:
+        """Make the source window start at `pos` (which may lie beyond it) with `need` bytes
+        if the file has them. False at the end of the file."""
+        source = self.source
+        while pos > len(source.buf):
+            pos -= len(source.buf)
+            source.refill(len(source.buf), 1)
+            if not len(source.buf):
+                return False
+        source.refill(pos, need)
+        return len(source.buf) > 0
+
+    def _resync(self, pos: int, fixed_size: int, max_block: int) -> int:
+        """After a damaged buffer header at `pos`: the next plausible buffer, or -1."""
+        source = self.source
+        self._problem(
+            source.base + pos,
+            "a trace buffer header is damaged here; looking for the next buffer",
+        )
+        if fixed_size:
+            # Uncompressed traces use one buffer size for the whole file [GC-BUF], so the
+            # next buffer starts at the next multiple of it.
+            target = ((source.base + pos) // fixed_size + 1) * fixed_size - source.base
+            while self._window(target, BUFFER_HEADER_BYTES):
+                if len(source.buf) < BUFFER_HEADER_BYTES:
+                    return -1
+                if _plausible_buffer(source.buf, 0, max_block):
+                    self._problem(source.base, "reading resumes at this trace buffer")
+                    return 0
+                target = fixed_size
+            return -1
+        # Variable-size (compressed) buffers: look byte by byte in a bounded window.
+        scanned = 0
+        target = pos + 1
+        while scanned < _RESYNC_WINDOW:
+            if not self._window(target, BUFFER_HEADER_BYTES + 65536):
+                return -1
+            buf = source.buf
+            limit = len(buf) - BUFFER_HEADER_BYTES
+            if limit < 0:
+                return -1
+            p = 0
+            while p <= limit and scanned < _RESYNC_WINDOW:
+                # Cheap tests first: a buffer is under 32 MiB and its type is small.
+                if buf[p + 3] < 2 and buf[p + 0x37] == 0 and _plausible_buffer(buf, p, max_block):
+                    self._problem(source.base + p, "reading resumes at this trace buffer")
+                    return p
+                p += 1
+                scanned += 1
+            target = p
+        self._problem(
+            source.base + target,
+            f"no trace buffer found in the next {_RESYNC_WINDOW} bytes; reading stops",
+        )
+        return -1
+
+    def _inflate(
+        self, buf: memoryview, pos: int, size: int, offset: int, cut: bool, file_offset: int
+    ) -> tuple[memoryview, int, int]:
+        """The events of a compressed buffer [MS-XCA], as (region, start, end)."""
+        want = offset - BUFFER_HEADER_BYTES
+        raw = bytes(buf[pos + BUFFER_HEADER_BYTES : pos + size])
+        try:
+            data, complete = xpress_decompress(raw, want)
+        except XpressError as exc:
+            self._count("corrupt")
+            self._problem(
+                file_offset,
+                f"a compressed trace buffer ({size} bytes) is damaged ({exc}); its events were "
+                "skipped",
+            )
+            return memoryview(b""), 0, 0
+        if cut:
+            self._problem(
+                file_offset,
+                f"the file ends inside a compressed trace buffer ({len(buf) - pos} of {size} "
+                f"bytes); {len(data)} of its {want} bytes of events were recovered",
+            )
+        elif not complete:
+            self._problem(
+                file_offset,
+                f"a compressed trace buffer holds {len(data)} of the {want} bytes its header "
+                "announces; the complete events were read",
+            )
+        return memoryview(data), 0, len(data)
+
+    # -- events --------------------------------------------------------------------------
+
+    def _walk(
+        self,
+        b: memoryview,
+        p: int,
+        end: int,
+        cpu: int,
+        file_offset: int,
+        compressed: bool,
+        batch: list[_Entry],
+    ) -> int:
+        """Read the events of one buffer from `p` to `end`, appending packets to `batch`.
+
+        Returns the number of packet bytes appended. Packet data is copied out of the buffer,
+        so that packets waiting for the time-order merge do not keep buffers alive.
+        """
+        unpack_event = _EVENT_HEADER.unpack_from
+        marker_fields = _MARKER.unpack_from
+        ether_ip = _ETHER_IP.unpack_from
+        pktmon_fields = _PKTMON_FIELDS.unpack_from
+        ndis_fields = _NDIS_FIELDS.unpack_from
+        size_at_4 = _SIZE_AT_4
+        min_size = _MIN_SIZE
+        clock = self._clock
+        c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
+        order = self._order
+        names = self._names
+        partial = self._partial
+        dedupe = self.dedupe
+        skipped = self._skipped_raw
+        append = batch.append
+        pk_lo, pk_hi = PKTMON_PROVIDER
+        nd_lo, nd_hi = NDIS_PROVIDER
+        kp_lo, kp_hi = KERNEL_PROCESS_PROVIDER
+        base = p
+        events = 0
+        packets = 0
+        added = 0
+        while p + 8 <= end:
+            size, htype, marker = marker_fields(b, p)
+            if htype == 0x13 or htype == 0x12:
+                if marker & 0xC0 != 0xC0 or size < EVENT_HEADER_BYTES or p + size > end:
+                    self._bad_event(b, p, end, base, file_offset, compressed, size)
+                    break
+                (_size, _ht, _mf, eflags, _prop, tid, pid, raw_ts, g_lo, g_hi, eid, version,
+                 _ch, _lvl, _op, _task, keyword) = unpack_event(b, p)  # fmt: skip
+                events += 1
+                q = p + EVENT_HEADER_BYTES
+                stop = p + size
+                if eflags & EVENT_HEADER_FLAG_EXTENDED_INFO:
+                    q = self._skip_extended(b, q, stop)
+                    if q < 0:
+                        self._count("layout")
+                        p += (size + 7) & ~7
+                        continue
+                if g_lo == pk_lo and g_hi == pk_hi:
+                    if eid != PKTMON_PACKET and eid != PKTMON_DROP:
+                        p += (size + 7) & ~7
+                        continue
+                    packets += 1
+                    if q + 34 > stop:
+                        self._count("layout")
+                        p += (size + 7) & ~7
+                        continue
+                    (group, number, _appearance, dirtag, ptype, component, _edge, _filter,
+                     reason, location, original, logged) = pktmon_fields(b, q)  # fmt: skip
+                    q += 34
+                    if q + logged > stop:
+                        self._count("layout")
+                        p += (size + 7) & ~7
+                        continue
+                    data = b[q : q + logged]
+                    linktype = _pktmon_linktype(data, ptype, original)
+                    direction = _PKTMON_DIRECTION.get(dirtag)
+                    meta: dict[str, Any] = {"interface": component}
+                    # Inbound packets are logged in whatever context received them; PID 0
+                    # (Idle) or 4 (System) there only means "no process known" [E2P].
+                    if direction != "inbound" or (pid != 0 and pid != 4):
+                        meta["pid"] = pid
+                        meta["tid"] = tid
+                        name = names.get(pid)
+                        if name is not None:
+                            meta["process_name"] = name
+                    if direction is not None:
+                        meta["direction"] = direction
+                    if logged < original:
+                        meta["orig_len"] = original
+                        self.truncated_frames += 1
+                        self._truncated_pktmon += 1
+                        if self._truncated_pktmon == 1:
+                            self._problem(
+                                file_offset,
+                                f"pktmon kept only the first {logged} bytes of packets "
+                                f"(this one had {original}); TLS handshakes are cut short. "
+                                "Capture again with `pktmon start --capture --pkt-size 0`",
+                            )
+                    if eid == PKTMON_DROP:
+                        meta["comments"] = [
+                            f"pktmon: dropped by component {component} (reason {reason}, "
+                            f"location 0x{location:08x})"
+                        ]
+                    if c_div == 1:
+                        ts = c_base + (raw_ts - c_ref) * c_mul
+                    else:
+                        ts = c_base + (raw_ts - c_ref) * c_mul // c_div
+                    added += logged
+                    append((ts, order(), linktype, memoryview(data.tobytes()), meta,
+                            (group, number) if dedupe else None))  # fmt: skip
+                elif g_lo == nd_lo and g_hi == nd_hi:
+                    if eid != NDIS_PACKET_FRAGMENT:
+                        if eid == NDIS_VMSWITCH_FRAGMENT:
+                            packets += 1
+                            self._count("vmswitch")
+                        p += (size + 7) & ~7
+                        continue
+                    packets += 1
+                    if (
+                        keyword & _NDIS_SIMPLE == _NDIS_WHOLE_PACKET
+                        and not partial
+                        and q + 12 <= stop
+                    ):
+                        # The common case since Windows 8.1: a whole Ethernet or IP packet
+                        # in one event [E2P]; the rest is in _ndis.
+                        _miniport, lower, length = ndis_fields(b, q)
+                        q += 12
+                        if q + length > stop:
+                            self._count("layout")
+                            p += (size + 7) & ~7
+                            continue
+                        data = b[q : q + length]
+                        linktype = (
+                            LINKTYPE_RAW if keyword & KW_MEDIA_WIRELESS_WAN else LINKTYPE_ETHERNET
+                        )
+                        if keyword & KW_SEND:
+                            meta = {"interface": lower, "pid": pid, "tid": tid,
+                                    "direction": "outbound"}  # fmt: skip
+                        elif not keyword & KW_RECEIVE:
+                            meta = {"interface": lower, "pid": pid, "tid": tid}
+                        elif pid == 0 or pid == 4:
+                            # Inbound packets are logged in whatever context received them;
+                            # PID 0 (Idle) or 4 (System) there means "no process known".
+                            meta = {"interface": lower, "direction": "inbound"}
+                        else:
+                            meta = {"interface": lower, "pid": pid, "tid": tid,
+                                    "direction": "inbound"}  # fmt: skip
+                        if names and "pid" in meta:
+                            name = names.get(pid)
+                            if name is not None:
+                                meta["process_name"] = name
+                        if length > 33 and linktype == LINKTYPE_ETHERNET:
+                            ethertype, ip_length = ether_ip(b, q + 12)
+                            if ethertype == 0x0800:
+                                wire = 14 + ip_length
+                            elif ethertype == 0x86DD:
+                                wire = _inferred_length(data, linktype)
+                            else:
+                                wire = 0
+                        else:
+                            wire = _inferred_length(data, linktype)
+                        if wire > length:
+                            meta["orig_len"] = wire
+                            self.truncated_frames += 1
+                            self._truncated_snap += 1
+                        if c_div == 1:
+                            ts = c_base + (raw_ts - c_ref) * c_mul
+                        else:
+                            ts = c_base + (raw_ts - c_ref) * c_mul // c_div
+                        added += length
+                        append((ts, order(), linktype, memoryview(data.tobytes()), meta, None))
+                    else:
+                        added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
+                elif g_lo == kp_lo and g_hi == kp_hi:
+                    if eid == 1 or eid == 15:
+                        found = _kernel_process(b, q, stop, eid, version)
+                        if found is not None:
+                            names[found[0]] = found[1]
+                elif len(skipped) < _MAX_PROVIDERS or (g_lo, g_hi) in skipped:
+                    skipped[(g_lo, g_hi)] = skipped.get((g_lo, g_hi), 0) + 1
+                p += (size + 7) & ~7
+                continue
+            if htype in size_at_4:
+                size = b[p + 4] | b[p + 5] << 8
+            if marker & 0xC0 != 0xC0 or size < min_size.get(htype, 8) or p + size > end:
+                self._bad_event(b, p, end, base, file_offset, compressed, size)
+                break
+            events += 1
+            if htype == 0x02 or htype == 0x01:
+                hook = b[p + 6] | b[p + 7] << 8
+                if hook == 0:
+                    if not clock.known:
+                        (stamp,) = struct.unpack_from("<q", b, p + 16)
+                        self._trace_header(b, p + SYSTEM_HEADER_BYTES, p + size, stamp,
+                                           8 if htype == 0x02 else 4)  # fmt: skip
+                        c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
+                elif hook >> 8 == 0x03 and hook & 0xFF in (1, 3, 4, 39):
+                    version = b[p] | b[p + 1] << 8
+                    found = _classic_process(b, p + SYSTEM_HEADER_BYTES, p + size, version,
+                                             8 if htype == 0x02 else 4)  # fmt: skip
+                    if found is not None:
+                        names[found[0]] = found[1]
+            elif htype == 0x14 or htype == 0x0A:
+                (stamp, g_lo, g_hi) = struct.unpack_from("<qQQ", b, p + 16)
+                kind = b[p + 4]
+                pointer = 8 if htype == 0x14 else 4
+                if g_lo == PROCESS_CLASS_GUID[0] and g_hi == PROCESS_CLASS_GUID[1]:
+                    if kind in (1, 3, 4, 39):
+                        version = b[p + 6] | b[p + 7] << 8
+                        found = _classic_process(b, p + FULL_HEADER_BYTES, p + size, version,
+                                                 pointer)  # fmt: skip
+                        if found is not None:
+                            names[found[0]] = found[1]
+                elif g_lo == EVENT_TRACE_GUID[0] and g_hi == EVENT_TRACE_GUID[1]:
+                    if kind == 0 and not clock.known:
+                        self._trace_header(b, p + FULL_HEADER_BYTES, p + size, stamp, pointer)
+                        c_ref, c_base, c_mul = clock.ref, clock.base_ns, clock.mul
+                        c_div = clock.div
+            p += (size + 7) & ~7
+        self.events += events
+        self.packet_events += packets
+        return added
+
+    def _bad_event(
+        self, b: memoryview, p: int, end: int, base: int, file_offset: int, compressed: bool,
+        size: int,
+    ) -> None:  # fmt: skip
+        """An event header that does not fit: fill bytes after the last event, or damage."""
+        rest = bytes(b[p:end])
+        if not rest.strip(b"\xff") or not rest.strip(b"\0"):
+            return
+        marker = b[p + 3]
+        if marker & 0xC0 != 0xC0:
+            why = f"an event header is invalid (marker byte 0x{marker:02x})"
+        else:
+            why = f"an event claims {size} bytes"
+        self._damaged(file_offset, p - base, compressed, why)
+
+    def _damaged(self, file_offset: int, at: int, compressed: bool, why: str) -> None:
+        self._count("damaged")
+        where = f"{at} bytes into the events of the compressed buffer" if compressed else ""
+        offset = file_offset if compressed else file_offset + BUFFER_HEADER_BYTES + at
+        self._problem(
+            offset,
+            f"{why} {where}".strip()
+            + "; the rest of this trace buffer was skipped, the packets before it were read",
+        )
+
+    @staticmethod
+    def _skip_extended(b: memoryview, q: int, stop: int) -> int:
+        """Skip the extended data items after an EVENT_HEADER [MS-EXT]; -1 if damaged."""
+        for _ in range(64):
+            if q + 8 > stop:
+                return -1
+            linkage = b[q + 4] & 1
+            data_size = b[q + 6] | b[q + 7] << 8
+            q += 8 + ((data_size + 7) & ~7)
+            if not linkage:
+                return q if q <= stop else -1
+        return -1
+
+    def _trace_header(self, b: memoryview, q: int, stop: int, ref: int, pointer: int) -> None:
+        """Read the TRACE_LOGFILE_HEADER [MS-TLH] for the clock and the processor count."""
+        if q + 0x38 > stop:
+            self._once("header", 0, "the trace header event is too short; times may be wrong")
+            return
+        (_bufsize, version, build, cpus, _end, _timer, _maxsize, _mode, _written, _startbufs,
+         pointer_size, _lost, cpu_mhz) = struct.unpack_from("<IIIIqIIIIIIII", b, q)  # fmt: skip
+        if pointer_size not in (4, 8):
+            pointer_size = pointer
+        at = 0x38 + 2 * pointer_size + 172
+        at = (at + 7) & ~7
+        if q + at + 28 > stop:
+            self._once("header", 0, "the trace header event is too short; times may be wrong")
+            return
+        boot, freq, start, clock = struct.unpack_from("<qqqI", b, q + at)
+        self.trace_info = {
+            "os_version": version,
+            "os_build": build,
+            "cpus": cpus,
+            "clock": clock,
+            "pointer_size": pointer_size,
+        }
+        if not self._clock.set(clock or 1, ref, start, boot, freq, cpu_mhz):
+            self._once(
+                "clock",
+                0,
+                f"the trace header gives no clock frequency (clock type {clock}); packet "
+                "times are wrong",
+            )
+
+    def _ndis(
+        self,
+        b: memoryview,
+        q: int,
+        stop: int,
+        cpu: int,
+        tid: int,
+        pid: int,
+        raw_ts: int,
+        keyword: int,
+        batch: list[_Entry],
+    ) -> int:
+        """One NDIS-PacketCapture fragment event [E2P]: a whole packet, or part of one.
+
+        Returns the bytes of packet data appended to `batch` (0 while a packet is incomplete).
+        """
+        if q + 12 > stop:
+            self._count("layout")
+            return 0
+        _miniport, lower, fragment_size = _NDIS_FIELDS.unpack_from(b, q)
+        q += 12
+        if q + fragment_size > stop:
+            self._count("layout")
+            return 0
+        fragment = b[q : q + fragment_size]
+        if keyword & KW_MEDIA_NATIVE_802_11:
+            linktype = LINKTYPE_IEEE802_11
+        elif keyword & KW_MEDIA_WIRELESS_WAN:
+            linktype = LINKTYPE_RAW
+        else:
+            linktype = LINKTYPE_ETHERNET
+        key = (cpu, tid, lower)
+        partial = self._partial
+        data: bytes | bytearray | memoryview
+        if keyword & KW_PACKET_END:
+            held = partial.pop(key, None)
+            if held is None:
+                data = fragment
+            else:
+                held[0].extend(fragment)
+                data = held[0]
+                if len(data) > self.limits.max_packet_bytes:
+                    self._count("oversize")
+                    return 0
+        else:
+            # A packet split over several events (systems before Windows 8.1) [E2P].
+            held = partial.get(key)
+            if held is None or keyword & KW_PACKET_START:
+                if held is not None:
+                    self._count("layout")
+                if len(partial) >= _MAX_PARTIAL:
+                    del partial[next(iter(partial))]
+                    self._count("layout")
+                partial[key] = (bytearray(fragment), raw_ts)
+            else:
+                held[0].extend(fragment)
+                if len(held[0]) > self.limits.max_packet_bytes:
+                    del partial[key]
+                    self._count("oversize")
+            return 0
+        frame: memoryview
+        if linktype == LINKTYPE_IEEE802_11 and len(data) > 1 and data[1] & 0x40:
+            # ndiscap logs 802.11 frames decrypted, so the Protected bit is cleared [E2P].
+            copy = bytearray(data)
+            copy[1] &= 0xBF
+            frame = memoryview(bytes(copy))
+        else:
+            frame = memoryview(bytes(data))
+        meta: dict[str, Any] = {"interface": lower}
+        inbound = not keyword & KW_SEND and bool(keyword & KW_RECEIVE)
+        # Inbound packets are logged in whatever context received them; PID 0 (Idle) or 4
+        # (System) there only means "no process known", so no pid is given for them.
+        if not inbound or (pid != 0 and pid != 4):
+            meta["pid"] = pid
+            meta["tid"] = tid
+            name = self._names.get(pid)
+            if name is not None:
+                meta["process_name"] = name
+        if keyword & KW_SEND:
+            meta["direction"] = "outbound"
+        elif inbound:
+            meta["direction"] = "inbound"
+        if linktype != LINKTYPE_IEEE802_11:
+            wire = _inferred_length(frame, linktype)
+            if wire > len(frame):
+                meta["orig_len"] = wire
+                self.truncated_frames += 1
+                self._truncated_snap += 1
+        batch.append((self._clock.ns(raw_ts), self._order(), linktype, frame, meta, None))
+        return len(frame)
