@@ -181,6 +181,8 @@ class Conversation:
     tls: TlsSummary | None = None
     #: Process ids the capture recorded on each side's packets, most trusted first.
     processes: tuple[ProcessSeen, ...] = ()
+    #: Which of the flow's two halves (0: the first packet's sender) is the client.
+    client_side: int = 0
 
     @classmethod
     def of(cls, conn: Connection, tls: TlsSummary | None = None,
@@ -212,6 +214,7 @@ class Conversation:
             gaps=tuple(gaps),
             tls=tls,
             processes=processes,
+            client_side=c,
         )
 
     @property

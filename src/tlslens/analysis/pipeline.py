@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessSeen
@@ -31,6 +31,21 @@ from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 #: Frame numbers kept as examples for each kind of skipped frame.
 EXAMPLE_FRAMES = 10
+
+
+class FrameRecord(NamedTuple):
+    """One frame as the frame list (`tlslens messages`) shows it."""
+
+    frame: int
+    ts_ns: int
+    #: The connection id, or None for a frame that gave no TCP segment.
+    conn: int | None
+    #: The side that sent it (0 or 1 of the connection's halves), or None.
+    side: int | None
+    #: TCP flags, or for a frame without a segment the `net.packet` reason code.
+    flags: int
+    #: TCP payload bytes (including bytes cut by the snap length).
+    length: int
 
 
 @dataclass
@@ -215,9 +230,12 @@ class Analysis:
         progress: Callable[[int, int], None] | None = None,
         keep_frame_times: bool = False,
         aliases: Aliases | None = None,
+        keep_frames: bool = False,
     ) -> None:
         self.limits = limits or Limits()
         self.aliases = aliases
+        #: Every frame's FrameRecord, kept only for the frame list (it grows with the file).
+        self.frames: list[FrameRecord] | None = [] if keep_frames else None
         #: Each frame's time stamp (index frame - 1), kept only when asked for: the timeline
         #: and event-log matching need the time of frames that connections refer to. It costs
         #: 8 bytes per frame, the one thing here that grows with the capture's length.
@@ -240,6 +258,7 @@ class Analysis:
         progress = self.progress
         size = self.capture.size if progress else 0
         times = self.frame_times
+        frames = self.frames
         try:
             for index, ts_ns, linktype, data, meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
@@ -259,6 +278,8 @@ class Analysis:
                         if skip is None:
                             skip = skipped[seg] = SkipCount()
                         skip.add(index)
+                    if frames is not None:
+                        frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
                     continue
                 segments += 1
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
@@ -267,6 +288,10 @@ class Analysis:
                 if meta is not None and "pid" in meta:
                     side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
                     collector.on_process(conn, side, index, meta)
+                if frames is not None:
+                    side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
+                    frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
+                                              len(payload) + missing))  # fmt: skip
                 if finished:
                     while next_id in finished:
                         yield finished.pop(next_id)

@@ -23,7 +23,7 @@ from tlslens.tls.registry import (
     alert_level_name,
     alert_name,
     cipher_suite_name,
-    handshake_type_name,
+    handshake_title,
     version_name,
 )
 from tlslens.tls.session import ChangeCipherSpec, HandshakeMessage, is_tls13
@@ -45,6 +45,10 @@ class Entry:
     event: LogEvent | None = None
     #: For log events: why the event was (or was not) attached to `conn`.
     reason: str | None = None
+    #: For capture entries: the side that sent it (client or server), if one did.
+    side: str | None = None
+    #: For capture entries: the summary without the side ("ServerHello TLS 1.2, ...").
+    label: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -55,6 +59,8 @@ class Entry:
             "summary": self.summary,
             "frame": self.frame,
         }
+        if self.source == CAPTURE:
+            record["side"] = self.side
         e = self.event
         if e is not None:
             record.update(
@@ -93,68 +99,103 @@ def _message_summary(msg: HandshakeMessage) -> str:
         n = len(body.certificates)
         return f"Certificate ({n} certificate{'s' if n != 1 else ''})" if n else \
             "Certificate (empty)"  # fmt: skip
-    return handshake_type_name(msg.msg_type)
+    return handshake_title(msg.msg_type)
 
 
 def capture_entries(conv: Conversation, frame_time: Callable[[int], int | None]) -> list[Entry]:
-    """The timeline entries of one connection, in no particular order."""
-
-    def at(frame: int | None, default: int) -> int:
-        t = frame_time(frame) if frame is not None else None
-        return t if t is not None else default
-
+    """The timeline entries of one connection, in no particular order. Each has the side
+    that sent it and a short `label` (the summary without "from the client")."""
     cid, out = conv.id, []
+
+    def add(frame: int | None, default_ns: int, kind: str, label: str, side: str | None,
+            summary: str | None = None) -> None:  # fmt: skip
+        t = frame_time(frame) if frame is not None else None
+        if summary is None:
+            summary = f"{label} from the {side}" if side else label
+        out.append(Entry(t if t is not None else default_ns, CAPTURE, cid, kind, summary,
+                         frame, side=side, label=label))  # fmt: skip
+
     c, s = conv.to_server, conv.to_client
     if c.syn_frame is not None:
-        out.append(Entry(at(c.syn_frame, conv.start_ns), CAPTURE, cid, "tcp-open",
-                         f"TCP SYN {conv.client} → {conv.server}", c.syn_frame))  # fmt: skip
+        add(
+            c.syn_frame,
+            conv.start_ns,
+            "tcp-open",
+            "TCP SYN",
+            "client",
+            f"TCP SYN {conv.client} → {conv.server}",
+        )
     if s.syn_frame is not None:
-        out.append(Entry(at(s.syn_frame, conv.start_ns), CAPTURE, cid, "tcp-open",
-                         f"TCP SYN-ACK {conv.server} → {conv.client}", s.syn_frame))  # fmt: skip
+        add(
+            s.syn_frame,
+            conv.start_ns,
+            "tcp-open",
+            "TCP SYN-ACK",
+            "server",
+            f"TCP SYN-ACK {conv.server} → {conv.client}",
+        )
     if c.syn_frame is None and s.syn_frame is None:
-        out.append(Entry(conv.start_ns, CAPTURE, cid, "tcp-open",
-                         f"TCP connection {conv.client} → {conv.server} already open",
-                         conv.first_frame))  # fmt: skip
+        add(
+            conv.first_frame,
+            conv.start_ns,
+            "tcp-open",
+            "TCP connection already open",
+            None,
+            f"TCP connection {conv.client} → {conv.server} already open",
+        )
     for role, half in (("client", c), ("server", s)):
         for what, frame in (("FIN", half.fin_frame), ("RST", half.rst_frame)):
             if frame is not None:
-                out.append(Entry(at(frame, conv.end_ns), CAPTURE, cid, "tcp-close",
-                                 f"TCP {what} from the {role}", frame))  # fmt: skip
+                add(frame, conv.end_ns, "tcp-close", f"TCP {what}", role)
     for gap in conv.gaps:
-        out.append(Entry(at(gap.frame, conv.end_ns), CAPTURE, cid, "tcp-gap",
-                         f"{gap.size} bytes from the {gap.side} missing ({gap.reason})",
-                         gap.frame))  # fmt: skip
+        add(gap.frame, conv.end_ns, "tcp-gap", f"{gap.size} bytes missing ({gap.reason})", gap.side)
     tls = conv.tls
     if tls is None or not tls.is_tls:
         return out
     session = tls.session
     for event in session.events:
         if isinstance(event, HandshakeMessage):
-            out.append(Entry(at(event.last_frame, conv.start_ns), CAPTURE, cid, "tls-handshake",
-                             f"{_message_summary(event)} from the {event.role}",
-                             event.last_frame))  # fmt: skip
+            add(
+                event.last_frame,
+                conv.start_ns,
+                "tls-handshake",
+                _message_summary(event),
+                event.role,
+            )
         elif isinstance(event, ChangeCipherSpec):
-            out.append(Entry(at(event.frame, conv.start_ns), CAPTURE, cid, "tls-ccs",
-                             f"ChangeCipherSpec from the {event.role}", event.frame))  # fmt: skip
+            add(event.frame, conv.start_ns, "tls-ccs", "ChangeCipherSpec", event.role)
     for alert in tls.alerts:
         if alert.description is not None:
             level = alert_level_name(alert.level) if alert.level is not None else "?"
-            text = f"Alert from the {alert.role}: {level} {alert_name(alert.description)} " \
-                f"({alert.description})"  # fmt: skip
+            label = f"Alert: {level} {alert_name(alert.description)} ({alert.description})"
+            summary = f"Alert from the {alert.role}: {label[7:]}"
         else:
-            text = f"Encrypted alert from the {alert.role} (likely {alert.likely or 'unknown'})"
-        out.append(Entry(at(alert.frame, conv.end_ns), CAPTURE, cid, "tls-alert", text,
-                         alert.frame))  # fmt: skip
+            label = f"Encrypted Alert (likely {alert.likely or 'unknown'})"
+            summary = f"Encrypted alert from the {alert.role} " \
+                f"(likely {alert.likely or 'unknown'})"  # fmt: skip
+        add(alert.frame, conv.end_ns, "tls-alert", label, alert.role, summary)
     if is_tls13(session.version):
         # Before TLS 1.3 the ChangeCipherSpec entries say when each side starts encrypting.
         for role_index, role in enumerate(("client", "server")):
             frame = session.encrypted_from(role_index)
             if frame is not None:
-                out.append(Entry(at(frame, conv.start_ns), CAPTURE, cid, "tls-encrypted",
-                                 f"the {role} encrypts from here", frame))  # fmt: skip
+                add(
+                    frame,
+                    conv.start_ns,
+                    "tls-encrypted",
+                    "encrypted from here",
+                    role,
+                    f"the {role} encrypts from here",
+                )
     for anomaly in session.anomalies:
-        out.append(Entry(at(anomaly.frame, conv.end_ns), CAPTURE, cid, "tls-anomaly",
-                         f"{anomaly.role}: {anomaly.message}", anomaly.frame))  # fmt: skip
+        add(
+            anomaly.frame,
+            conv.end_ns,
+            "tls-anomaly",
+            f"anomaly: {anomaly.message}",
+            anomaly.role,
+            f"{anomaly.role}: {anomaly.message}",
+        )
     return out
 
 

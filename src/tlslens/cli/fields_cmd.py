@@ -54,8 +54,10 @@ def run_fields(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             table.add_row(row["name"], row["kind"], row["meaning"], row["example"])
         console.print(table)
         console.print()
-        console.print("Operators: == != < <= > >= (or eq ne lt le gt ge), in {a b c}, contains, "
-                      "matches (a case-insensitive regular expression), and, or, not, ( ).")
+        console.print(
+            "Operators: == != < <= > >= (or eq ne lt le gt ge), in {a b c}, contains, "
+            "matches (a case-insensitive regular expression), and, or, not, ( )."
+        )
         literals = "; ".join(f"{k}: {v}" for k, v in KIND_LITERALS.items())
         console.print(f"Literals by kind: {literals}")
     return 0

@@ -95,9 +95,10 @@ class Captures:
     """Iterate to get one Analysis per readable file; read `status` when done."""
 
     def __init__(self, paths: list[str], err: TextIO, keep_frame_times: bool = False,
-                 aliases: Aliases | None = None) -> None:  # fmt: skip
+                 aliases: Aliases | None = None, keep_frames: bool = False) -> None:  # fmt: skip
         self.paths = paths
         self.keep_frame_times = keep_frame_times
+        self.keep_frames = keep_frames
         self.aliases = aliases
         self.err = err
         self.status = 0
@@ -106,7 +107,7 @@ class Captures:
         for path in self.paths:
             try:
                 analysis = Analysis(path, keep_frame_times=self.keep_frame_times,
-                                    aliases=self.aliases)  # fmt: skip
+                                    aliases=self.aliases, keep_frames=self.keep_frames)  # fmt: skip
             except CaptureError as exc:
                 print(f"tlslens: error: {exc}", file=self.err)
                 self.status = 1

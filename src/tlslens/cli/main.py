@@ -21,7 +21,7 @@ from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli import convert_cmd, fields_cmd, timeline_cmd
+from tlslens.cli import convert_cmd, fields_cmd, timeline_cmd, views_cmd
 from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.files import (
     add_alias_option,
@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     add_filter_option(certs)
     timeline_cmd.add_parser(commands)
     fields_cmd.add_parser(commands)
+    views_cmd.add_parsers(commands)
     convert_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
@@ -273,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_diagnose(args, sys.stdout, sys.stderr)
         if args.command == "explain":
             return run_explain(args, sys.stdout, sys.stderr)
+        if args.command in ("messages", "show", "ladder"):
+            run = {"messages": views_cmd.run_messages, "show": views_cmd.run_show,
+                   "ladder": views_cmd.run_ladder}[args.command]  # fmt: skip
+            return run(args, sys.stdout, sys.stderr)
         if args.command == "fields":
             return fields_cmd.run_fields(args, sys.stdout, sys.stderr)
         if args.command == "timeline":

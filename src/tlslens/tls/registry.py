@@ -282,6 +282,23 @@ def handshake_type_name(t: int) -> str:
     return HANDSHAKE_TYPES.get(t) or _unknown8(t)
 
 
+#: The message names as the RFCs' prose and Message Analyzer write them (ClientHello), for
+#: summaries; `handshake_type_name` gives the registry's (client_hello).
+HANDSHAKE_TITLES: Final[Mapping[int, str]] = {
+    0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest",
+    4: "NewSessionTicket", 5: "EndOfEarlyData", 8: "EncryptedExtensions", 11: "Certificate",
+    12: "ServerKeyExchange", 13: "CertificateRequest", 14: "ServerHelloDone",
+    15: "CertificateVerify", 16: "ClientKeyExchange", 20: "Finished", 21: "CertificateURL",
+    22: "CertificateStatus", 23: "SupplementalData", 24: "KeyUpdate",
+    25: "CompressedCertificate", 254: "MessageHash",
+}  # fmt: skip
+
+
+def handshake_title(t: int) -> str:
+    """ClientHello, ServerHelloDone, ...; the registry name for types without a title."""
+    return HANDSHAKE_TITLES.get(t) or handshake_type_name(t)
+
+
 def content_type_name(t: int) -> str:
     return CONTENT_TYPES.get(t) or _unknown8(t)
 

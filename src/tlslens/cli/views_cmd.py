@@ -1,0 +1,218 @@
+"""`tlslens messages`, `show` and `ladder`: the frame list, the details pane and a sequence
+diagram of one connection, as Network Monitor and Message Analyzer showed them."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from functools import partial
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from tlslens.analysis.conversation import Conversation, format_time
+from tlslens.analysis.details import Node, message_tree
+from tlslens.analysis.frame_list import frame_rows
+from tlslens.analysis.timeline import capture_entries
+from tlslens.cli.files import (
+    Captures,
+    add_alias_option,
+    add_filter_option,
+    matching,
+    no_match_note,
+    read_aliases,
+    read_filter,
+)
+
+FRAME_COLUMNS = ("frame", "ts", "source", "destination", "protocol", "summary", "conn")
+#: Width of the arrows in the ladder.
+LADDER_WIDTH = 64
+
+
+def add_parsers(commands: Any) -> None:
+    messages = commands.add_parser(
+        "messages",
+        help="the frame list: every frame with source, destination and what it carried",
+        description="One row per frame, as Network Monitor's frame list: number, time, "
+        "source, destination, protocol, summary and connection id.",
+    )
+    messages.add_argument("capture", metavar="CAPTURE")
+    messages.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default="text")
+    add_filter_option(messages)
+    add_alias_option(messages)
+    show = commands.add_parser(
+        "show",
+        help="the details of every TLS message of a connection (or of one frame)",
+        description="The details pane: each TLS message of the connection as a tree of its "
+        "fields, extensions and certificates, with frames and stream offsets.",
+    )
+    show.add_argument("capture", metavar="CAPTURE")
+    which = show.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conn", type=int, metavar="N", help="connection id (tcp.stream)")
+    which.add_argument("--frame", type=int, metavar="N", help="frame number")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    add_alias_option(show)
+    ladder = commands.add_parser(
+        "ladder",
+        help="a sequence diagram of one connection",
+        description="Client and server columns with the TCP and TLS messages between them, "
+        "alerts, FIN and RST, with frame numbers and times since the first packet.",
+    )
+    ladder.add_argument("capture", metavar="CAPTURE")
+    ladder.add_argument("--conn", type=int, metavar="N", required=True,
+                        help="connection id (tcp.stream)")  # fmt: skip
+    ladder.add_argument("--format", choices=("text", "json"), default="text")
+    add_alias_option(ladder)
+
+
+def _console(out: TextIO, width: int = 200) -> Console:
+    return Console(file=out, highlight=False, width=None if out.isatty() else width)
+
+
+def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, aliases = read_aliases(args.aliases, err)
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
+        return 1
+    captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases,
+                        keep_frames=True)  # fmt: skip
+    for analysis in captures:
+        path = analysis.report.path
+        convs = list(analysis.conversations())
+        kept = list(matching(convs, predicate, args.filter,
+                             on_empty=partial(no_match_note, path, err)))  # fmt: skip
+        rows = [r for r in frame_rows(analysis.frames or [], kept, analysis.frame_time)
+                if predicate is None or r.conn is not None]  # fmt: skip
+        if args.format == "jsonl":
+            for row in rows:
+                out.write(json.dumps(row.to_record()) + "\n")
+        elif args.format == "json":
+            json.dump({"file": path, "frames": [r.to_record() for r in rows]}, out)
+            out.write("\n")
+        elif args.format == "csv":
+            writer = csv.DictWriter(out, fieldnames=FRAME_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(r.to_record() for r in rows)
+        else:
+            table = Table(box=None, pad_edge=False, header_style="bold")
+            for name, justify in (("frame", "right"), ("time (UTC)", "left"),
+                                  ("source", "left"), ("destination", "left"),
+                                  ("protocol", "left"), ("summary", "left"),
+                                  ("conn", "right")):  # fmt: skip
+                table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+            for r in rows:
+                style = "bold red" if "Alert" in r.summary else "dim" if r.protocol == "-" else ""
+                table.add_row(str(r.frame), format_time(r.ts_ns)[11:-1], r.source,
+                              r.destination, r.protocol, Text(r.summary, style=style),
+                              "" if r.conn is None else str(r.conn))  # fmt: skip
+            console = _console(out)
+            console.print(Text(path, style="bold"))
+            console.print(table)
+    return captures.status
+
+
+def _find(analysis: Any, conv_id: int | None, frame: int | None, err: TextIO
+          ) -> tuple[list[Conversation], Conversation | None]:  # fmt: skip
+    convs = list(analysis.conversations())
+    if conv_id is not None:
+        found = next((c for c in convs if c.id == conv_id), None)
+        if found is None:
+            print(f"tlslens: error: {analysis.report.path}: no connection {conv_id} (the capture "
+                  f"has {len(convs)}, numbered 0 to {len(convs) - 1})", file=err)  # fmt: skip
+        return convs, found
+    assert frame is not None
+    owner = next((r.conn for r in analysis.frames or [] if r.frame == frame), None)
+    total = analysis.report.frames
+    if owner is None:
+        why = "is not a TCP frame" if 0 < frame <= total else \
+            f"does not exist (the capture has {total} frames)"  # fmt: skip
+        print(f"tlslens: error: {analysis.report.path}: frame {frame} {why}", file=err)
+        return convs, None
+    return convs, next(c for c in convs if c.id == owner)
+
+
+def _tree(node: Node, into: Tree) -> None:
+    for child in node.children:
+        _tree(child, into.add(Text(child.label)))
+
+
+def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
+    captures = Captures([args.capture], err, aliases=aliases, keep_frames=args.frame is not None)
+    status = 0
+    for analysis in captures:
+        _, conv = _find(analysis, args.conn, args.frame, err)
+        if conv is None:
+            status = 1
+            continue
+        nodes = message_tree(conv, args.frame)
+        head = f"conn {conv.id}  {conv.client} → {conv.server}  {conv.outcome}"
+        if args.format == "json":
+            json.dump({"file": analysis.report.path, "conn": conv.id, "frame": args.frame,
+                       "messages": [n.to_record() for n in nodes]}, out)  # fmt: skip
+            out.write("\n")
+            continue
+        console = _console(out, 160)
+        console.print(Text(head, style="bold"))
+        if not nodes:
+            what = f"frame {args.frame}" if args.frame is not None else "this connection"
+            console.print(Text(f"  no TLS message in {what}", style="dim"))
+        for node in nodes:
+            tree = Tree(Text(node.label, style="bold"))
+            _tree(node, tree)
+            console.print(tree)
+    return max(status, captures.status)
+
+
+def _arrow(label: str, side: str | None) -> str:
+    if side is None:
+        return label.center(LADDER_WIDTH)
+    text = f" {label} "
+    if len(text) > LADDER_WIDTH - 4:
+        text = text[: LADDER_WIDTH - 5] + "… "
+    fill = LADDER_WIDTH - len(text) - 1
+    if side == "client":
+        return "──" + text + "─" * (fill - 2) + "▶"
+    return "◀" + "─" * (fill - 2) + text + "──"
+
+
+def run_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, aliases = read_aliases(args.aliases, err)
+    if not ok:
+        return 1
+    captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases)
+    status = 0
+    for analysis in captures:
+        _, conv = _find(analysis, args.conn, None, err)
+        if conv is None:
+            status = 1
+            continue
+        entries = sorted(capture_entries(conv, analysis.frame_time),
+                         key=lambda e: (e.frame or 0, e.ts_ns))  # fmt: skip
+        start = conv.start_ns
+        if args.format == "json":
+            json.dump({"file": analysis.report.path, "conn": conv.id, "steps": [
+                {"frame": e.frame, "t": round((e.ts_ns - start) / 1e9, 6), "from": e.side,
+                 "kind": e.kind, "label": e.label} for e in entries]}, out)  # fmt: skip
+            out.write("\n")
+            continue
+        console = _console(out, 120)
+        client, server = f"client {conv.client}", f"server {conv.server}"
+        console.print(Text(f"{'':18}{client:<{LADDER_WIDTH // 2}}{server:>{LADDER_WIDTH // 2}}",
+                           style="bold"))  # fmt: skip
+        for e in entries:
+            style = "bold red" if e.kind == "tls-alert" else "yellow" if e.kind == "tcp-close" \
+                else "magenta" if e.kind in ("tcp-gap", "tls-anomaly") else ""  # fmt: skip
+            line = Text(
+                f"{'#' + str(e.frame) if e.frame else '':>7} {(e.ts_ns - start) / 1e9:>9.6f} "
+            )
+            line.append(_arrow(e.label or e.summary, e.side), style=style)
+            console.print(line)
+        console.print(Text(f"{'':18}outcome: {conv.outcome}", style="bold"))
+    return max(status, captures.status)
