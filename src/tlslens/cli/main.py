@@ -16,12 +16,14 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from tlslens import __version__
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli import convert_cmd, fields_cmd, timeline_cmd, views_cmd
+from tlslens.cli import audit_cmd, convert_cmd, fields_cmd, timeline_cmd, views_cmd
 from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.files import (
     add_alias_option,
@@ -31,7 +33,15 @@ from tlslens.cli.files import (
     read_aliases,
     read_filter,
 )
-from tlslens.cli.render import CSV_COLUMNS, csv_row, print_conversations
+from tlslens.cli.render import (
+    CSV_COLUMNS,
+    column_fields,
+    column_text,
+    column_values,
+    csv_row,
+    print_conversations,
+)
+from tlslens.query import Row
 
 FORMATS = ("text", "json", "jsonl", "csv")
 
@@ -59,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     add_event_options(analyze)
     add_alias_option(analyze)
     add_filter_option(analyze)
+    analyze.add_argument(
+        "--columns", metavar="FIELDS",
+        help="show these fields instead of the usual record, e.g. "
+        "'ip.src,conn.sni,conn.version,process.name' (see `tlslens fields`)",
+    )  # fmt: skip
     diagnose = commands.add_parser(
         "diagnose",
         help="say why handshakes failed, and what is weak, with evidence frames",
@@ -90,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     timeline_cmd.add_parser(commands)
     fields_cmd.add_parser(commands)
     views_cmd.add_parsers(commands)
+    audit_cmd.add_parser(commands)
     convert_cmd.add_parser(commands)
     explain = commands.add_parser(
         "explain",
@@ -172,15 +188,22 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     console = Console(file=out, highlight=False, soft_wrap=False, width=width)
     first_json = True
     writer = None
-    if args.format == "json":
+    if args.format == "json" and args.columns is None:
         out.write('{"captures": [')
-    elif args.format == "csv":
+    elif args.format == "csv" and args.columns is None:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
     ok, aliases = read_aliases(args.aliases, err)
     ok_filter, predicate = read_filter(args.filter, err)
     if not ok or not ok_filter:
         return 1
+    columns = None
+    if args.columns is not None:
+        try:
+            columns = column_fields(args.columns)
+        except ValueError as exc:
+            _error(err, str(exc))
+            return 1
     events = EventInput(args.events, args.skew, err)
     status = events.status
     bar = _progress_bar(err)
@@ -223,7 +246,13 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 annotate(record, conv.id)
             return record
 
-        if args.format == "text":
+        if columns is not None:
+            if bar is not None:
+                conversations = list(conversations)
+                bar.stop()
+            _print_columns(out, console, args.format, path, columns, conversations, process_of,
+                           first_file=path == args.files[0])  # fmt: skip
+        elif args.format == "text":
             # Collect first so the progress bar and the table do not fight for the screen.
             items = list(conversations) if bar is not None else conversations
             if bar is not None:
@@ -256,11 +285,39 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if report.read_nothing:
             _error(err, f"{path}: no packets could be read from this file")
             status = 1
-    if args.format == "json":
+    if args.format == "json" and columns is None:
         out.write("\n]}\n")
     if failures:
         status = 1
     return status
+
+
+def _print_columns(out: TextIO, console: Console, fmt: str, path: str, columns: list[Any],
+                   conversations: Iterable[Conversation], process_of: Any,
+                   first_file: bool) -> None:  # fmt: skip
+    """analyze --columns: the chosen fields, one row per connection."""
+    names = [f.name for f in columns]
+    rows = (column_values(columns, Row(c, None, process_of(c.id) if process_of else None))
+            for c in conversations)  # fmt: skip
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=["file", *names], lineterminator="\n")
+        if first_file:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({"file": path, **{k: column_text(v) for k, v in row.items()}})
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps({"file": path, **row}) + "\n")
+    elif fmt == "json":
+        out.write(json.dumps({"file": path, "connections": list(rows)}) + "\n")
+    else:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for name in names:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(column_text(row[name])) for name in names))
+        console.print(Text(path, style="bold"))
+        console.print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = {"messages": views_cmd.run_messages, "show": views_cmd.run_show,
                    "ladder": views_cmd.run_ladder}[args.command]  # fmt: skip
             return run(args, sys.stdout, sys.stderr)
+        if args.command == "audit":
+            return audit_cmd.run_audit(args, sys.stdout, sys.stderr)
         if args.command == "fields":
             return fields_cmd.run_fields(args, sys.stdout, sys.stderr)
         if args.command == "timeline":

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from tlslens.analysis.conversation import Conversation, format_time
+from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.details import Node, message_tree
 from tlslens.analysis.frame_list import frame_rows
 from tlslens.analysis.timeline import capture_entries
@@ -42,6 +42,11 @@ def add_parsers(commands: Any) -> None:
     )
     messages.add_argument("capture", metavar="CAPTURE")
     messages.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default="text")
+    messages.add_argument(
+        "--columns",
+        metavar="NAMES",
+        help="choose and order columns among " + ",".join(FRAME_COLUMNS),
+    )
     add_filter_option(messages)
     add_alias_option(messages)
     show = commands.add_parser(
@@ -78,6 +83,17 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ok_filter, predicate = read_filter(args.filter, err)
     if not ok or not ok_filter:
         return 1
+    columns = list(FRAME_COLUMNS)
+    if args.columns is not None:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        unknown = [c for c in columns if c not in FRAME_COLUMNS]
+        if unknown or not columns:
+            print(
+                f"tlslens: error: --columns: {', '.join(unknown) or 'nothing'} is not a "
+                f"column of messages; choose among {','.join(FRAME_COLUMNS)}",
+                file=err,
+            )
+            return 1
     captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases,
                         keep_frames=True)  # fmt: skip
     for analysis in captures:
@@ -87,28 +103,42 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                              on_empty=partial(no_match_note, path, err)))  # fmt: skip
         rows = [r for r in frame_rows(analysis.frames or [], kept, analysis.frame_time)
                 if predicate is None or r.conn is not None]  # fmt: skip
+        records = [{c: r.to_record()[c] for c in columns} for r in rows]
         if args.format == "jsonl":
-            for row in rows:
-                out.write(json.dumps(row.to_record()) + "\n")
+            for record in records:
+                out.write(json.dumps(record) + "\n")
         elif args.format == "json":
-            json.dump({"file": path, "frames": [r.to_record() for r in rows]}, out)
+            json.dump({"file": path, "frames": records}, out)
             out.write("\n")
         elif args.format == "csv":
-            writer = csv.DictWriter(out, fieldnames=FRAME_COLUMNS, lineterminator="\n")
+            writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(r.to_record() for r in rows)
+            writer.writerows(records)
         else:
             table = Table(box=None, pad_edge=False, header_style="bold")
-            for name, justify in (("frame", "right"), ("time (UTC)", "left"),
-                                  ("source", "left"), ("destination", "left"),
-                                  ("protocol", "left"), ("summary", "left"),
-                                  ("conn", "right")):  # fmt: skip
-                table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-            for r in rows:
-                style = "bold red" if "Alert" in r.summary else "dim" if r.protocol == "-" else ""
-                table.add_row(str(r.frame), format_time(r.ts_ns)[11:-1], r.source,
-                              r.destination, r.protocol, Text(r.summary, style=style),
-                              "" if r.conn is None else str(r.conn))  # fmt: skip
+            for name in columns:
+                table.add_column(
+                    "time (UTC)" if name == "ts" else name,
+                    overflow="fold",
+                    justify="right" if name in ("frame", "conn") else "left",
+                )
+            for record in records:
+                summary = str(record.get("summary", ""))
+                style = (
+                    "bold red"
+                    if "Alert" in summary
+                    else "dim"
+                    if record.get("protocol") == "-"
+                    else ""
+                )
+                cells = {
+                    **record,
+                    "ts": str(record.get("ts", ""))[11:-1],
+                    "conn": "" if record.get("conn") is None else str(record["conn"]),
+                }
+                table.add_row(
+                    *(Text(str(cells[c]), style=style if c == "summary" else "") for c in columns)
+                )
             console = _console(out)
             console.print(Text(path, style="bold"))
             console.print(table)

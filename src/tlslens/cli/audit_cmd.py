@@ -1,0 +1,131 @@
+"""`tlslens audit`: the compliance view, one row per client/server pair, worst first."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from functools import partial
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tlslens.analysis.compliance import audit
+from tlslens.analysis.conversation import Conversation
+from tlslens.cli.events import EventInput, add_event_options
+from tlslens.cli.files import (
+    Captures,
+    add_alias_option,
+    add_filter_option,
+    matching,
+    no_match_note,
+    read_aliases,
+    read_filter,
+)
+from tlslens.query.kinds import version_code
+from tlslens.tls.registry import version_name
+
+CSV_COLUMNS = ("file", "client", "process", "server", "sni", "connections", "established",
+               "failed", "offered_max", "versions", "ciphers", "cert_sig_algs", "violation",
+               "problems", "first_conn")  # fmt: skip
+
+
+def _version_argument(text: str) -> int:
+    try:
+        return version_code(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "audit",
+        help="compliance view: versions, ciphers and certificates per client/server pair",
+        description="For every client/server pair (aliases and processes applied): the "
+        "highest version the client offered, the versions and ciphers negotiated, the "
+        "certificate signature algorithms and counts, worst first; --min-version decides "
+        "what is a violation.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
+    parser.add_argument("--min-version", type=_version_argument, default=0x0303,
+                        metavar="VERSION",
+                        help="the lowest acceptable version (default TLS1.2)")  # fmt: skip
+    parser.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    add_filter_option(parser)
+    add_alias_option(parser)
+    add_event_options(parser)
+
+
+def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    ok, aliases = read_aliases(args.aliases, err)
+    ok_filter, predicate = read_filter(args.filter, err)
+    if not ok or not ok_filter:
+        return 1
+    events = EventInput(args.events, args.skew, err)
+    captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
+    documents = []
+    writer = None
+    if args.format == "csv":
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    for analysis in captures:
+        path = analysis.report.path
+        convs = list(analysis.conversations())
+        correlation = events.correlate(convs, analysis.frame_time) if events else None
+        corr_process = correlation.process if correlation is not None else None
+
+        def process_of(conv: Conversation, corr: Any = corr_process) -> dict[str, Any] | None:
+            if conv.processes:
+                return conv.processes[0].to_record()
+            return corr(conv.id) if corr is not None else None
+
+        kept = list(matching(convs, predicate, args.filter, corr_process,
+                             partial(no_match_note, path, err)))  # fmt: skip
+        pairs = audit(kept, args.min_version, process_of)
+        records = [p.to_record() for p in pairs]
+        if args.format == "json":
+            documents.append({"file": path, "min_version": version_name(args.min_version),
+                              "pairs": records})  # fmt: skip
+        elif writer is not None:
+            for r in records:
+                writer.writerow({
+                    **r, "file": path, "versions": _counts(r["versions"]),
+                    "ciphers": _counts(r["ciphers"]),
+                    "cert_sig_algs": "; ".join(r["cert_sig_algs"]),
+                    "problems": "; ".join(r["problems"]),
+                })  # fmt: skip
+        else:
+            _print(console, path, records, args.min_version)
+    if args.format == "json":
+        json.dump({"audits": documents}, out, indent=1)
+        out.write("\n")
+    return max(captures.status, events.status)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return "; ".join(f"{name} x{n}" for name, n in counts.items())
+
+
+def _print(console: Console, path: str, records: list[dict[str, Any]], minimum: int) -> None:
+    bad = sum(r["violation"] for r in records)
+    console.print(Text.assemble((path, "bold"), f"  {len(records)} client/server pair(s), ",
+                                (f"{bad} below policy (minimum {version_name(minimum)} or weak)",
+                                 "bold red" if bad else "green")))  # fmt: skip
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("client", "process", "server", "SNI", "conns", "offered", "negotiated",
+                 "ciphers", "cert signatures", "verdict"):  # fmt: skip
+        table.add_column(name, overflow="fold")
+    for r in records:
+        verdict = Text("; ".join(r["problems"]) or "ok",
+                       style="bold red" if r["violation"] else "green")  # fmt: skip
+        table.add_row(
+            r["client"], r["process"] or "", r["server"], r["sni"] or "",
+            f"{r['connections']} ({r['failed']} failed)" if r["failed"] else str(r["connections"]),
+            r["offered_max"] or "", _counts(r["versions"]).replace(";", ","),
+            ", ".join(r["ciphers"]), ", ".join(r["cert_sig_algs"]), verdict,
+        )  # fmt: skip
+    console.print(table)
+    console.print()
