@@ -33,8 +33,12 @@ class Limits:
     max_events_per_connection: int = 512
     #: Connections tracked at once; the least recently created is finished early beyond it.
     max_live_connections: int = 500_000
-    #: A connection closed by FIN/FIN or RST stays matchable this long (capture time), so
-    #: late ACKs and retransmissions still belong to it.
+    #: A connection closed by FIN/FIN or RST is finished (its record produced, its TLS state
+    #: freed) this long after its last packet (capture time): the last ACKs come within it.
+    #: Memory then follows the connections open at once, not all those of a busy minute.
+    closed_finish_ns: int = 2 * 1_000_000_000
+    #: After that, its addresses and ports stay reserved this long, so that a late
+    #: retransmission is counted as late instead of starting a bogus connection.
     closed_linger_ns: int = 120 * 1_000_000_000
     #: A connection with no packets for this long (capture time) is finished.
     idle_timeout_ns: int = 3600 * 1_000_000_000

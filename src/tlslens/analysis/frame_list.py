@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tlslens.analysis.conversation import Conversation, format_time
-from tlslens.analysis.pipeline import FrameRecord
+from tlslens.analysis.pipeline import LATE, FrameRecord
 from tlslens.analysis.timeline import capture_entries
 from tlslens.net import packet
 from tlslens.tls.registry import handshake_title
@@ -107,7 +107,8 @@ def frame_rows(frames: Iterable[FrameRecord], conversations: Iterable[Conversati
     facts = {conv.id: _ConnFacts(conv, frame_time) for conv in conversations}
     for record in frames:
         if record.conn is None:
-            reason = packet.REASONS.get(record.flags, "not TCP")
+            reason = "a TCP packet after its connection closed" if record.flags == LATE else \
+                packet.REASONS.get(record.flags, "not TCP")  # fmt: skip
             yield FrameRow(record.frame, record.ts_ns, None, "", "", "-", f"not analysed: {reason}")
             continue
         found = facts.get(record.conn)

@@ -29,6 +29,9 @@ from tlslens.net.tcp import (
 from tlslens.tls.detect import looks_like_client_hello
 from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
+#: The FrameRecord reason of a packet that came after its connection was reported.
+LATE = -1
+
 #: Frame numbers kept as examples for each kind of skipped frame.
 EXAMPLE_FRAMES = 10
 
@@ -74,6 +77,8 @@ class CaptureReport:
     skipped: dict[int, SkipCount] = field(default_factory=dict)
     #: Frames of link types we cannot decode, by link type.
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
+    #: Packets that came after their connection had been closed and reported.
+    late: SkipCount = field(default_factory=SkipCount)
 
     @property
     def read_nothing(self) -> bool:
@@ -97,6 +102,14 @@ class CaptureReport:
                 f"{count} frame(s) use {packet.linktype_name(linktype)} ({linktype}), "
                 "which tlslens cannot decode; they were skipped."
             )
+        if self.late.count:
+            frames = ", ".join(str(f) for f in self.late.frames)
+            more = ", ..." if self.late.count > len(self.late.frames) else ""
+            out.append(
+                f"{self.late.count} packet(s) came over {Limits().closed_finish_ns / 1e9:g} s "
+                "after their connection closed "
+                f"(frames {frames}{more}); they are not counted in its record."
+            )
         if self.truncated_frames:
             out.append(
                 f"{self.truncated_frames} frame(s) were cut short by the capture's snap "
@@ -112,6 +125,7 @@ class CaptureReport:
             "tcp_segments": self.tcp_segments,
             "connections": self.connections,
             "truncated_frames": self.truncated_frames,
+            "late_packets": {"count": self.late.count, "frames": self.late.frames},
             "skipped": {
                 packet.REASONS[reason]: {"count": s.count, "frames": s.frames}
                 for reason, s in sorted(self.skipped.items())
@@ -285,6 +299,10 @@ class Analysis:
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
                 conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
                            missing)  # fmt: skip
+                if conn is None:  # a late packet of a connection already reported
+                    if frames is not None:
+                        frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
+                    continue
                 if meta is not None and "pid" in meta:
                     side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
                     collector.on_process(conn, side, index, meta)
@@ -307,6 +325,7 @@ class Analysis:
             report.problems = list(self.capture.problems)
             report.tcp_segments = segments
             report.connections = next_id
+            report.late = SkipCount(table.late_packets, table.late_frames[:EXAMPLE_FRAMES])
 
     def frame_time(self, frame: int) -> int | None:
         """The time stamp of frame number `frame` (from 1), if frame times were kept."""

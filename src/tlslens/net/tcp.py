@@ -236,6 +236,15 @@ class FlowTable:
         self._flows: dict[tuple[bytes, int, bytes, int], tuple[Connection, int]] = {}
         self._live: dict[int, Connection] = {}
         self._closed: deque[Connection] = deque()
+        #: The 4-tuples of reported closed connections, kept for a while so that a late
+        #: packet is recognised as late (see Limits.closed_linger_ns): flow key -> (initial
+        #: sequence number of that direction's sender, reserved until). Only this much is
+        #: kept: a busy server closes hundreds of connections a second.
+        self._reserved: dict[tuple[bytes, int, bytes, int], tuple[int | None, int]] = {}
+        self._reservations: deque[tuple[tuple[bytes, int, bytes, int], int]] = deque()
+        #: Packets that came after their connection was finished, and a few of their frames.
+        self.late_packets = 0
+        self.late_frames: list[int] = []
         self._next_id = 0
         self._next_idle_sweep = 0
         self._next_closed_sweep = 0
@@ -243,6 +252,11 @@ class FlowTable:
     @property
     def live_connections(self) -> int:
         return len(self._live)
+
+    @property
+    def opened(self) -> int:
+        """Connections seen so far (the next connection id)."""
+        return self._next_id
 
     # -- entry point -------------------------------------------------------------------
 
@@ -260,12 +274,25 @@ class FlowTable:
         window: int,
         payload: memoryview,
         missing: int,
-    ) -> Connection:
-        """Account one segment; returns the connection it belongs to."""
+    ) -> Connection | None:
+        """Account one segment; returns the connection it belongs to, or None for a late
+        packet of a connection already reported."""
         if ts_ns >= self._next_closed_sweep:
             self._sweep(ts_ns)
-        entry = self._flows.get((src, sport, dst, dport))
+        key = (src, sport, dst, dport)
+        entry = self._flows.get(key)
         if entry is None:
+            if self._reserved:
+                reserved = self._reserved.get(key)
+                if reserved is not None:
+                    if not (flags & SYN and not flags & ACK and reserved[0] != seq):
+                        # A straggler of a connection already reported.
+                        self.late_packets += 1
+                        if len(self.late_frames) < 10:
+                            self.late_frames.append(frame)
+                        return None
+                    # A new SYN: the ports are being reused; the reservation ends.
+                    self._unreserve(key, None)
             conn = self._open(frame, ts_ns, src, sport, dst, dport, flags)
             side = 0
         else:
@@ -354,19 +381,24 @@ class FlowTable:
         limits = self.limits
         closed = self._closed
         while closed and (
-            closed[0].finished or ts_ns - closed[0].last_ns > limits.closed_linger_ns
+            closed[0].finished or ts_ns - closed[0].last_ns > limits.closed_finish_ns
         ):
             conn = closed.popleft()
             if not conn.finished:
-                self._finish(conn)
-        self._next_closed_sweep = ts_ns + 1_000_000_000
+                self._finish(conn, tombstone=ts_ns + limits.closed_linger_ns)
+        reservations = self._reservations
+        while reservations and reservations[0][1] < ts_ns:
+            self._unreserve(*reservations.popleft())
+        self._next_closed_sweep = ts_ns + limits.closed_finish_ns // 4
         if ts_ns >= self._next_idle_sweep:
             idle = [c for c in self._live.values() if ts_ns - c.last_ns > limits.idle_timeout_ns]
             for conn in idle:
                 self._finish(conn)
             self._next_idle_sweep = ts_ns + 60 * 1_000_000_000
 
-    def _finish(self, conn: Connection) -> None:
+    def _finish(self, conn: Connection, tombstone: int | None = None) -> None:
+        """Report a connection. With `tombstone` (a time), its 4-tuple stays reserved until
+        then so that late packets are recognised as late."""
         if conn.finished:
             return
         for side in (0, 1):
@@ -374,18 +406,33 @@ class FlowTable:
         conn.finished = True
         a, b = conn.addrs
         pa, pb = conn.ports
-        for key in ((a, pa, b, pb), (b, pb, a, pa)):
+        for side, key in enumerate(((a, pa, b, pb), (b, pb, a, pa))):
             entry = self._flows.get(key)
             if entry is not None and entry[0] is conn:
                 del self._flows[key]
+            if tombstone is not None:
+                self._reserved[key] = (conn.halves[side].isn, tombstone)
+        if tombstone is not None:
+            self._reservations.append(((a, pa, b, pb), tombstone))
         self._live.pop(conn.id, None)
         self.sink.on_finished(conn)
+
+    def _unreserve(self, key: tuple[bytes, int, bytes, int], until: int | None) -> None:
+        """End the reservation of a 4-tuple (both directions); with `until`, only if it is
+        still the one made then (a reused and closed again 4-tuple has a newer one)."""
+        src, sport, dst, dport = key
+        for k in (key, (dst, dport, src, sport)):
+            found = self._reserved.get(k)
+            if found is not None and (until is None or found[1] == until):
+                del self._reserved[k]
 
     def finish_all(self) -> None:
         """The capture has ended: finish every connection, oldest first."""
         for conn in list(self._live.values()):
             self._finish(conn)
         self._closed.clear()
+        self._reserved.clear()
+        self._reservations.clear()
 
     # -- one direction's stream --------------------------------------------------------
 
