@@ -22,7 +22,7 @@ from tlslens.capture.pcapng_writer import PcapngWriter, storable
 def add_parser(commands: Any) -> None:
     convert = commands.add_parser(
         "convert",
-        help="write a capture (pcap, pcapng, Network Monitor .cap, gzip) as pcapng, keeping "
+        help="write a capture (pcap, pcapng, Network Monitor .cap, ETL, gzip) as pcapng, keeping "
         "process ids, comments and directions",
         description="Convert any capture tlslens reads to pcapng. Per-packet process and "
         "thread ids become pcapng option 8 (epb_processid_threadid) plus a `PID=... TID=...` "

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     analyze = commands.add_parser(
         "analyze",
-        help="list every TCP connection in captures (pcap, pcapng, gzip)",
+        help="list every TCP connection in captures (pcap, pcapng, Network Monitor, ETL, gzip)",
         description="Read captures and print one record per TCP connection.",
     )
     analyze.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
