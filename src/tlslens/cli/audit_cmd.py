@@ -21,8 +21,7 @@ from tlslens.cli.files import (
     add_filter_option,
     matching,
     no_match_note,
-    read_aliases,
-    read_filter,
+    read_inputs,
 )
 from tlslens.query.kinds import version_code
 from tlslens.tls.registry import version_name
@@ -59,10 +58,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
     documents = []

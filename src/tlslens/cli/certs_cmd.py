@@ -15,7 +15,7 @@ from rich.text import Text
 
 from tlslens.certs.chain import check_chain
 from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
-from tlslens.cli.files import Captures, matching, no_match_note, read_aliases, read_filter
+from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
 
 
 def pem(der: bytes) -> str:
@@ -32,10 +32,10 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     export = Path(args.export) if args.export else None
     if export is not None:
         export.mkdir(parents=True, exist_ok=True)
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     captures = Captures(args.files, err, aliases=aliases)
     for analysis in captures:
         path = analysis.report.path

@@ -14,7 +14,7 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import Attachment, Correlation, describe, event_record
 from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
-from tlslens.cli.files import Captures, no_match_note, read_aliases, read_filter
+from tlslens.cli.files import Captures, no_match_note, read_inputs
 from tlslens.diagnose import Context, Finding, diagnose
 from tlslens.query import Row
 
@@ -121,10 +121,10 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     width = None if out.isatty() else 160
     console = Console(file=out, highlight=False, width=width)
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
     for analysis in captures:

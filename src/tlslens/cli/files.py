@@ -80,6 +80,17 @@ def matching(
         on_empty()
 
 
+Inputs = tuple[Aliases | None, Predicate | None]
+
+
+def read_inputs(args: argparse.Namespace, err: TextIO) -> Inputs | None:
+    """(aliases, filter) from a command's --aliases and --filter (those it has); None after
+    one error line per bad option, for the command to exit with status 1."""
+    ok, aliases = read_aliases(getattr(args, "aliases", None), err)
+    ok_filter, predicate = read_filter(getattr(args, "filter", None), err)
+    return (aliases, predicate) if ok and ok_filter else None
+
+
 def read_aliases(path: str | None, err: TextIO) -> tuple[bool, Aliases | None]:
     """(ok, aliases) from --aliases; a bad file is one line on stderr."""
     if path is None:

@@ -30,8 +30,7 @@ from tlslens.cli.files import (
     add_filter_option,
     matching,
     no_match_note,
-    read_aliases,
-    read_filter,
+    read_inputs,
 )
 from tlslens.cli.render import (
     CSV_COLUMNS,
@@ -193,10 +192,10 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.format == "csv" and args.columns is None:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     columns = None
     if args.columns is not None:
         try:

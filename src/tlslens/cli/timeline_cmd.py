@@ -28,8 +28,7 @@ from tlslens.cli.files import (
     add_filter_option,
     matching,
     no_match_note,
-    read_aliases,
-    read_filter,
+    read_inputs,
 )
 
 #: Events this long before the capture's first frame or after its last are still shown.
@@ -82,10 +81,10 @@ def _print_text(console: Console, path: str, entries: list[Entry]) -> None:
 
 
 def run_timeline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases)
     for analysis in captures:

@@ -24,8 +24,7 @@ from tlslens.cli.files import (
     add_filter_option,
     matching,
     no_match_note,
-    read_aliases,
-    read_filter,
+    read_inputs,
 )
 
 FRAME_COLUMNS = ("frame", "ts", "source", "destination", "protocol", "summary", "conn")
@@ -79,10 +78,10 @@ def _console(out: TextIO, width: int = 200) -> Console:
 
 
 def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    ok, aliases = read_aliases(args.aliases, err)
-    ok_filter, predicate = read_filter(args.filter, err)
-    if not ok or not ok_filter:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, predicate = inputs
     columns = list(FRAME_COLUMNS)
     if args.columns is not None:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
@@ -171,9 +170,10 @@ def _tree(node: Node, into: Tree) -> None:
 
 
 def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, _ = inputs
     captures = Captures([args.capture], err, aliases=aliases, keep_frames=args.frame is not None)
     status = 0
     for analysis in captures:
@@ -213,9 +213,10 @@ def _arrow(label: str, side: str | None) -> str:
 
 
 def run_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    ok, aliases = read_aliases(args.aliases, err)
-    if not ok:
+    inputs = read_inputs(args, err)
+    if inputs is None:
         return 1
+    aliases, _ = inputs
     captures = Captures([args.capture], err, keep_frame_times=True, aliases=aliases)
     status = 0
     for analysis in captures:
