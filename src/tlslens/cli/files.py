@@ -5,6 +5,7 @@ are warnings printed after the file's results."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
@@ -21,6 +22,24 @@ def add_alias_option(parser: argparse.ArgumentParser) -> None:
         help="nicknames for addresses and networks: TOML (\"10.0.0.5\" = \"web01\") or "
         "hosts-file lines (10.0.0.5 web01); CIDRs allowed",
     )  # fmt: skip
+
+
+def expand_paths(paths: list[str], err: TextIO) -> list[str]:
+    """Files as given, directories replaced by the files under them (sorted; hidden files
+    and folders left out). A directory with no files is reported."""
+    out: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = []
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [os.path.join(folder, f) for f in sorted(files) if not f.startswith(".")]
+        if not found:
+            print(f"tlslens: warning: {path}: the folder holds no files", file=err)
+        out += found
+    return out
 
 
 def add_filter_option(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +126,7 @@ class Captures:
 
     def __init__(self, paths: list[str], err: TextIO, keep_frame_times: bool = False,
                  aliases: Aliases | None = None, keep_frames: bool = False) -> None:  # fmt: skip
-        self.paths = paths
+        self.paths = expand_paths(paths, err)
         self.keep_frame_times = keep_frame_times
         self.keep_frames = keep_frames
         self.aliases = aliases

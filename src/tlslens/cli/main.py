@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
@@ -28,10 +29,12 @@ from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.files import (
     add_alias_option,
     add_filter_option,
+    expand_paths,
     matching,
     no_match_note,
     read_inputs,
 )
+from tlslens.cli.parallel import default_jobs
 from tlslens.cli.render import (
     CSV_COLUMNS,
     column_fields,
@@ -68,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     add_event_options(analyze)
     add_alias_option(analyze)
     add_filter_option(analyze)
+    analyze.add_argument(
+        "--jobs", "-j", type=int, default=0, metavar="N",
+        help="files analysed at once, one process each (default: one per core)",
+    )  # fmt: skip
     analyze.add_argument(
         "--columns", metavar="FIELDS",
         help="show these fields instead of the usual record, e.g. "
@@ -187,11 +194,6 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     console = Console(file=out, highlight=False, soft_wrap=False, width=width)
     first_json = True
     writer = None
-    if args.format == "json" and args.columns is None:
-        out.write('{"captures": [')
-    elif args.format == "csv" and args.columns is None:
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
     inputs = read_inputs(args, err)
     if inputs is None:
         return 1
@@ -203,6 +205,15 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ValueError as exc:
             _error(err, str(exc))
             return 1
+    args.files = expand_paths(args.files, err)
+    jobs = min(args.jobs or default_jobs(), len(args.files))
+    if jobs > 1:
+        return _run_parallel(args, out, err, jobs)
+    if args.format == "json" and args.columns is None:
+        out.write('{"captures": [')
+    elif args.format == "csv" and args.columns is None:
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
     events = EventInput(args.events, args.skew, err)
     status = events.status
     bar = _progress_bar(err)
@@ -289,6 +300,20 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if failures:
         status = 1
     return status
+
+
+def _run_parallel(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int) -> int:
+    """Several files on several cores, with one progress bar over all of them."""
+    from tlslens.cli.parallel import run_parallel
+
+    bar = _progress_bar(err)
+    if bar is None:
+        return run_parallel(args, out, err, jobs)
+    sizes = {path: os.path.getsize(path) if os.path.exists(path) else 0 for path in args.files}
+    task = bar.add_task(f"{len(args.files)} files, {jobs} processes", total=sum(sizes.values()))
+    with bar:
+        return run_parallel(args, out, err, jobs,
+                            lambda path: bar.advance(task, sizes.get(path, 0)))  # fmt: skip
 
 
 def _print_columns(out: TextIO, console: Console, fmt: str, path: str, columns: list[Any],
