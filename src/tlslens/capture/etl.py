@@ -119,6 +119,9 @@ from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
+#: A frame as readers yield it (see `tlslens.capture.frame.Frame`).
+_Frame = tuple[int, int, int, memoryview, dict[str, Any] | None]
+
 BUFFER_HEADER_BYTES = 0x48
 _BUFFER_HEADER = struct.Struct("<IIIiqqQHHIIHH")
 BUFFER_FLAG_PROCESSOR_INDEX = 0x20
@@ -581,6 +584,27 @@ class EtlReader:
         late = 0
         last = -(1 << 62)
         seen: dict[tuple[int, int], None] = {}
+
+        def release(entries: list[_Entry]) -> Iterator[_Frame]:
+            """Number and yield packets in release order, dropping pktmon duplicates."""
+            nonlocal index, late, last
+            for ts, _order, linktype, data, meta, key in entries:
+                if key is not None:
+                    if key in seen:
+                        self.duplicates += 1
+                        continue
+                    seen[key] = None
+                    if len(seen) > _MAX_SEEN:
+                        del seen[next(iter(seen))]
+                if ts < last:
+                    late += 1
+                else:
+                    last = ts
+                index += 1
+                if index == 1:
+                    self.linktype = linktype
+                yield (index, ts, linktype, data, meta)
+
         try:
             while True:
                 buf = source.buf
@@ -657,40 +681,10 @@ class EtlReader:
                     pending_bytes = sum(len(entry[3]) for entry in pending)
                 else:
                     continue
-                for ts, _order, linktype, data, meta, key in ready:
-                    if key is not None:
-                        if key in seen:
-                            self.duplicates += 1
-                            continue
-                        seen[key] = None
-                        if len(seen) > _MAX_SEEN:
-                            del seen[next(iter(seen))]
-                    if ts < last:
-                        late += 1
-                    else:
-                        last = ts
-                    index += 1
-                    if index == 1:
-                        self.linktype = linktype
-                    yield (index, ts, linktype, data, meta)
+                yield from release(ready)
                 ready = []
             # The end of the file: everything still waiting, in time order.
-            for ts, _order, linktype, data, meta, key in pending:
-                if key is not None:
-                    if key in seen:
-                        self.duplicates += 1
-                        continue
-                    seen[key] = None
-                    if len(seen) > _MAX_SEEN:
-                        del seen[next(iter(seen))]
-                if ts < last:
-                    late += 1
-                else:
-                    last = ts
-                index += 1
-                if index == 1:
-                    self.linktype = linktype
-                yield (index, ts, linktype, data, meta)
+            yield from release(pending)
             pending = []
         finally:
             self.frames_read = index
