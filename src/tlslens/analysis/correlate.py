@@ -133,6 +133,17 @@ class Correlation:
         record["events"] = [event_record(a) for a in self.by_conn.get(conn, [])]
 
 
+#: Given a connection id, the process an event log names for it.
+LogProcess = Callable[[int], dict[str, Any] | None]
+
+
+def process_record(conv: Conversation, log: LogProcess | None = None) -> dict[str, Any] | None:
+    """The connection's process: the one the capture recorded, else the one a log names."""
+    if conv.processes:
+        return conv.processes[0].to_record()
+    return log(conv.id) if log is not None else None
+
+
 def event_record(a: Attachment) -> dict[str, Any]:
     e = a.event
     return {

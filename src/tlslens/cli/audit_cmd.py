@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tlslens.analysis.compliance import audit
-from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.correlate import process_record
 from tlslens.cli.events import EventInput, add_event_options
 from tlslens.cli.files import (
     Captures,
@@ -75,15 +75,9 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         convs = list(analysis.conversations())
         correlation = events.correlate(convs, analysis.frame_time) if events else None
         corr_process = correlation.process if correlation is not None else None
-
-        def process_of(conv: Conversation, corr: Any = corr_process) -> dict[str, Any] | None:
-            if conv.processes:
-                return conv.processes[0].to_record()
-            return corr(conv.id) if corr is not None else None
-
         kept = list(matching(convs, predicate, args.filter, corr_process,
                              partial(no_match_note, path, err)))  # fmt: skip
-        pairs = audit(kept, args.min_version, process_of)
+        pairs = audit(kept, args.min_version, partial(process_record, log=corr_process))
         records = [p.to_record() for p in pairs]
         if args.format == "json":
             documents.append({"file": path, "min_version": version_name(args.min_version),

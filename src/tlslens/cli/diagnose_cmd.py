@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
-from tlslens.analysis.correlate import Attachment, Correlation, describe, event_record
+from tlslens.analysis.correlate import (
+    Attachment,
+    Correlation,
+    describe,
+    event_record,
+    process_record,
+)
 from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, no_match_note, read_inputs
@@ -77,8 +83,7 @@ def _print(console: Console, path: str, items: list[tuple[Conversation, list[Fin
         if tls is not None and tls.is_tls:
             head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
         head.append(conv.outcome, style="bold red" if conv.outcome == "failed" else "")
-        process = conv.processes[0].to_record() if conv.processes else \
-            correlation.process(conv.id) if correlation is not None else None  # fmt: skip
+        process = process_record(conv, correlation.process if correlation else None)
         if process is not None:
             head.append(f"  process {process['name'] or '?'} (pid {process['pid']}, "
                         f"{process['source']})")  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation, format_time
+from tlslens.analysis.correlate import LogProcess, process_record
 from tlslens.analysis.pipeline import CaptureReport
 from tlslens.query import Row, suggest_fields
 from tlslens.query.fields import BY_NAME, Field
@@ -39,14 +40,11 @@ CSV_COLUMNS = (
     "end_how", "end_frame", "process_pid", "process_name", "client_alias", "server_alias",
 )  # fmt: skip
 
-#: Given a connection id, its process record ({pid, name, ...}) if known.
-ProcessOf = Callable[[int], dict[str, Any] | None]
 
-
-def csv_row(path: str, conv: Conversation, process_of: ProcessOf | None = None
+def csv_row(path: str, conv: Conversation, process_of: LogProcess | None = None
             ) -> dict[str, Any]:  # fmt: skip
     tls = conv.tls
-    process = _process(conv, process_of)
+    process = process_record(conv, process_of)
     return {
         "file": path,
         "id": conv.id,
@@ -113,13 +111,6 @@ def _notes(conv: Conversation) -> str:
     return ", ".join(notes)
 
 
-def _process(conv: Conversation, process_of: ProcessOf | None) -> dict[str, Any] | None:
-    """The process the capture recorded for the connection, else the one a log names."""
-    if conv.processes:
-        return conv.processes[0].to_record()
-    return process_of(conv.id) if process_of is not None else None
-
-
 def _process_text(process: dict[str, Any] | None) -> Text:
     if process is None:
         return Text("")
@@ -131,7 +122,7 @@ def print_conversations(
     console: Console,
     report: CaptureReport,
     conversations: Iterable[Conversation],
-    process_of: ProcessOf | None = None,
+    process_of: LogProcess | None = None,
 ) -> None:
     """The connection table; with `process_of`, a process column after the server."""
     conversations = list(conversations)
@@ -165,7 +156,7 @@ def print_conversations(
             "ended": _end(conv),
             "notes": Text(_notes(conv)),
         }
-        cells["process"] = _process_text(_process(conv, process_of))
+        cells["process"] = _process_text(process_record(conv, process_of))
         table.add_row(*(cells[name] for name, _ in columns if wide or name not in WIDE_ONLY))
     skipped = sum(s.count for s in report.skipped.values())
     console.print(

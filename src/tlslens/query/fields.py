@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.correlate import process_record
 from tlslens.tls import messages as m
 from tlslens.tls.session import HandshakeMessage
 
@@ -80,8 +81,7 @@ def _certs(row: Row) -> list[Any]:
 
 
 def _process(row: Row) -> dict[str, Any] | None:
-    conv = row.conv
-    return conv.processes[0].to_record() if conv.processes else row.process
+    return process_record(row.conv, lambda _conn: row.process)
 
 
 def _handshake_versions(row: Row) -> list[int]:
