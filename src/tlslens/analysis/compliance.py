@@ -14,6 +14,7 @@ from typing import Any
 
 from tlslens.analysis.conversation import Conversation
 from tlslens.tls.registry import cipher_suite_info, cipher_suite_name, version_name
+from tlslens.tls.session import TLS13, is_tls13
 
 #: Process record of a connection ({pid, name, ...}) or None.
 ProcessOf = Callable[[Conversation], dict[str, Any] | None]
@@ -21,16 +22,7 @@ ProcessOf = Callable[[Conversation], dict[str, Any] | None]
 
 def _rank(version: int) -> int:
     """TLS 1.3 drafts (0x7fXX) rank as TLS 1.3."""
-    return 0x0304 if version >> 8 == 0x7F else version
-
-
-def offered_max(conv: Conversation) -> int | None:
-    tls = conv.tls
-    hello = tls.session.client_hello if tls is not None else None
-    if hello is None:
-        return None
-    versions = [_rank(v) for v in hello.offered_versions if v & 0x0F0F != 0x0A0A]
-    return max(versions, default=None)
+    return TLS13 if is_tls13(version) else version
 
 
 @dataclass
@@ -49,6 +41,8 @@ class PairAudit:
     ciphers: dict[int, int] = field(default_factory=dict)
     #: Signature algorithms of the server certificates sent.
     cert_sig_algs: set[str] = field(default_factory=set)
+    #: Those of them with a hash clients no longer accept (CertSummary.weak_signature).
+    weak_sig_algs: set[str] = field(default_factory=set)
     first_conn: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -59,7 +53,7 @@ class PairAudit:
             self.established += 1
         elif conv.outcome in ("failed", "aborted"):
             self.failed += 1
-        offered = offered_max(conv)
+        offered = tls.offered_max if tls is not None else None
         if offered is not None and (self.offered_max is None or offered > self.offered_max):
             self.offered_max = offered
         if tls is None or not tls.is_tls:
@@ -72,6 +66,8 @@ class PairAudit:
         for cert in tls.certificates:
             if cert.summary.sig_alg:
                 self.cert_sig_algs.add(cert.summary.sig_alg)
+                if cert.summary.weak_signature:
+                    self.weak_sig_algs.add(cert.summary.sig_alg)
 
     def judge(self, min_version: int) -> None:
         """Fill `problems`, most serious first."""
@@ -83,11 +79,8 @@ class PairAudit:
         weak = [c for c in self.ciphers if (info := cipher_suite_info(c)) and info.weaknesses]
         if weak:
             self.problems.append("weak cipher " + ", ".join(cipher_suite_name(c) for c in weak))
-        weak_hashes = ("md2", "md4", "md5", "sha1")
-        weak_sigs = sorted(a for a in self.cert_sig_algs
-                           if any(h in a.lower() for h in weak_hashes))  # fmt: skip
-        if weak_sigs:
-            self.problems.append("certificate signed with " + ", ".join(weak_sigs))
+        if self.weak_sig_algs:
+            self.problems.append("certificate signed with " + ", ".join(sorted(self.weak_sig_algs)))
 
     @property
     def lowest_version(self) -> int:

@@ -24,7 +24,15 @@ from tlslens.tls.registry import (
     signature_scheme_name,
     version_name,
 )
-from tlslens.tls.session import CLIENT, SERVER, Alert, HandshakeMessage, TLSSession, is_tls13
+from tlslens.tls.session import (
+    CLIENT,
+    SERVER,
+    TLS13,
+    Alert,
+    HandshakeMessage,
+    TLSSession,
+    is_tls13,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,16 @@ class TlsSummary:
         if alert.description is not None:
             return alert_name(alert.description)
         return f"encrypted ({alert.likely or 'unknown'})"
+
+    @property
+    def offered_max(self) -> int | None:
+        """The highest version the ClientHello offered (GREASE left out; TLS 1.3 drafts
+        count as TLS 1.3), or None without a ClientHello."""
+        hello = self.session.client_hello
+        if hello is None:
+            return None
+        versions = [v for v in hello.offered_versions if v & 0x0F0F != 0x0A0A]
+        return max((TLS13 if is_tls13(v) else v for v in versions), default=None)
 
     @property
     def ja3_string(self) -> str | None:

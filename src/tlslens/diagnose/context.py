@@ -19,12 +19,7 @@ FALLBACK_WINDOW_NS = 30 * 1_000_000_000
 
 
 def max_offered_version(conv: Conversation) -> int | None:
-    tls = conv.tls
-    if tls is None or tls.session.client_hello is None:
-        return None
-    versions = [v for v in tls.session.client_hello.offered_versions if v & 0x0F0F != 0x0A0A]
-    # TLS 1.3 drafts (0x7fXX) rank as TLS 1.3.
-    return max((0x0304 if v >> 8 == 0x7F else v for v in versions), default=None)
+    return conv.tls.offered_max if conv.tls is not None else None
 
 
 @dataclass
