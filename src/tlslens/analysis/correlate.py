@@ -13,7 +13,8 @@ A skew is added to every event time before matching: +2.5 s means the log's cloc
 behind the capture's. `estimate_skew` finds it from the events that fit a connection by content
 alone (the 4-tuple, an alert code, version and cipher), as the offset most of them agree on.
 
-Imports `tlslens.analysis`, `tlslens.eventlog` and `tlslens.tls` (names) only.
+Imports `tlslens.analysis`, `tlslens.eventlog`, `tlslens.tls` and `tlslens.explain` (names)
+only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tlslens.eventlog.facts import (
     SchannelFacts,
     facts,
 )
+from tlslens.explain import error_state, hresult_name, schannel_event_name
 from tlslens.tls.registry import alert_name
 
 NS = 1_000_000_000
@@ -163,8 +165,6 @@ def event_record(a: Attachment) -> dict[str, Any]:
 
 def describe(a: Attachment) -> str:
     """One line saying what the event says, in our words."""
-    from tlslens.explain import hresult_name, schannel_event_name
-
     e, f = a.event, a.facts
     if isinstance(f, SchannelFacts):
         head = f"Schannel {e.event_id}"
@@ -201,8 +201,6 @@ def describe(a: Attachment) -> str:
 
 def _state_name(state: int) -> str:
     """' (RemoteCert_SigAlg)', with a caveat when the community name is not corroborated."""
-    from tlslens.explain import error_state
-
     found = error_state(state)
     if found is None:
         return ""
@@ -429,9 +427,19 @@ class _Matcher:
 
 
 def correlate(conversations: Sequence[Conversation], events: Iterable[LogEvent],
-              frame_time: FrameTime, skew_ns: int = 0) -> Correlation:  # fmt: skip
-    """Attach each event to the connection it most likely belongs to."""
+              frame_time: FrameTime, skew_ns: int | None = 0) -> Correlation:  # fmt: skip
+    """Attach each event to the connection it most likely belongs to. With `skew_ns` None,
+    the clock offset is estimated first (see `estimate_skew`) and its note kept."""
     matcher = _Matcher(conversations, list(events), frame_time)
+    if skew_ns is not None:
+        return _join(matcher, skew_ns)
+    estimate = _estimate(matcher)
+    result = _join(matcher, estimate.offset_ns or 0)
+    result.skew_note = estimate.note
+    return result
+
+
+def _join(matcher: _Matcher, skew_ns: int) -> Correlation:
     candidates: list[_Candidate] = []
     why_not: dict[int, str] = {}
     for index in range(len(matcher.events)):
@@ -478,8 +486,11 @@ def estimate_skew(conversations: Sequence[Conversation], events: Iterable[LogEve
                   frame_time: FrameTime) -> SkewEstimate:  # fmt: skip
     """The offset to add to the log's times to reach the capture's clock: the one that most
     events matched by content alone (4-tuple, alert code, version and cipher) agree on."""
-    matcher = _Matcher(conversations, list(events), frame_time)
-    starts = {c.id: c.start_ns for c in conversations}
+    return _estimate(_Matcher(conversations, list(events), frame_time))
+
+
+def _estimate(matcher: _Matcher) -> SkewEstimate:
+    starts = {c.conv.id: c.conv.start_ns for c in matcher.conns}
     pairs: list[tuple[int, int]] = []  # (offset, event index)
     for index, event in enumerate(matcher.events):
         found, _ = matcher.pairs(index, None)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from tlslens.analysis.conversation import Conversation
-from tlslens.analysis.correlate import Correlation, correlate, estimate_skew, parse_skew
+from tlslens.analysis.correlate import Correlation, correlate, parse_skew
 from tlslens.eventlog import EventLog, EventLogError, LogEvent, read_events
 from tlslens.eventlog.facts import facts, is_capi2
 
@@ -74,14 +74,9 @@ class EventInput:
 
     def correlate(self, conversations: Sequence[Conversation],
                   frame_time: Callable[[int], int | None]) -> Correlation:  # fmt: skip
-        skew = parse_skew(self.skew_text)
-        note = None
-        if skew is None:
-            estimate = estimate_skew(conversations, self.relevant, frame_time)
-            skew, note = estimate.offset_ns or 0, estimate.note
-            print(f"tlslens: --skew auto: {note}", file=self.err)
-        result = correlate(conversations, self.relevant, frame_time, skew)
-        result.skew_note = note
+        result = correlate(conversations, self.relevant, frame_time, parse_skew(self.skew_text))
+        if result.skew_note is not None:
+            print(f"tlslens: --skew auto: {result.skew_note}", file=self.err)
         if self.relevant and not result.by_conn:
             hint = "" if self.skew_text == "auto" else "; if the clocks differ, try --skew auto"
             print(f"tlslens: warning: no event matched a connection{hint}", file=self.err)
