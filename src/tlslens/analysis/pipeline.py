@@ -303,13 +303,15 @@ class Analysis:
                     if frames is not None:
                         frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
                     continue
-                if meta is not None and "pid" in meta:
+                has_pid = meta is not None and "pid" in meta
+                if has_pid or frames is not None:
+                    # Which half sent it: the one whose address and port are the source.
                     side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
-                    collector.on_process(conn, side, index, meta)
-                if frames is not None:
-                    side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
-                    frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
-                                              len(payload) + missing))  # fmt: skip
+                    if has_pid:
+                        collector.on_process(conn, side, index, meta)  # type: ignore[arg-type]
+                    if frames is not None:
+                        frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
+                                                  len(payload) + missing))  # fmt: skip
                 if finished:
                     while next_id in finished:
                         yield finished.pop(next_id)

@@ -18,6 +18,7 @@ from typing import Any
 from tlslens.analysis.conversation import Conversation, format_time
 from tlslens.analysis.correlate import Attachment, Correlation, describe, generic_summary
 from tlslens.eventlog import LogEvent
+from tlslens.eventlog.facts import NetworkFacts, SchannelFacts, is_capi2
 from tlslens.tls import messages as m
 from tlslens.tls.registry import (
     alert_level_name,
@@ -200,8 +201,6 @@ def capture_entries(conv: Conversation, frame_time: Callable[[int], int | None])
 
 
 def _kind(a: Attachment) -> str:
-    from tlslens.eventlog.facts import NetworkFacts, SchannelFacts, is_capi2
-
     if isinstance(a.facts, SchannelFacts):
         return "schannel"
     if isinstance(a.facts, NetworkFacts):

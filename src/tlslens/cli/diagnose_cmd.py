@@ -22,6 +22,7 @@ from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, no_match_note, read_inputs
 from tlslens.diagnose import Context, Finding, diagnose
+from tlslens.eventlog.facts import HANDSHAKE_COMPLETED, SchannelFacts
 from tlslens.query import Row
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -116,8 +117,8 @@ def _unattached_schannel(correlation: Correlation | None) -> list[Attachment]:
     if correlation is None:
         return []
     return [a for a in correlation.attachments
-            if a.conn is None and a.event.provider.lower() == "schannel"
-            and a.event.event_id != 36880]  # fmt: skip
+            if a.conn is None and isinstance(a.facts, SchannelFacts)
+            and a.facts.event_id != HANDSHAKE_COMPLETED]  # fmt: skip
 
 
 def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

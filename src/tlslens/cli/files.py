@@ -13,6 +13,7 @@ from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis
 from tlslens.capture import CaptureError
+from tlslens.diagnose import Context, diagnose
 from tlslens.query import FilterError, Predicate, Row, compile_filter, uses_field
 
 
@@ -81,14 +82,10 @@ def matching(
     kept = 0
     ctx = None
     if filter_text is not None and uses_field(filter_text, "finding.code"):
-        from tlslens.diagnose import Context
-
         ctx = Context()
     for conv in conversations:
         findings = None
         if ctx is not None:
-            from tlslens.diagnose import diagnose
-
             codes = [f.code for f in diagnose(conv, ctx)]
             findings = codes.copy
         process = process_of(conv.id) if process_of is not None else None
