@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import fcntl
 import json
 import math
 import multiprocessing as mp
@@ -79,6 +77,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+
+# The loopback set-up is the fixture generator's (tests/fixtures/loopback.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures"))
+from loopback import ETHTOOL_OFFLOADS, offloads_off
 
 HERE = Path(__file__).resolve()
 DEFAULT_DIR = Path("/tmp/bench")
@@ -528,32 +530,11 @@ def make_pki(d: Path) -> None:
 # Network set-up (as in tests/fixtures/make.py).
 # ---------------------------------------------------------------------------
 
-SIOCETHTOOL = 0x8946
-ETHTOOL_OFFLOADS = {"tso": 0x1F, "gso": 0x24, "gro": 0x2C}  # ETHTOOL_S{TSO,GSO,GRO}
-
-
-def offloads_off(ifname: str) -> list[str]:
-    """Switch off TSO, GSO and GRO like `ethtool -K IF tso off gso off gro off`."""
-    done = []
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        for name, cmd in ETHTOOL_OFFLOADS.items():
-            value = ctypes.create_string_buffer(struct.pack("II", cmd, 0), 8)
-            ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)) + b"\0" * 16
-            try:
-                fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
-                done.append(name)
-            except OSError as exc:
-                log(f"could not switch off {name} on {ifname}: {exc}")
-    finally:
-        sock.close()
-    return done
-
 
 def setup_loopback() -> None:
     run_tool(["ip", "link", "set", "lo", "mtu", "1500"])
     run_tool(["ip", "link", "set", "lo", "up"])
-    done = offloads_off("lo")
+    done = offloads_off("lo", log)
     if len(done) != len(ETHTOOL_OFFLOADS):
         die("could not switch off segmentation offloads on lo; frames would not be wire-sized")
     # This namespace is ours alone: allow plenty of ephemeral ports and quick reuse.
