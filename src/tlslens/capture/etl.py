@@ -116,6 +116,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
+from tlslens.capture.reader import ReaderBase
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -491,18 +492,14 @@ class _Clock:
 _Entry = tuple[int, int, int, memoryview, "dict[str, Any] | None", "tuple[int, int] | None"]
 
 
-class EtlReader:
+class EtlReader(ReaderBase):
     """Iterates the packets of an ETL trace as `Frame`-ordered tuples."""
 
     format_name = "etl"
 
     def __init__(self, source: ChunkedInput, limits: Limits, dedupe: bool = True) -> None:
-        self.source = source
-        self.limits = limits
+        super().__init__(source, limits)
         self.dedupe = dedupe
-        self.problems: list[CaptureProblem] = []
-        self.frames_read = 0
-        self.truncated_frames = 0
         self.linktype = -1
         #: Events read, packet events among them, and appearances dropped as duplicates.
         self.events = 0
@@ -516,7 +513,6 @@ class EtlReader:
         self._names: dict[int, str] = {}
         self._partial: dict[tuple[int, int, int], tuple[bytearray, int]] = {}
         self._skipped_raw: dict[tuple[int, int], int] = {}
-        self._reported: set[str] = set()
         self._counts: dict[str, int] = {}
         self._suppressed = 0
         self._truncated_pktmon = 0
@@ -556,11 +552,6 @@ class EtlReader:
 
     def _count(self, kind: str) -> None:
         self._counts[kind] = self._counts.get(kind, 0) + 1
-
-    def _once(self, key: str, offset: int, message: str) -> None:
-        if key not in self._reported:
-            self._reported.add(key)
-            self._problem(offset, message)
 
     # -- the file ------------------------------------------------------------------------
 

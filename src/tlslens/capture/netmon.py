@@ -52,7 +52,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from tlslens.capture.frame import CaptureError, CaptureProblem
+from tlslens.capture.frame import CaptureError
+from tlslens.capture.reader import ReaderBase
 from tlslens.capture.source import CHUNK_BYTES, GZIP_MAGIC, ChunkedInput, GzipStream
 from tlslens.limits import Limits
 
@@ -200,17 +201,13 @@ class _RandomAccess:
             self._raw.close()
 
 
-class NetmonReader:
+class NetmonReader(ReaderBase):
     """Iterates the frames of a Network Monitor capture as `Frame`-ordered tuples."""
 
     format_name = "netmon2"
 
     def __init__(self, source: ChunkedInput, limits: Limits) -> None:
-        self.source = source
-        self.limits = limits
-        self.problems: list[CaptureProblem] = []
-        self.frames_read = 0
-        self.truncated_frames = 0
+        super().__init__(source, limits)
         self._random: _RandomAccess | None = None
         self._tables: _RandomAccess | None = None
         try:
@@ -422,9 +419,6 @@ class NetmonReader:
             pos += 48
 
     # -- reading -------------------------------------------------------------------------
-
-    def _problem(self, offset: int, message: str) -> None:
-        self.problems.append(CaptureProblem(self.source.path, offset, message))
 
     def _random_access(self) -> _RandomAccess:
         if self._random is None:

@@ -13,7 +13,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from tlslens.capture.frame import CaptureError, CaptureProblem
+from tlslens.capture.frame import CaptureError
+from tlslens.capture.reader import ReaderBase
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -34,18 +35,13 @@ def is_pcap(head: bytes) -> bool:
     return len(head) >= 4 and struct.unpack_from("<I", head)[0] in MAGICS
 
 
-class PcapReader:
+class PcapReader(ReaderBase):
     """Iterates the frames of a classic pcap file as `Frame`-ordered tuples."""
 
     format_name = "pcap"
 
     def __init__(self, source: ChunkedInput, limits: Limits) -> None:
-        self.source = source
-        self.limits = limits
-        self.problems: list[CaptureProblem] = []
-        self.frames_read = 0
-        #: Frames whose captured length is shorter than their length on the wire.
-        self.truncated_frames = 0
+        super().__init__(source, limits)
         buf = source.buf
         if len(buf) < GLOBAL_HEADER_BYTES:
             source.refill(0, GLOBAL_HEADER_BYTES)
@@ -68,9 +64,6 @@ class PcapReader:
         self.snaplen = snaplen
         # Bits 16-31 of the link-type field carry FCS information (pcap draft, 4).
         self.linktype = network & 0xFFFF
-
-    def _problem(self, offset: int, message: str) -> None:
-        self.problems.append(CaptureProblem(self.source.path, offset, message))
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
         source = self.source

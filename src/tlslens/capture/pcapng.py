@@ -20,7 +20,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from tlslens.capture.frame import CaptureProblem
+from tlslens.capture.reader import ReaderBase
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -88,30 +88,17 @@ def _options(buf: memoryview, pos: int, end: int, order: str) -> Iterator[tuple[
         pos += 4 + ((length + 3) & ~3)
 
 
-class PcapngReader:
+class PcapngReader(ReaderBase):
     """Iterates the packets of a pcapng file as `Frame`-ordered tuples."""
 
     format_name = "pcapng"
 
     def __init__(self, source: ChunkedInput, limits: Limits) -> None:
-        self.source = source
-        self.limits = limits
-        self.problems: list[CaptureProblem] = []
-        self.frames_read = 0
-        self.truncated_frames = 0
+        super().__init__(source, limits)
         self.sections = 0
         #: Every interface of every section, numbered across the file.
         self.interfaces: list[_Interface] = []
         self.linktype = -1
-        self._reported: set[str] = set()
-
-    def _problem(self, offset: int, message: str) -> None:
-        self.problems.append(CaptureProblem(self.source.path, offset, message))
-
-    def _once(self, key: str, offset: int, message: str) -> None:
-        if key not in self._reported:
-            self._reported.add(key)
-            self._problem(offset, message)
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
         source = self.source
