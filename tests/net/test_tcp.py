@@ -268,3 +268,53 @@ def test_random_segments_never_raise_and_stay_bounded(segments) -> None:
     wire.finish()
     for rec in wire.rec.conns.values():
         assert rec.finished
+
+
+class SkippingSink(Recorder):
+    """Says it does not need the next `skip` bytes after every chunk it is given."""
+
+    def __init__(self, skip: int) -> None:
+        super().__init__()
+        self.skip = skip
+
+    def on_data(self, conn, side, offset, data, frame):  # type: ignore[no-untyped-def]
+        rec = self._rec(conn)
+        # Left-out bytes are stood in for by dots, so offsets stay aligned.
+        rec.data[side] += b"." * (offset - len(rec.data[side]))
+        rec.data[side] += data
+        rec.chunks.append((side, offset, len(data), frame))
+        return self.skip
+
+    def on_gap(self, conn, side, offset, size, frame, reason):  # type: ignore[no-untyped-def]
+        rec = self._rec(conn)
+        rec.data[side] += b"." * (offset - len(rec.data[side]))
+        super().on_gap(conn, side, offset, size, frame, reason)
+
+
+def test_segments_inside_what_the_sink_skips_are_left_out() -> None:
+    wire = Wire()
+    wire.table.sink = wire.rec = SkippingSink(2500)
+    wire.handshake()
+    for i in range(6):  # 6 segments of 1000 bytes: skip 2500 after the first
+        wire.send(0, i * 1000, bytes([65 + i]) * 1000)
+    wire.send(0, 6000, flags=FIN | ACK)
+    rec = wire.rec.conns[0]
+    # Frames 5 and 6 lie wholly inside the 2,500 skipped bytes; frame 7 holds the last of
+    # them and is delivered, and the sink's next answer skips frames 8 and 9 again.
+    assert [(offset, frame) for _, offset, _, frame in rec.chunks] == [(0, 4), (3000, 7)]
+    assert bytes(rec.data[0]) == b"A" * 1000 + b"." * 2000 + b"D" * 1000
+    assert rec.fins == [(0, 6000, 10)]
+
+
+def test_a_gap_ends_what_the_sink_skips() -> None:
+    wire = Wire()
+    wire.table.sink = wire.rec = SkippingSink(5000)
+    wire.handshake()
+    wire.send(0, 0, b"A" * 1000)
+    wire.send(0, 1000, b"B" * 1000, missing=500)  # the capture cut 500 bytes off
+    wire.send(0, 2500, b"C" * 1000)
+    rec = wire.rec.conns[0]
+    # Frame 5's captured bytes are skipped, but its missing tail is a gap: after it, the
+    # sink is asked again.
+    assert [(offset, frame) for _, offset, _, frame in rec.chunks] == [(0, 4), (2500, 6)]
+    assert [(offset, size) for _, offset, size, _, _ in rec.gaps] == [(2000, 500)]

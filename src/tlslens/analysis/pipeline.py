@@ -197,7 +197,7 @@ class _Collector:
         return session
 
     def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
-                ) -> None:  # fmt: skip
+                ) -> int:  # fmt: skip
         # Without the TCP handshake, the roles were guessed from the ports; whoever sends a
         # ClientHello is the client.
         if offset == 0 and conn.role_source == ROLE_PORT and looks_like_client_hello(data):
@@ -209,8 +209,8 @@ class _Collector:
         session = conn.state
         if session is None:
             session = self._session(conn)
-        session.data(CLIENT if side == conn.client_side else SERVER,  # type: ignore[attr-defined]
-                     offset, data, frame)  # fmt: skip
+        return session.data(CLIENT if side == conn.client_side else SERVER,  # type: ignore[attr-defined, no-any-return]
+                            offset, data, frame)  # fmt: skip
 
     def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
                reason: str) -> None:  # fmt: skip

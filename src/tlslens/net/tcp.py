@@ -62,11 +62,17 @@ ROLE_PORT: Final = "port-heuristic"
 
 
 class StreamSink(Protocol):
-    """Receives what reassembly finds. `data` views are valid only during the call."""
+    """Receives what reassembly finds. `data` views are valid only during the call.
+
+    `on_data` may return how many stream bytes right after its data it does not need to see
+    (say, the rest of an encrypted record it only steps over). The table then leaves out
+    segments that lie wholly inside that stretch, but still delivers the one holding its
+    last byte, and everything after; the sink sees a jump in offset and knows why. A gap
+    ends the arrangement. None or 0 means "deliver everything"."""
 
     def on_data(
         self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
-    ) -> None: ...
+    ) -> int | None: ...
 
     def on_gap(
         self, conn: Connection, side: int, offset: int, size: int, frame: int, reason: str
@@ -108,6 +114,7 @@ class Half:
         "packets",
         "retransmissions",
         "rst_frame",
+        "skip",
         "syn_frame",
         "truncated_bytes",
         "window",
@@ -121,6 +128,8 @@ class Half:
         self.next_seq: int | None = None
         #: Stream bytes accounted for so far (delivered plus gaps).
         self.offset = 0
+        #: Stream bytes from `offset` on that the sink said it need not see (StreamSink).
+        self.skip = 0
         self.fin_seq: int | None = None
         self.fin_frame: int | None = None
         self.fin_done = False
@@ -495,9 +504,15 @@ class FlowTable:
             # Bytes beyond a FIN already consumed cannot be stream data.
             return
         if size:
-            self.sink.on_data(conn, side, half.offset, payload, frame)
+            if half.skip > size:
+                # Wholly inside a stretch the sink steps over: an encrypted bulk transfer
+                # costs the sink nothing per segment.
+                half.skip -= size
+            else:
+                half.skip = self.sink.on_data(conn, side, half.offset, payload, frame) or 0
             half.offset += size
         if missing:
+            half.skip = 0
             self.sink.on_gap(conn, side, half.offset, missing, frame, GAP_TRUNCATED)
             half.offset += missing
             half.truncated_bytes += missing
@@ -570,6 +585,7 @@ class FlowTable:
         self, conn: Connection, side: int, half: Half, size: int, frame: int, reason: str
     ) -> None:
         assert half.next_seq is not None
+        half.skip = 0
         self.sink.on_gap(conn, side, half.offset, size, frame, reason)
         half.gap_count += 1
         half.gap_bytes += size

@@ -28,6 +28,9 @@ TLS12_CID: Final = 25
 #: Pseudo content type for an SSL 2.0-format record (not a TLS code point).
 SSL2_RECORD: Final = 0x100
 
+#: What `feed` returns for a direction that is no longer parsed: skip everything.
+SKIP_ALL: Final = 1 << 62
+
 #: TLSPlaintext.length must not exceed 2^14 (RFC 8446 5.1); TLSCiphertext may add 2048
 #: (RFC 5246 6.2.3; TLS 1.3 allows 256, RFC 8446 5.2).
 MAX_PLAINTEXT: Final = 1 << 14
@@ -103,14 +106,21 @@ class RecordLayer:
         #: True after a gap broke record framing: look for a record start at each segment.
         self.resync = False
 
-    def feed(self, offset: int, data: memoryview | bytes, frame: int) -> None:
+    def feed(self, offset: int, data: memoryview | bytes, frame: int) -> int:
+        """Take the stream bytes at `offset`. Returns how many bytes after them this layer
+        only skips (the rest of an application-data body, or everything once the direction
+        stopped parsing): the caller may leave out segments that lie wholly inside that
+        stretch, as long as it still feeds the one holding its last byte. A later `feed` at
+        a higher offset than expected counts the bytes left out as skipped."""
         if self.dead:
-            return
+            return SKIP_ALL
+        if offset > self.offset and self.skip:
+            self._skipped(offset)
         n = len(data)
         if self.resync:
             if not plausible_header(data):
                 self.offset = offset + n
-                return
+                return 0
             self.resync = False
             self.on_anomaly(offset, frame, "record framing picked up again after the gap")
         self.offset = offset
@@ -132,14 +142,14 @@ class RecordLayer:
             ):
                 pos = self._slow(data, pos, frame)
                 if self.dead:
-                    return
+                    return SKIP_ALL
                 continue
             # At a record boundary with a whole header in this segment: the common case.
             content_type = data[pos]
             version = data[pos + 1] << 8 | data[pos + 2]
             length = data[pos + 3] << 8 | data[pos + 4]
             if not self._start(content_type, version, length, offset + pos, frame):
-                return
+                return SKIP_ALL
             body_start = pos + 5
             end = body_start + length
             if content_type == APPLICATION_DATA:
@@ -157,6 +167,13 @@ class RecordLayer:
                 self.in_body = True
                 pos = n
         self.offset = offset + n
+        return SKIP_ALL if self.dead else self.skip
+
+    def _skipped(self, offset: int) -> None:
+        """The bytes between the expected offset and `offset` were left out by the caller
+        because they lay inside an application-data body being skipped."""
+        self.skip -= offset - self.offset
+        self.offset = offset
 
     def _slow(self, data: memoryview | bytes, pos: int, frame: int) -> int:
         """A header or kept body that spans segments, or an SSL 2.0 header; returns the new
@@ -245,6 +262,8 @@ class RecordLayer:
         survived (the gap fell inside an application-data body we were skipping anyway)."""
         if self.dead:
             return False
+        if offset > self.offset and self.skip:
+            self._skipped(offset)
         if self.skip >= size and not self.resync:
             self.skip -= size
             self.offset = offset + size

@@ -32,6 +32,7 @@ from tlslens.tls.record import (
     HANDSHAKE,
     HEARTBEAT,
     MAX_PLAINTEXT,
+    SKIP_ALL,
     SSL2_RECORD,
     RecordLayer,
     plausible_header,
@@ -231,14 +232,14 @@ class TLSSession:
 
     # -- input -------------------------------------------------------------------------
 
-    def data(self, role: int, offset: int, data: memoryview | bytes, frame: int) -> None:
+    def data(self, role: int, offset: int, data: memoryview | bytes, frame: int) -> int:
+        """Take `role`'s stream bytes at `offset`. Returns how many bytes after them the
+        session only skips (see `RecordLayer.feed`): a caller may leave those out."""
         d = self.dirs[role]
         if d.mode == TLS:
-            assert d.records is not None
-            d.records.feed(offset, data, frame)
-            return
+            return d.records.feed(offset, data, frame)  # type: ignore[union-attr]
         if d.mode == OFF:
-            return
+            return SKIP_ALL
         # Not TLS yet: find where it starts (offset 0, or after a STARTTLS exchange). Bytes
         # that may begin a record are held until there are enough to tell, so that however
         # the stream is split the same start is found.
@@ -257,7 +258,8 @@ class TLSSession:
             if d.plain_bytes > self.limits.max_plaintext_before_tls:
                 d.mode = OFF
                 d.held = b""
-            return
+                return SKIP_ALL
+            return 0
         d.held = b""
         d.mode = TLS
         d.tls_start = base + start
@@ -268,7 +270,7 @@ class TLSSession:
             lambda off, fr, msg: self._anomaly(d.role, fr, off, msg),
             d.tls_start,
         )
-        d.records.feed(d.tls_start, window[start:], frame)
+        return d.records.feed(d.tls_start, window[start:], frame)
 
     def _find_tls_start(self, role: int, d: _Direction, window: bytes, base: int
                         ) -> tuple[int | None, int | None]:  # fmt: skip
