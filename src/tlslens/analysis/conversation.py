@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from tlslens.analysis.aliases import Aliases
@@ -23,8 +24,13 @@ def format_ip(raw: bytes) -> str:
 def format_time(ts_ns: int) -> str:
     """ISO-8601 UTC with microseconds, e.g. 2026-11-23T09:18:47.123456Z."""
     seconds, ns = divmod(ts_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{ns // 1000:06d}Z"
+    return f"{_utc_second(seconds)}.{ns // 1000:06d}Z"
+
+
+@lru_cache(maxsize=64)
+def _utc_second(seconds: int) -> str:
+    # Connections of one capture start within few seconds of each other: remembered.
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)

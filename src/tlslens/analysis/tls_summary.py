@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from tlslens.certs.x509 import CertSummary, summarize
@@ -17,10 +18,10 @@ from tlslens.tls.registry import (
     alert_level_name,
     alert_name,
     cipher_suite_name,
-    extension_name,
     group_name,
     handshake_type_name,
     is_grease,
+    names_of,
     signature_scheme_name,
     version_name,
 )
@@ -66,8 +67,11 @@ class CertificateSeen:
         return record
 
 
+@lru_cache(maxsize=1024)
 def _dashed(values: tuple[int, ...]) -> str:
-    return "-".join(str(v) for v in values if not is_grease(v))
+    """A JA3 field: decimal values joined by dashes, GREASE left out (remembered per list:
+    the same few client builds offer the same lists over and over)."""
+    return "-".join([str(v) for v in values if not is_grease(v)])
 
 
 def _alert_record(alert: Alert) -> dict[str, Any]:
@@ -226,14 +230,14 @@ class TlsSummary:
                 "format": hello.format,
                 "frame": s.client_hello_frame,
                 "legacy_version": version_name(hello.legacy_version),
-                "supported_versions": [version_name(v) for v in ext.supported_versions],
-                "cipher_suites": [cipher_suite_name(c) for c in hello.cipher_suites],
-                "extensions": [extension_name(e) for e in ext.types],
+                "supported_versions": list(names_of("version", ext.supported_versions)),
+                "cipher_suites": list(names_of("cipher_suite", hello.cipher_suites)),
+                "extensions": list(names_of("extension", ext.types)),
                 "alpn": list(ext.alpn),
-                "groups": [group_name(g) for g in ext.supported_groups],
-                "key_share_groups": [group_name(g) for g in ext.key_share_groups],
-                "signature_algorithms": [signature_scheme_name(a)
-                                         for a in ext.signature_algorithms],
+                "groups": list(names_of("group", ext.supported_groups)),
+                "key_share_groups": list(names_of("group", ext.key_share_groups)),
+                "signature_algorithms": list(names_of("signature_scheme",
+                                                      ext.signature_algorithms)),
                 "session_id": hello.session_id.hex() or None,
                 "session_ticket": None if ext.session_ticket is None
                 else len(ext.session_ticket),
@@ -246,7 +250,7 @@ class TlsSummary:
                 "legacy_version": version_name(server_hello.legacy_version),
                 "selected_version": version_name(ext.supported_versions[0])
                 if ext.supported_versions else None,
-                "extensions": [extension_name(e) for e in ext.types],
+                "extensions": list(names_of("extension", ext.types)),
                 "alpn": ext.alpn[0] if ext.alpn else None,
                 "key_share_group": group_name(ext.key_share_groups[0])
                 if ext.key_share_groups else None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Final
 
@@ -44,6 +44,7 @@ __all__ = [
     "group_name",
     "handshake_type_name",
     "is_grease",
+    "names_of",
     "signature_scheme_name",
     "version_name",
 ]
@@ -280,6 +281,29 @@ def alert_level_name(level: int) -> str:
 
 def handshake_type_name(t: int) -> str:
     return HANDSHAKE_TYPES.get(t) or _unknown8(t)
+
+
+#: Distinct lists named at once and kept. A capture holds few distinct ClientHellos (one per
+#: client build), so naming whole lists once pays off; the bound keeps a hostile capture of
+#: ever-different lists from growing memory (a hello is at most 16 MB, lists far smaller).
+NAMED_LISTS_KEPT: Final = 256
+
+
+@lru_cache(maxsize=NAMED_LISTS_KEPT)
+def names_of(kind: str, values: tuple[int, ...]) -> tuple[str, ...]:
+    """The display names of a whole list of code points of one registry (`kind`: "version",
+    "cipher_suite", "group", "signature_scheme" or "extension"), remembered per list."""
+    name = _LIST_NAMERS[kind]
+    return tuple(name(v) for v in values)
+
+
+_LIST_NAMERS: Final = {
+    "version": version_name,
+    "cipher_suite": cipher_suite_name,
+    "group": group_name,
+    "signature_scheme": signature_scheme_name,
+    "extension": extension_name,
+}
 
 
 #: The message names as the RFCs' prose and Message Analyzer write them (ClientHello), for
