@@ -78,3 +78,15 @@ def test_generate_and_run_on_a_tiny_generated_capture(tmp_path: Path) -> None:
     }
     assert " connections |" in proc.stdout
     assert "ETL:" in proc.stdout
+
+
+def test_stage_breakdown_runs_every_stage_on_a_tiny_capture() -> None:
+    """bench/stages.py runs each pipeline stage on its own; a stage whose code no longer
+    matches the pipeline's API fails here, not on a user's benchmark day."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "stages.py"), str(CAPTURES / "basic.pcap"), "--runs", "1"],
+        capture_output=True, text=True, check=True, timeout=120, cwd=Path(ROOT),
+    )  # fmt: skip
+    stages = [line.split("|")[1].strip() for line in proc.stdout.splitlines()
+              if line.startswith("| ") and not line.startswith("| stage")]  # fmt: skip
+    assert stages == ["start", "import", "read", "decode", "reassemble", "tls", "analyze"]
