@@ -117,3 +117,50 @@ def test_messages_with_a_filter(capsys: pytest.CaptureFixture[str]) -> None:
                        "tcp.stream == 3", "--format", "jsonl")  # fmt: skip
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and rows and {r["conn"] for r in rows} == {3}
+
+
+#: (our filter, tshark's display filter for the same frames).
+FRAME_FILTERS = [
+    ("tls.handshake.type == client_hello", "tls.handshake.type == 1"),
+    ("tls.handshake.type in {certificate server_key_exchange}",
+     "tls.handshake.type == 11 or tls.handshake.type == 12"),
+    ("tls.alert.description == bad_certificate", "tls.alert_message.desc == 42"),
+    ("tls.alert.level == fatal", "tls.alert_message.level == 2"),
+    ("tls.handshake.ciphersuite == 0x002f", "tls.handshake.ciphersuite == 0x002f"),
+    ('tls.handshake.extensions_server_name == "tlslens.test"',
+     'tls.handshake.extensions_server_name == "tlslens.test"'),
+    ("tcp.srcport == 4402", "tcp.srcport == 4402"),
+    ("tcp.dstport == 4402 and tls.handshake.type", "tcp.dstport == 4402 and tls.handshake"),
+    ("tls.handshake.version < TLS1.2", "tls.handshake.version < 0x0303"),
+]  # fmt: skip
+
+
+@needs_tshark
+@pytest.mark.parametrize(("ours", "theirs"), FRAME_FILTERS)
+def test_messages_filter_tests_each_frame_as_tshark_does(
+    capsys: pytest.CaptureFixture[str], ours: str, theirs: str
+) -> None:
+    path = CAPTURES / "failures.pcap"
+    code, out, err = run(capsys, "messages", str(path), "-Y", ours, "--format", "jsonl")
+    frames = [json.loads(line)["frame"] for line in out.splitlines()]
+    command = ["tshark", "-r", str(path), "-n", "-Y", theirs, "-T", "fields", "-e", "frame.number"]
+    expected = [int(n) for n in subprocess.run(command, capture_output=True, text=True,
+                                               check=True).stdout.split()]  # fmt: skip
+    assert code == 0 and expected, err
+    assert frames == expected
+
+
+def test_messages_filter_on_a_connection_field_keeps_all_its_frames(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = str(CAPTURES / "failures.pcap")
+    _, out, _ = run(capsys, "messages", path, "-Y", "tcp.stream == 3", "--format", "jsonl")
+    whole = [json.loads(line) for line in out.splitlines()]
+    _, out, _ = run(capsys, "messages", path, "-Y", "tcp.stream == 3 and tls.handshake.type",
+                    "--format", "jsonl")  # fmt: skip
+    handshake = [json.loads(line) for line in out.splitlines()]
+    assert len(whole) > len(handshake) > 0
+    assert all("TCP" in r["summary"] or r["protocol"] == "TLS" for r in whole)
+    assert all(r["protocol"] == "TLS" for r in handshake)
+    code, _, err = run(capsys, "messages", path, "-Y", "tls.alert.description == 0")
+    assert code == 0 and "no frame matches the filter" in err

@@ -33,6 +33,8 @@ class FrameRow:
     destination: str
     protocol: str
     summary: str
+    #: Whether the client sent it (None for a frame outside any connection).
+    from_client: bool | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {"frame": self.frame, "ts": format_time(self.ts_ns), "conn": self.conn,
@@ -119,4 +121,5 @@ def frame_rows(frames: Iterable[FrameRecord], conversations: Iterable[Conversati
         role = "client" if from_client else "server"
         src, dst = (conv.client, conv.server) if from_client else (conv.server, conv.client)
         protocol, summary = found.summary(record, role)
-        yield FrameRow(record.frame, record.ts_ns, conv.id, str(src), str(dst), protocol, summary)
+        yield FrameRow(record.frame, record.ts_ns, conv.id, str(src), str(dst), protocol, summary,
+                       from_client)  # fmt: skip

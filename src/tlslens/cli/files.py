@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
 from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.frame_list import FrameRow
 from tlslens.analysis.pipeline import Analysis
 from tlslens.capture import CaptureError
 from tlslens.diagnose import Context, diagnose
@@ -43,12 +44,13 @@ def expand_paths(paths: list[str], err: TextIO) -> list[str]:
     return out
 
 
-def add_filter_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--filter", "-Y", metavar="EXPR",
-        help="only connections that match, e.g. 'conn.version < TLS1.2 and tcp.port == 443' "
-        "(`tlslens fields` lists the fields)",
-    )  # fmt: skip
+def add_filter_option(parser: argparse.ArgumentParser, frames: bool = False) -> None:
+    what = ("only frames that match, each tested on its own as Wireshark does, e.g. "
+            "'tls.handshake.type == client_hello' or 'conn.sni == \"x\"' (all frames of "
+            "those connections)") if frames else \
+        "only connections that match, e.g. 'conn.version < TLS1.2 and tcp.port == 443'"  # fmt: skip
+    parser.add_argument("--filter", "-Y", metavar="EXPR",
+                        help=what + " (`tlslens fields` lists the fields)")  # fmt: skip
 
 
 def read_filter(text: str | None, err: TextIO) -> tuple[bool, Predicate | None]:
@@ -66,6 +68,51 @@ def no_match_note(path: str, err: TextIO) -> None:
     print(f"tlslens: note: {path}: no connection matches the filter", file=err)
 
 
+def no_frame_note(path: str, err: TextIO) -> None:
+    print(f"tlslens: note: {path}: no frame matches the filter", file=err)
+
+
+FindingsOf = Callable[[Conversation], Callable[[], list[str]]]
+
+
+def _findings_of(filter_text: str | None) -> FindingsOf | None:
+    """A function giving a connection's finding codes, when the filter asks for them."""
+    if filter_text is None or not uses_field(filter_text, "finding.code"):
+        return None
+    ctx = Context()
+    return lambda conv: [f.code for f in diagnose(conv, ctx)].copy
+
+
+def matching_frames(
+    frames: Iterable[FrameRow],
+    conversations: Iterable[Conversation],
+    predicate: Predicate | None,
+    filter_text: str | None = None,
+    on_empty: Callable[[], None] | None = None,
+) -> Iterator[FrameRow]:
+    """The frames the filter keeps, each tested on its own as Wireshark's display filters
+    test packets (see `query.fields`): message fields hold what the frame carries, the
+    addresses and ports are its own, the rest is its connection's. Frames outside any
+    connection never match a filter."""
+    if predicate is None:
+        yield from frames
+        return
+    by_id = {conv.id: conv for conv in conversations}
+    findings_of = _findings_of(filter_text)
+    # Findings are worked out once per connection, in capture order as diagnose does.
+    findings = {cid: findings_of(conv) for cid, conv in by_id.items()} if findings_of else {}
+    kept = 0
+    for row in frames:
+        conv = by_id.get(row.conn) if row.conn is not None else None
+        if conv is None:
+            continue
+        if predicate(Row(conv, findings.get(conv.id), None, row.frame, row.from_client is True)):
+            kept += 1
+            yield row
+    if not kept and on_empty is not None:
+        on_empty()
+
+
 def matching(
     conversations: Iterable[Conversation],
     predicate: Predicate | None,
@@ -80,14 +127,9 @@ def matching(
         yield from conversations
         return
     kept = 0
-    ctx = None
-    if filter_text is not None and uses_field(filter_text, "finding.code"):
-        ctx = Context()
+    findings_of = _findings_of(filter_text)
     for conv in conversations:
-        findings = None
-        if ctx is not None:
-            codes = [f.code for f in diagnose(conv, ctx)]
-            findings = codes.copy
+        findings = findings_of(conv) if findings_of is not None else None
         process = process_of(conv.id) if process_of is not None else None
         if predicate(Row(conv, findings, process)):
             kept += 1

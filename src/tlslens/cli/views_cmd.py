@@ -22,8 +22,8 @@ from tlslens.cli.files import (
     Captures,
     add_alias_option,
     add_filter_option,
-    matching,
-    no_match_note,
+    matching_frames,
+    no_frame_note,
     read_inputs,
 )
 
@@ -46,7 +46,7 @@ def add_parsers(commands: Any) -> None:
         metavar="NAMES",
         help="choose and order columns among " + ",".join(FRAME_COLUMNS),
     )
-    add_filter_option(messages)
+    add_filter_option(messages, frames=True)
     add_alias_option(messages)
     show = commands.add_parser(
         "show",
@@ -98,10 +98,10 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for analysis in captures:
         path = analysis.report.path
         convs = list(analysis.conversations())
-        kept = list(matching(convs, predicate, args.filter,
-                             on_empty=partial(no_match_note, path, err)))  # fmt: skip
-        rows = [r for r in frame_rows(analysis.frames or [], kept, analysis.frame_time)
-                if predicate is None or r.conn is not None]  # fmt: skip
+        rows = list(matching_frames(frame_rows(analysis.frames or [], convs,
+                                               analysis.frame_time),
+                                    convs, predicate, args.filter,
+                                    on_empty=partial(no_frame_note, path, err)))  # fmt: skip
         records = [{c: r.to_record()[c] for c in columns} for r in rows]
         if args.format == "jsonl":
             for record in records:

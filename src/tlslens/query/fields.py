@@ -7,6 +7,13 @@ for each field (a field it lacks has none): `tls.handshake.type` holds the type 
 handshake message, `cert.sig_alg` the signature algorithm of every certificate sent. Over a
 connection, `ip.src` is the client (the side that opened it) and `ip.dst` the server.
 
+A row can also stand for one frame of a connection (`Row.frame`), as a frame list filters
+them, the way Wireshark's display filters test each packet: the fields of messages
+(`tls.handshake.*`, `tls.alert.*`, `cert.*`) then hold only what that frame carries (a
+message belongs to the frame that completed it), and `ip.src`, `ip.dst`, `tcp.srcport` and
+`tcp.dstport` are the frame's own sender and receiver; every other field is the
+connection's.
+
 Imports `tlslens.analysis`, `tlslens.tls` and `tlslens.query` only.
 """
 
@@ -25,13 +32,17 @@ from tlslens.tls.session import HandshakeMessage
 
 @dataclass
 class Row:
-    """One connection, plus what the command knows beyond the capture."""
+    """One connection (or one frame of it), plus what the command knows beyond the capture."""
 
     conv: Conversation
     #: The finding codes of the connection, when the command computed them.
     findings: Callable[[], list[str]] | None = None
     #: The process record ({pid, name, ...}) an event log gave, when there is one.
     process: dict[str, Any] | None = None
+    #: The frame this row stands for, or None for the whole connection.
+    frame: int | None = None
+    #: Whether that frame was sent by the client.
+    from_client: bool = True
 
 
 Getter = Callable[[Row], list[Any]]
@@ -62,7 +73,27 @@ def _session(row: Row) -> Any:
 
 def _messages(row: Row) -> list[HandshakeMessage]:
     s = _session(row)
-    return [e for e in s.events if isinstance(e, HandshakeMessage)] if s is not None else []
+    if s is None:
+        return []
+    frame = row.frame
+    return [e for e in s.events if isinstance(e, HandshakeMessage)
+            and (frame is None or e.last_frame == frame)]  # fmt: skip
+
+
+def _alerts(row: Row) -> list[Any]:
+    tls = _tls(row)
+    if tls is None:
+        return []
+    return [a for a in tls.alerts if row.frame is None or a.frame == row.frame]
+
+
+def _sender(row: Row) -> Any:
+    """The end that sent the row's frame; the client for a whole connection."""
+    return row.conv.client if row.from_client else row.conv.server
+
+
+def _receiver(row: Row) -> Any:
+    return row.conv.server if row.from_client else row.conv.client
 
 
 def _bodies(row: Row, kind: type) -> list[Any]:
@@ -77,7 +108,8 @@ def _certs(row: Row) -> list[Any]:
     tls = _tls(row)
     if tls is None:
         return []
-    return [c.summary for c in (*tls.certificates, *tls.client_certificates)]
+    seen = (*tls.certificates, *tls.client_certificates)
+    return [c.summary for c in seen if row.frame is None or c.frame == row.frame]
 
 
 def _process(row: Row) -> dict[str, Any] | None:
@@ -146,16 +178,17 @@ def _cert_time(name: str) -> Getter:
 FIELDS: tuple[Field, ...] = (
     Field("ip.addr", "ip", "either end's address", "ip.addr == 10.0.0.0/8",
           lambda r: [_ip(r.conv.client.ip), _ip(r.conv.server.ip)]),
-    Field("ip.src", "ip", "the client's address (the side that opened the connection)",
-          "ip.src == 192.168.1.20", lambda r: [_ip(r.conv.client.ip)]),
-    Field("ip.dst", "ip", "the server's address", "ip.dst in {10.0.0.5 10.0.0.6}",
-          lambda r: [_ip(r.conv.server.ip)]),
+    Field("ip.src", "ip", "the client's address (the side that opened the connection); in "
+          "messages, the frame's sender", "ip.src == 192.168.1.20",
+          lambda r: [_ip(_sender(r).ip)]),
+    Field("ip.dst", "ip", "the server's address; in messages, the frame's receiver",
+          "ip.dst in {10.0.0.5 10.0.0.6}", lambda r: [_ip(_receiver(r).ip)]),
     Field("tcp.port", "int", "either end's port", "tcp.port == 443",
           lambda r: [r.conv.client.port, r.conv.server.port]),
-    Field("tcp.srcport", "int", "the client's port", "tcp.srcport > 50000",
-          lambda r: [r.conv.client.port]),
-    Field("tcp.dstport", "int", "the server's port", "tcp.dstport != 443",
-          lambda r: [r.conv.server.port]),
+    Field("tcp.srcport", "int", "the client's port; in messages, the frame's source port",
+          "tcp.srcport > 50000", lambda r: [_sender(r).port]),
+    Field("tcp.dstport", "int", "the server's port; in messages, the frame's destination port",
+          "tcp.dstport != 443", lambda r: [_receiver(r).port]),
     Field("tcp.stream", "int", "the connection id (Wireshark's tcp.stream)", "tcp.stream == 3",
           lambda r: [r.conv.id]),
     Field("tls", "bool", "the connection carries TLS", "tls and not conn.established",
@@ -173,7 +206,8 @@ FIELDS: tuple[Field, ...] = (
     Field("tls.handshake.extension.type", "extension", "every extension type in the hellos",
           "tls.handshake.extension.type == 0xff01", _extensions),
     Field("tls.handshake.extensions_server_name", "string", "the SNI the client sent",
-          'tls.handshake.extensions_server_name contains "corp"', _tls_attr("sni")),
+          'tls.handshake.extensions_server_name contains "corp"',
+          lambda r: [n for h in _bodies(r, m.ClientHello) if (n := h.extensions.server_name)]),
     Field("tls.handshake.extensions.supported_version", "version",
           "supported_versions offered (ClientHello) or chosen (ServerHello)",
           "tls.handshake.extensions.supported_version == TLS1.3", _supported),
@@ -181,11 +215,10 @@ FIELDS: tuple[Field, ...] = (
           'tls.handshake.extensions_alpn_str == "h2"', _alpn),
     Field("tls.alert.description", "alert", "every alert's code (plaintext alerts)",
           "tls.alert.description == bad_certificate",
-          lambda r: [a.description for a in (_tls(r).alerts if _tls(r) else ())
-                     if a.description is not None]),
+          lambda r: [a.description for a in _alerts(r) if a.description is not None]),
     Field("tls.alert.level", "alert_level", "every plaintext alert's level",
           "tls.alert.level == fatal",
-          lambda r: [a.level for a in (_tls(r).alerts if _tls(r) else ()) if a.level is not None]),
+          lambda r: [a.level for a in _alerts(r) if a.level is not None]),
     Field("conn.id", "int", "the connection id", "conn.id in {3 4 5}", lambda r: [r.conv.id]),
     Field("conn.version", "version", "the negotiated version", "conn.version <= TLS1.1",
           _session_attr("version")),
