@@ -217,21 +217,9 @@ Body = (
 # -- extensions ------------------------------------------------------------------------
 
 
-#: The extensions whose contents are read; the others are kept raw only.
-_READ_EXTENSIONS: Final = frozenset({
-    EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS, EXT_SUPPORTED_GROUPS, EXT_KEY_SHARE,
-    EXT_KEY_SHARE_DRAFT, EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT, EXT_ALPN,
-    EXT_EC_POINT_FORMATS, EXT_PSK_KEY_EXCHANGE_MODES, EXT_PRE_SHARED_KEY, EXT_SESSION_TICKET,
-    EXT_EARLY_DATA, EXT_EXTENDED_MASTER_SECRET, EXT_ENCRYPT_THEN_MAC, EXT_RENEGOTIATION_INFO,
-    EXT_STATUS_REQUEST, EXT_RECORD_SIZE_LIMIT,
-})  # fmt: skip
-
-
 def _parse_extension(ext: Extension, values: dict[str, object], base: int, server: bool) -> None:
-    t = ext.type
-    if t not in _READ_EXTENSIONS:
-        return
     r = Reader(ext.data, "extension", base)
+    t = ext.type
     if t == EXT_SERVER_NAME:
         if not ext.data:
             return  # a ServerHello acknowledges SNI with an empty extension (RFC 6066 3)
@@ -306,19 +294,6 @@ def parse_extensions(r: Reader, server: bool) -> Extensions:
     block = r.sub(2, "extensions")
     raw: list[Extension] = []
     offsets: list[int] = []
-    # Each extension is a type and a 2-byte length-prefixed body (RFC 8446 4.2). Indexing the
-    # bytes directly is several times faster than a Reader call per field, and hellos are
-    # the bulk of the parsing; the Reader is used when a length does not fit, for its
-    # precise error.
-    data, pos, end, base = block.data, block.pos, block.end, block.base
-    while pos + 4 <= end:
-        size = data[pos + 2] << 8 | data[pos + 3]
-        if pos + 4 + size > end:
-            break
-        offsets.append(base + pos + 4)
-        raw.append(Extension(data[pos] << 8 | data[pos + 1], bytes(data[pos + 4 : pos + 4 + size])))
-        pos += 4 + size
-    block.pos = pos
     while block.remaining:
         ext_type = block.u16("extension_type")
         offsets.append(block.base + block.pos + 2)
