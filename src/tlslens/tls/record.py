@@ -167,7 +167,7 @@ class RecordLayer:
                 self.in_body = True
                 pos = n
         self.offset = offset + n
-        return SKIP_ALL if self.dead else self.skip
+        return self.skip
 
     def _skipped(self, offset: int) -> None:
         """The bytes between the expected offset and `offset` were left out by the caller

@@ -14,7 +14,7 @@ This module imports nothing from tlslens (it sits below every other part of `tls
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
@@ -290,20 +290,10 @@ NAMED_LISTS_KEPT: Final = 256
 
 
 @lru_cache(maxsize=NAMED_LISTS_KEPT)
-def names_of(kind: str, values: tuple[int, ...]) -> tuple[str, ...]:
-    """The display names of a whole list of code points of one registry (`kind`: "version",
-    "cipher_suite", "group", "signature_scheme" or "extension"), remembered per list."""
-    name = _LIST_NAMERS[kind]
+def names_of(name: Callable[[int], str], values: tuple[int, ...]) -> tuple[str, ...]:
+    """`name` (one of the functions above) of every code point of a list, remembered per
+    list."""
     return tuple(name(v) for v in values)
-
-
-_LIST_NAMERS: Final = {
-    "version": version_name,
-    "cipher_suite": cipher_suite_name,
-    "group": group_name,
-    "signature_scheme": signature_scheme_name,
-    "extension": extension_name,
-}
 
 
 #: The message names as the RFCs' prose and Message Analyzer write them (ClientHello), for

@@ -237,7 +237,8 @@ class TLSSession:
         session only skips (see `RecordLayer.feed`): a caller may leave those out."""
         d = self.dirs[role]
         if d.mode == TLS:
-            return d.records.feed(offset, data, frame)  # type: ignore[union-attr]
+            assert d.records is not None
+            return d.records.feed(offset, data, frame)
         if d.mode == OFF:
             return SKIP_ALL
         # Not TLS yet: find where it starts (offset 0, or after a STARTTLS exchange). Bytes
