@@ -229,6 +229,7 @@ class _Collector:
                 rst = conn.halves[side].rst_frame
                 if rst is not None:
                     session.end(_role(conn, side), "rst", rst)
+            session.close()
             summary = TlsSummary.of(session)
         self.finished[conn.id] = Conversation.of(conn, summary, self._processes(conn), self.aliases)
         conn.state = None

@@ -131,6 +131,14 @@ class Anomaly:
 Event = HandshakeMessage | Alert | ChangeCipherSpec | Anomaly
 
 
+def _ignore_record(*_record: object) -> None:
+    """Where a closed session's record layer sends records (none should come)."""
+
+
+def _ignore_anomaly(_offset: int, _frame: int, _message: str) -> None:
+    """Where a closed session's record layer sends anomalies (none should come)."""
+
+
 class _Direction:
     """What one side sent."""
 
@@ -332,6 +340,16 @@ class TLSSession:
                 f"{size} bytes missing from the capture at offset {offset}; TLS records are "
                 "followed again from the next one that starts a segment",
             )  # fmt: skip
+
+    def close(self) -> None:
+        """No more input will come. Drops what the record layers call back into, which
+        refers to this session: that cycle would keep every finished session, with all its
+        messages, alive until the garbage collector's next full pass (on a busy capture that
+        is most of the memory, and the collector's passes cost about a tenth of the run)."""
+        for d in self.dirs:
+            if d.records is not None:
+                d.records.on_record = _ignore_record
+                d.records.on_anomaly = _ignore_anomaly
 
     def end(self, role: int, how: str, frame: int) -> None:
         """This side closed (FIN) or reset (RST) the connection at `frame`."""
