@@ -13,13 +13,19 @@ from tlslens.tls.errors import DecodeError
 
 
 class Reader:
-    """A cursor over `data`; `base` is the stream offset of data[0] for error messages."""
+    """A cursor over `data`; `base` is the stream offset of data[0] for error messages.
+
+    Hello parsing calls these methods about two hundred times per ClientHello, so each one
+    checks its bounds and reads inline rather than through the helpers (a call costs as
+    much as the read itself)."""
 
     __slots__ = ("base", "data", "end", "layer", "pos")
 
     def __init__(self, data: bytes, layer: str, base: int = 0, start: int = 0,
                  end: int | None = None) -> None:  # fmt: skip
-        self.data = data
+        # Slices of bytes are bytes: what `take` and `vector` return is then never a view
+        # that keeps a larger buffer alive.
+        self.data = data if data.__class__ is bytes else bytes(data)
         self.layer = layer
         self.base = base
         self.pos = start
@@ -28,68 +34,91 @@ class Reader:
     def fail(self, reason: str) -> DecodeError:
         return DecodeError(self.layer, self.base + self.pos, reason)
 
+    def _short(self, n: int, what: str) -> DecodeError:
+        return self.fail(f"{what}: needs {n} bytes, {self.end - self.pos} left")
+
     @property
     def remaining(self) -> int:
         return self.end - self.pos
 
-    def _need(self, n: int, what: str) -> None:
-        if self.pos + n > self.end:
-            raise self.fail(f"{what}: needs {n} bytes, {self.end - self.pos} left")
-
     def u8(self, what: str = "uint8") -> int:
-        self._need(1, what)
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
+        p = self.pos
+        if p >= self.end:
+            raise self._short(1, what)
+        self.pos = p + 1
+        return self.data[p]
 
     def u16(self, what: str = "uint16") -> int:
-        self._need(2, what)
-        d, p = self.data, self.pos
-        self.pos += 2
+        p = self.pos
+        if p + 2 > self.end:
+            raise self._short(2, what)
+        d = self.data
+        self.pos = p + 2
         return d[p] << 8 | d[p + 1]
 
     def u24(self, what: str = "uint24") -> int:
-        self._need(3, what)
-        d, p = self.data, self.pos
-        self.pos += 3
+        p = self.pos
+        if p + 3 > self.end:
+            raise self._short(3, what)
+        d = self.data
+        self.pos = p + 3
         return d[p] << 16 | d[p + 1] << 8 | d[p + 2]
 
     def u32(self, what: str = "uint32") -> int:
-        self._need(4, what)
-        value = int.from_bytes(self.data[self.pos : self.pos + 4], "big")
-        self.pos += 4
-        return value
+        p = self.pos
+        if p + 4 > self.end:
+            raise self._short(4, what)
+        self.pos = p + 4
+        return int.from_bytes(self.data[p : p + 4], "big")
 
     def take(self, n: int, what: str = "bytes") -> bytes:
-        self._need(n, what)
-        value = bytes(self.data[self.pos : self.pos + n])
-        self.pos += n
-        return value
+        p = self.pos
+        if p + n > self.end:
+            raise self._short(n, what)
+        self.pos = p + n
+        return self.data[p : p + n]
+
+    def _length(self, length_bytes: int, what: str) -> int:
+        """Read a vector's 1-, 2- or 3-byte length prefix (RFC 8446 3.4)."""
+        p = self.pos
+        if p + length_bytes > self.end:
+            raise self._short(length_bytes, what + " length")
+        d = self.data
+        self.pos = p + length_bytes
+        if length_bytes == 2:
+            return d[p] << 8 | d[p + 1]
+        if length_bytes == 1:
+            return d[p]
+        return d[p] << 16 | d[p + 1] << 8 | d[p + 2]
 
     def vector(self, length_bytes: int, what: str) -> bytes:
         """A vector with a 1-, 2- or 3-byte length prefix (RFC 8446 3.4)."""
-        if length_bytes == 1:
-            n = self.u8(what + " length")
-        elif length_bytes == 2:
-            n = self.u16(what + " length")
-        else:
-            n = self.u24(what + " length")
-        return self.take(n, what)
+        n = self._length(length_bytes, what)
+        p = self.pos
+        if p + n > self.end:
+            raise self._short(n, what)
+        self.pos = p + n
+        return self.data[p : p + n]
 
     def sub(self, length_bytes: int, what: str) -> Reader:
         """A reader over the body of a length-prefixed vector, without copying."""
-        n = {1: self.u8, 2: self.u16, 3: self.u24}[length_bytes](what + " length")
-        self._need(n, what)
-        inner = Reader(self.data, self.layer, self.base, self.pos, self.pos + n)
-        self.pos += n
-        return inner
+        n = self._length(length_bytes, what)
+        p = self.pos
+        if p + n > self.end:
+            raise self._short(n, what)
+        self.pos = p + n
+        return Reader(self.data, self.layer, self.base, p, p + n)
 
     def u16_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
-        inner = self.sub(length_bytes, what)
-        if inner.remaining % 2:
-            raise inner.fail(f"{what}: odd length {inner.remaining} for a list of uint16")
+        n = self._length(length_bytes, what)
+        p = self.pos
+        if p + n > self.end:
+            raise self._short(n, what)
+        if n % 2:
+            raise self.fail(f"{what}: odd length {n} for a list of uint16")
+        self.pos = p + n
         # One unpack for the whole list: cipher suite lists run to a hundred entries.
-        return struct.unpack_from(f">{inner.remaining // 2}H", self.data, inner.pos)
+        return struct.unpack_from(f">{n // 2}H", self.data, p)
 
     def u8_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
         return tuple(self.vector(length_bytes, what))
