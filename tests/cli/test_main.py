@@ -144,7 +144,7 @@ def test_jsonl_carries_the_tls_facts(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
-    from tlslens.cli.main import _progress_bar
+    from tlslens.cli.analyze_cmd import _progress_bar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

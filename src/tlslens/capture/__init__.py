@@ -5,6 +5,9 @@ undoes gzip, and returns a reader to iterate. Readers stream: memory does not gr
 file's length. A damaged file yields the frames before the damage and records a
 `CaptureProblem`; only a file that cannot be read at all raises `CaptureError`.
 
+The Network Monitor and ETL readers are imported only when a file is neither pcap nor pcapng
+(`_windows_reader`), so that reading a pcap does not pay for loading them.
+
 This package must not import `net`, `tls`, `certs`, `eventlog` or `analysis`.
 """
 
@@ -13,15 +16,17 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tlslens.capture.etl import EtlReader, is_etl
 from tlslens.capture.frame import CaptureError, CaptureProblem, Frame
-from tlslens.capture.netmon import NetmonReader, is_netmon
 from tlslens.capture.pcap import PcapReader, is_pcap
 from tlslens.capture.pcapng import PcapngReader, is_pcapng
-from tlslens.capture.source import open_input
+from tlslens.capture.source import ChunkedInput, open_input
 from tlslens.limits import Limits
+
+if TYPE_CHECKING:
+    from tlslens.capture.etl import EtlReader
+    from tlslens.capture.netmon import NetmonReader
 
 __all__ = ["CaptureError", "CaptureProblem", "CaptureReader", "Frame", "open_capture"]
 
@@ -117,6 +122,23 @@ def _describe_unknown(head: bytes) -> str:
     )
 
 
+def _windows_reader(
+    source: ChunkedInput, head: bytes, limits: Limits, dedupe: bool
+) -> NetmonReader | EtlReader | None:
+    """A reader for a Network Monitor or ETL file, or None when the file is neither."""
+    # Lazy: pcap and pcapng files, the usual input, never need this reader (start-up time).
+    from tlslens.capture.netmon import NetmonReader, is_netmon
+
+    if is_netmon(head):
+        return NetmonReader(source, limits)
+    # Lazy: only a file of no other format needs the ETL reader (start-up time).
+    from tlslens.capture.etl import EtlReader, is_etl
+
+    if is_etl(source.buf[:0x50].tobytes()):
+        return EtlReader(source, limits, dedupe=dedupe)
+    return None
+
+
 def open_capture(path: str, limits: Limits | None = None, *, dedupe: bool = True) -> OpenCapture:
     """Open a capture file of any supported format. Raises CaptureError if it cannot be read.
 
@@ -127,16 +149,14 @@ def open_capture(path: str, limits: Limits | None = None, *, dedupe: bool = True
     limits = limits or Limits()
     source, compressed = open_input(path)
     head = source.buf[:16].tobytes()
-    reader: PcapReader | PcapngReader | NetmonReader | EtlReader
+    reader: PcapReader | PcapngReader | NetmonReader | EtlReader | None
     if is_pcap(head):
         reader = PcapReader(source, limits)
     elif is_pcapng(head):
         reader = PcapngReader(source, limits)
-    elif is_netmon(head):
-        reader = NetmonReader(source, limits)
-    elif is_etl(source.buf[:0x50].tobytes()):
-        reader = EtlReader(source, limits, dedupe=dedupe)
     else:
+        reader = _windows_reader(source, head, limits, dedupe)
+    if reader is None:
         source.close()
         raise CaptureError(path, _describe_unknown(head))
     return OpenCapture(path, reader, compressed)

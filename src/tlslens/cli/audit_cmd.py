@@ -14,47 +14,13 @@ from rich.text import Text
 
 from tlslens.analysis.compliance import audit
 from tlslens.analysis.correlate import process_record
-from tlslens.cli.events import EventInput, add_event_options
-from tlslens.cli.files import (
-    Captures,
-    add_alias_option,
-    add_filter_option,
-    matching,
-    no_match_note,
-    read_inputs,
-)
-from tlslens.query.kinds import version_code
+from tlslens.cli.events import EventInput
+from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
 from tlslens.tls.registry import version_name
 
 CSV_COLUMNS = ("file", "client", "process", "server", "sni", "connections", "established",
                "failed", "offered_max", "versions", "ciphers", "cert_sig_algs", "violation",
                "problems", "first_conn")  # fmt: skip
-
-
-def _version_argument(text: str) -> int:
-    try:
-        return version_code(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "audit",
-        help="compliance view: versions, ciphers and certificates per client/server pair",
-        description="For every client/server pair (aliases and processes applied): the "
-        "highest version the client offered, the versions and ciphers negotiated, the "
-        "certificate signature algorithms and counts, worst first; --min-version decides "
-        "what is a violation.",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
-    parser.add_argument("--min-version", type=_version_argument, default=0x0303,
-                        metavar="VERSION",
-                        help="the lowest acceptable version (default TLS1.2)")  # fmt: skip
-    parser.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    add_filter_option(parser)
-    add_alias_option(parser)
-    add_event_options(parser)
 
 
 def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

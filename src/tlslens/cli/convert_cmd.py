@@ -13,30 +13,10 @@ import argparse
 import contextlib
 import os
 import tempfile
-from typing import Any, TextIO
+from typing import TextIO
 
 from tlslens.capture import CaptureError, open_capture
 from tlslens.capture.pcapng_writer import PcapngWriter, storable
-
-
-def add_parser(commands: Any) -> None:
-    convert = commands.add_parser(
-        "convert",
-        help="write a capture (pcap, pcapng, Network Monitor .cap, ETL, gzip) as pcapng, keeping "
-        "process ids, comments and directions",
-        description="Convert any capture tlslens reads to pcapng. Per-packet process and "
-        "thread ids become pcapng option 8 (epb_processid_threadid) plus a `PID=... TID=...` "
-        "comment as Microsoft's etl2pcapng writes; comments and direction flags are kept.",
-    )
-    convert.add_argument("input", metavar="IN", help="capture file to read")
-    convert.add_argument("-o", "--output", metavar="OUT.pcapng", required=True,
-                         help="pcapng file to write (replaced if it exists)")  # fmt: skip
-    convert.add_argument(
-        "--dedupe",
-        action="store_true",
-        help="drop the extra copies of a packet that pktmon logs once per network "
-        "component (pktmon ETL input only; other formats have no such copies)",
-    )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -1,5 +1,6 @@
-"""The `--events FILE` and `--skew` options shared by the commands: read the event logs, find
-the clock offset, and join the events to a capture's connections.
+"""What the `--events FILE` and `--skew` options shared by the commands do (they are defined
+in `tlslens.cli.arguments`): read the event logs, find the clock offset, and join the events
+to a capture's connections.
 
 Memory stays bounded on big logs: only events that can be about a connection (Schannel,
 Sysmon 3, WFP, CAPI2) are kept for matching; other events are read again, in a second pass,
@@ -8,7 +9,6 @@ only by the timeline, and only those near the capture's time span.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
@@ -19,28 +19,6 @@ from tlslens.eventlog.facts import facts, is_capi2
 
 #: Events of the second pass kept at most (the timeline says when more were left out).
 MAX_OTHER_EVENTS = 100_000
-
-
-def skew_argument(text: str) -> str:
-    """argparse type for --skew: checks the text, keeps it (auto is resolved later)."""
-    try:
-        parse_skew(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
-def add_event_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--events", action="append", default=[], metavar="LOG",
-        help="a Windows event log (EVTX, wevtutil/Event Viewer XML, Get-WinEvent JSON, "
-        "Export-Csv); events are joined to connections (repeat for several logs)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--skew", type=skew_argument, default="0", metavar="OFFSET",
-        help="add OFFSET to event times to reach the capture's clock (+2.5s, -300ms, 1h), "
-        "or `auto` to estimate it from events that match connections (default 0)",
-    )  # fmt: skip
 
 
 def _relevant(event: LogEvent) -> bool:

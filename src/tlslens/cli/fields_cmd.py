@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -21,17 +21,6 @@ KIND_LITERALS = {
     "alert": "bad_certificate or 42", "alert_level": "fatal, warning",
     "handshake": "client_hello or 1", "extension": "0xff01 (contains: by name)",
 }  # fmt: skip
-
-
-def add_parser(commands: Any) -> None:
-    fields = commands.add_parser(
-        "fields",
-        help="list the fields --filter can use, with kinds and examples",
-        description="Every field of the filter language: name, kind, meaning and an example. "
-        "A field holds a list of values per connection; a comparison is true when any value "
-        "satisfies it.",
-    )
-    fields.add_argument("--format", choices=("text", "json", "csv"), default="text")
 
 
 def run_fields(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,29 +1,26 @@
 """Opening the capture files a command was given, with the same messages for all commands:
 an unreadable file is one error line and a failing exit status; problems found while reading
-are warnings printed after the file's results."""
+are warnings printed after the file's results.
+
+The filter language and the diagnosis rules are imported only by the functions that use them,
+when a command was given a filter: `tlslens analyze` imports this module on every run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
 from tlslens.analysis.conversation import Conversation
-from tlslens.analysis.frame_list import FrameRow
 from tlslens.analysis.pipeline import Analysis
 from tlslens.capture import CaptureError
-from tlslens.diagnose import Context, diagnose
-from tlslens.query import FilterError, Predicate, Row, compile_filter, uses_field
 
-
-def add_alias_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--aliases", metavar="FILE",
-        help="nicknames for addresses and networks: TOML (\"10.0.0.5\" = \"web01\") or "
-        "hosts-file lines (10.0.0.5 web01); CIDRs allowed",
-    )  # fmt: skip
+if TYPE_CHECKING:
+    from tlslens.analysis.frame_list import FrameRow
+    from tlslens.query import Predicate
 
 
 def expand_paths(paths: list[str], err: TextIO) -> list[str]:
@@ -44,19 +41,13 @@ def expand_paths(paths: list[str], err: TextIO) -> list[str]:
     return out
 
 
-def add_filter_option(parser: argparse.ArgumentParser, frames: bool = False) -> None:
-    what = ("only frames that match, each tested on its own as Wireshark does, e.g. "
-            "'tls.handshake.type == client_hello' or 'conn.sni == \"x\"' (all frames of "
-            "those connections)") if frames else \
-        "only connections that match, e.g. 'conn.version < TLS1.2 and tcp.port == 443'"  # fmt: skip
-    parser.add_argument("--filter", "-Y", metavar="EXPR",
-                        help=what + " (`tlslens fields` lists the fields)")  # fmt: skip
-
-
 def read_filter(text: str | None, err: TextIO) -> tuple[bool, Predicate | None]:
     """(ok, predicate) from --filter; a bad filter is a message with a caret on stderr."""
     if text is None:
         return True, None
+    # Lazy: the filter language is needed only when a filter is given (start-up time).
+    from tlslens.query import FilterError, compile_filter
+
     try:
         return True, compile_filter(text)
     except FilterError as exc:
@@ -77,8 +68,16 @@ FindingsOf = Callable[[Conversation], Callable[[], list[str]]]
 
 def _findings_of(filter_text: str | None) -> FindingsOf | None:
     """A function giving a connection's finding codes, when the filter asks for them."""
-    if filter_text is None or not uses_field(filter_text, "finding.code"):
+    if filter_text is None:
         return None
+    # Lazy: the filter language is needed only when a filter is given (start-up time).
+    from tlslens.query import uses_field
+
+    if not uses_field(filter_text, "finding.code"):
+        return None
+    # Lazy: the diagnosis rules are needed only when a filter asks for them (start-up time).
+    from tlslens.diagnose import Context, diagnose
+
     ctx = Context()
     return lambda conv: [f.code for f in diagnose(conv, ctx)].copy
 
@@ -97,6 +96,9 @@ def matching_frames(
     if predicate is None:
         yield from frames
         return
+    # Lazy: the filter language is needed only when a filter is given (start-up time).
+    from tlslens.query import Row
+
     by_id = {conv.id: conv for conv in conversations}
     findings_of = _findings_of(filter_text)
     # Findings are worked out once per connection, in capture order as diagnose does.
@@ -126,6 +128,9 @@ def matching(
     if predicate is None:
         yield from conversations
         return
+    # Lazy: the filter language is needed only when a filter is given (start-up time).
+    from tlslens.query import Row
+
     kept = 0
     findings_of = _findings_of(filter_text)
     for conv in conversations:
@@ -138,7 +143,8 @@ def matching(
         on_empty()
 
 
-Inputs = tuple[Aliases | None, Predicate | None]
+#: (aliases, filter); a string, as `Predicate` is imported for type checking only.
+Inputs: TypeAlias = "tuple[Aliases | None, Predicate | None]"
 
 
 def read_inputs(args: argparse.Namespace, err: TextIO) -> Inputs | None:

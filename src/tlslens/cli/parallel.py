@@ -3,6 +3,9 @@ whole files (a capture is one stream; its connections cannot be split across pro
 without reading it twice). Each worker writes its file's output to a temporary file; the
 parent copies them out in the order the files were given, so the output is the same as a
 sequential run, and one failing file does not stop the others.
+
+`tlslens analyze` imports this module on every run, for `default_jobs`; the process pool is
+imported only when several files are analysed at once.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import io
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 JSON_HEAD = '{"captures": ['
 JSON_TAIL = "\n]}\n"
@@ -30,7 +35,8 @@ def default_jobs() -> int:
 
 def _one(args: argparse.Namespace) -> tuple[int, str, str]:
     """Analyse one file in a worker: (status, path of its output, its messages)."""
-    from tlslens.cli.main import run_analyze
+    # Imported here, not at the top: tlslens.cli.analyze_cmd imports this module.
+    from tlslens.cli.analyze_cmd import run_analyze
 
     err = io.StringIO()
     handle, name = tempfile.mkstemp(suffix=".tlslens")
@@ -65,6 +71,9 @@ def _done(on_done: Callable[[str], None], path: str, _future: object) -> None:
 def run_parallel(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
                  on_done: Callable[[str], None] | None = None) -> int:  # fmt: skip
     """Run `analyze` on every file of `args.files` with `jobs` processes."""
+    # Lazy: only runs over several files need the process pool (start-up time).
+    from concurrent.futures import ProcessPoolExecutor
+
     # One JSON document for all files, as the sequential run writes (not with --columns,
     # which writes a document per file).
     joined = args.format == "json" and args.columns is None

@@ -1,4 +1,5 @@
-"""Readable terminal output for `tlslens analyze` (rich tables), and CSV rows."""
+"""Readable terminal output for `tlslens analyze` (rich tables), and CSV rows. The chosen
+fields of --columns are `tlslens.cli.columns`' job."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from rich.text import Text
 from tlslens.analysis.conversation import Conversation, format_time
 from tlslens.analysis.correlate import LogProcess, process_record
 from tlslens.analysis.pipeline import CaptureReport
-from tlslens.query import Row, suggest_fields
-from tlslens.query.fields import BY_NAME, Field
-from tlslens.query.kinds import KINDS
 
 OUTCOME_STYLES = {
     "established": "green",
@@ -172,43 +170,3 @@ def print_conversations(
     for note in report.notes():
         console.print(Text(f"note: {note}", style="yellow"))
     console.print()
-
-
-def column_fields(text: str) -> list[Field]:
-    """The fields named by --columns (comma-separated); raises ValueError naming an unknown
-    one with the closest names."""
-    out = []
-    for name in (n.strip() for n in text.split(",")):
-        if not name:
-            continue
-        field = BY_NAME.get(name)
-        if field is None:
-            close = suggest_fields(name)
-            hint = f"; did you mean {', '.join(close)}?" if close else \
-                "; `tlslens fields` lists them"  # fmt: skip
-            raise ValueError(f"--columns: unknown field {name!r}{hint}")
-        out.append(field)
-    if not out:
-        raise ValueError("--columns: no field named")
-    return out
-
-
-def column_values(fields: list[Field], row: Row) -> dict[str, Any]:
-    """name -> the field's values for one connection: a single value, a list, or None;
-    versions, ciphers, alerts and addresses as their names."""
-    record: dict[str, Any] = {}
-    for field in fields:
-        kind = KINDS[field.kind]
-        raw = field.get(row)
-        values = [v if field.kind in ("int", "float", "bool", "string") else kind.text(v)
-                  for v in raw]  # fmt: skip
-        record[field.name] = None if not values else values[0] if len(values) == 1 else values
-    return record
-
-
-def column_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)

@@ -21,15 +21,8 @@ from tlslens.analysis.timeline import (
     merge,
     other_entries,
 )
-from tlslens.cli.events import EventInput, add_event_options
-from tlslens.cli.files import (
-    Captures,
-    add_alias_option,
-    add_filter_option,
-    matching,
-    no_match_note,
-    read_inputs,
-)
+from tlslens.cli.events import EventInput
+from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
 
 #: Events this long before the capture's first frame or after its last are still shown.
 MARGIN_NS = 60 * 1_000_000_000
@@ -41,24 +34,6 @@ KIND_STYLE = {
     "tls-alert": "bold red", "tcp-close": "yellow", "tcp-gap": "magenta",
     "tls-anomaly": "magenta", "schannel": "bold cyan", "network": "cyan",
 }  # fmt: skip
-
-
-def add_parser(commands: Any) -> None:
-    timeline = commands.add_parser(
-        "timeline",
-        help="one time-ordered list of TCP, TLS and event-log events",
-        description="TCP opens and closes, TLS messages and alerts per connection, and event "
-        "log events, in time order; each log event joined to the connection it most likely "
-        "belongs to, with the reason.",
-    )
-    timeline.add_argument("capture", metavar="CAPTURE", help="capture file")
-    add_event_options(timeline)
-    add_alias_option(timeline)
-    add_filter_option(timeline)
-    timeline.add_argument("--all-events", action="store_true",
-                          help="also show log events far (over 60 s) from the capture's time "
-                          "span")  # fmt: skip
-    timeline.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default="text")
 
 
 def _print_text(console: Console, path: str, entries: list[Entry]) -> None:

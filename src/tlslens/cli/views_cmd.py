@@ -18,59 +18,11 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.details import Node, message_tree
 from tlslens.analysis.frame_list import frame_rows
 from tlslens.analysis.timeline import capture_entries
-from tlslens.cli.files import (
-    Captures,
-    add_alias_option,
-    add_filter_option,
-    matching_frames,
-    no_frame_note,
-    read_inputs,
-)
+from tlslens.cli.arguments import FRAME_COLUMNS
+from tlslens.cli.files import Captures, matching_frames, no_frame_note, read_inputs
 
-FRAME_COLUMNS = ("frame", "ts", "source", "destination", "protocol", "summary", "conn")
 #: Width of the arrows in the ladder.
 LADDER_WIDTH = 64
-
-
-def add_parsers(commands: Any) -> None:
-    messages = commands.add_parser(
-        "messages",
-        help="the frame list: every frame with source, destination and what it carried",
-        description="One row per frame, as Network Monitor's frame list: number, time, "
-        "source, destination, protocol, summary and connection id.",
-    )
-    messages.add_argument("capture", metavar="CAPTURE")
-    messages.add_argument("--format", choices=("text", "json", "jsonl", "csv"), default="text")
-    messages.add_argument(
-        "--columns",
-        metavar="NAMES",
-        help="choose and order columns among " + ",".join(FRAME_COLUMNS),
-    )
-    add_filter_option(messages, frames=True)
-    add_alias_option(messages)
-    show = commands.add_parser(
-        "show",
-        help="the details of every TLS message of a connection (or of one frame)",
-        description="The details pane: each TLS message of the connection as a tree of its "
-        "fields, extensions and certificates, with frames and stream offsets.",
-    )
-    show.add_argument("capture", metavar="CAPTURE")
-    which = show.add_mutually_exclusive_group(required=True)
-    which.add_argument("--conn", type=int, metavar="N", help="connection id (tcp.stream)")
-    which.add_argument("--frame", type=int, metavar="N", help="frame number")
-    show.add_argument("--format", choices=("text", "json"), default="text")
-    add_alias_option(show)
-    ladder = commands.add_parser(
-        "ladder",
-        help="a sequence diagram of one connection",
-        description="Client and server columns with the TCP and TLS messages between them, "
-        "alerts, FIN and RST, with frame numbers and times since the first packet.",
-    )
-    ladder.add_argument("capture", metavar="CAPTURE")
-    ladder.add_argument("--conn", type=int, metavar="N", required=True,
-                        help="connection id (tcp.stream)")  # fmt: skip
-    ladder.add_argument("--format", choices=("text", "json"), default="text")
-    add_alias_option(ladder)
 
 
 def _console(out: TextIO, width: int = 200) -> Console:

@@ -1,0 +1,241 @@
+"""`tlslens analyze`: one record per TCP connection, as a table, JSON, JSON lines or CSV.
+
+The command run most often, so it imports at the top only what every run needs (the analysis
+itself and the JSON writers). What only some runs need is imported where it is used: rich for
+the table and the progress bar, the renderers of the table, of CSV and of --columns, the event
+logs (--events), the filter language (--filter, in `tlslens.cli.files`) and the process pool
+(several files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tlslens.analysis.conversation import Conversation
+from tlslens.analysis.pipeline import Analysis, CaptureReport
+from tlslens.capture import CaptureError
+from tlslens.cli.files import expand_paths, matching, no_match_note, read_inputs
+from tlslens.cli.parallel import default_jobs, run_parallel
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tlslens.cli.events import EventInput
+
+
+def _warn(err: TextIO, message: str) -> None:
+    print(f"tlslens: warning: {message}", file=err)
+
+
+def _error(err: TextIO, message: str) -> None:
+    print(f"tlslens: error: {message}", file=err)
+
+
+def _guarded(analysis: Analysis, err: TextIO, failures: list[str]) -> Iterator[Conversation]:
+    """Conversations of one file; an unexpected failure ends this file with a message,
+    never with a traceback, and keeps what was produced before it."""
+    try:
+        yield from analysis.conversations()
+    except Exception as exc:
+        path = analysis.report.path
+        failures.append(path)
+        _error(
+            err,
+            f"{path}: internal error after frame {analysis.capture.frames_read} "
+            f"({type(exc).__name__}: {exc}); results above are partial. Please report this.",
+        )
+
+
+def _report_problems(report: CaptureReport, err: TextIO) -> None:
+    for problem in report.problems:
+        _warn(err, str(problem))
+
+
+def _console(out: TextIO) -> Console:
+    """The console the text format draws on."""
+    # Lazy: only the text format draws with rich (start-up time).
+    from rich.console import Console
+
+    # Off a terminal, rich would assume 80 columns and elide addresses; be generous.
+    width = None if out.isatty() else 200
+    return Console(file=out, highlight=False, soft_wrap=False, width=width)
+
+
+def _progress_bar(err: TextIO) -> Progress | None:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not err.isatty():
+        return None
+    # Lazy: only a terminal shows a progress bar (start-up time).
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=Console(file=err), transient=True,
+    )  # fmt: skip
+
+
+def _event_input(args: argparse.Namespace, err: TextIO) -> EventInput | None:
+    """The event logs of --events, or None without one."""
+    if not args.events:
+        return None
+    # Lazy: the event-log readers and the correlation code serve only --events (start-up time).
+    from tlslens.cli.events import EventInput
+
+    return EventInput(args.events, args.skew, err)
+
+
+def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    status = 0
+    failures: list[str] = []
+    first_json = True
+    writer = None
+    inputs = read_inputs(args, err)
+    if inputs is None:
+        return 1
+    aliases, predicate = inputs
+    columns = None
+    if args.columns is not None:
+        # Lazy: only --columns needs the filter language's fields (start-up time).
+        from tlslens.cli.columns import column_fields
+
+        try:
+            columns = column_fields(args.columns)
+        except ValueError as exc:
+            _error(err, str(exc))
+            return 1
+    args.files = expand_paths(args.files, err)
+    jobs = min(args.jobs or default_jobs(), len(args.files))
+    if jobs > 1:
+        return _run_parallel(args, out, err, jobs)
+    console = _console(out) if args.format == "text" else None
+    if args.format == "json" and args.columns is None:
+        out.write('{"captures": [')
+    elif args.format == "csv" and args.columns is None:
+        # Lazy: only CSV needs its renderer (start-up time).
+        from tlslens.cli.render import CSV_COLUMNS
+
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+    events = _event_input(args, err)
+    if events is not None:
+        status = events.status
+    bar = _progress_bar(err)
+    for path in args.files:
+        task = None
+        progress = None
+        if bar is not None:
+            bar.start()
+            task = bar.add_task(path, total=None)
+
+            def progress(done: int, total: int, task: Any = task, bar: Progress = bar) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+        try:
+            analysis = Analysis(path, progress=progress, keep_frame_times=bool(events),
+                                aliases=aliases)  # fmt: skip
+        except CaptureError as exc:
+            if bar is not None:
+                bar.stop()
+            _error(err, str(exc))
+            status = 1
+            continue
+        report = analysis.report
+        conversations: Iterable[Conversation] = _guarded(analysis, err, failures)
+        process_of = None
+        annotate = None
+        if events:
+            # Joining events needs every connection first (the log is not in capture order).
+            collected = list(conversations)
+            correlation = events.correlate(collected, analysis.frame_time)
+            conversations, process_of, annotate = collected, correlation.process, \
+                correlation.annotate  # fmt: skip
+        if predicate is not None:
+            conversations = matching(conversations, predicate, args.filter, process_of,
+                                     partial(no_match_note, path, err))  # fmt: skip
+
+        def record_of(conv: Conversation, annotate: Any = annotate) -> dict[str, Any]:
+            record = conv.to_record()
+            if annotate is not None:
+                annotate(record, conv.id)
+            return record
+
+        if columns is not None:
+            # Lazy: only --columns needs its renderer (start-up time).
+            from tlslens.cli.columns import print_columns
+
+            if bar is not None:
+                conversations = list(conversations)
+                bar.stop()
+            print_columns(out, console, args.format, path, columns, conversations, process_of,
+                          first_file=path == args.files[0])  # fmt: skip
+        elif args.format == "text":
+            # Lazy: only the text format needs the table (start-up time).
+            from tlslens.cli.render import print_conversations
+
+            assert console is not None
+            # Collect first so the progress bar and the table do not fight for the screen.
+            items = list(conversations) if bar is not None else conversations
+            if bar is not None:
+                bar.stop()
+            print_conversations(console, report, items, process_of)
+        elif args.format == "jsonl":
+            for conv in conversations:
+                record = record_of(conv)
+                record["file"] = path
+                out.write(json.dumps(record) + "\n")
+        elif args.format == "csv":
+            # Lazy: only CSV needs its renderer (start-up time).
+            from tlslens.cli.render import csv_row
+
+            assert writer is not None
+            for conv in conversations:
+                writer.writerow(csv_row(path, conv, process_of))
+        else:
+            out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
+                      + ', "connections": [')  # fmt: skip
+            first_json = False
+            first = True
+            for conv in conversations:
+                out.write(("\n  " if first else ",\n  ") + json.dumps(record_of(conv)))
+                first = False
+            out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
+        if bar is not None:
+            bar.stop()
+        status = max(status, _after_file(report, args.format, err))
+    if args.format == "json" and columns is None:
+        out.write("\n]}\n")
+    if failures:
+        status = 1
+    return status
+
+
+def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
+    """Say what went wrong reading one file; 1 if nothing could be read from it."""
+    _report_problems(report, err)
+    if fmt != "text":
+        for note in report.notes():
+            _warn(err, f"{report.path}: {note}")
+    if report.read_nothing:
+        _error(err, f"{report.path}: no packets could be read from this file")
+        return 1
+    return 0
+
+
+def _run_parallel(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int) -> int:
+    """Several files on several cores, with one progress bar over all of them."""
+    bar = _progress_bar(err)
+    if bar is None:
+        return run_parallel(args, out, err, jobs)
+    sizes = {path: os.path.getsize(path) if os.path.exists(path) else 0 for path in args.files}
+    task = bar.add_task(f"{len(args.files)} files, {jobs} processes", total=sum(sizes.values()))
+    with bar:
+        return run_parallel(args, out, err, jobs,
+                            lambda path: bar.advance(task, sizes.get(path, 0)))  # fmt: skip
