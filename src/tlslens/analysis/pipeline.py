@@ -8,7 +8,7 @@ of connections open at once, not the length of the capture.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -117,6 +117,16 @@ class CaptureReport:
             )
         return out
 
+    @classmethod
+    def of_shares(cls, reports: Sequence[CaptureReport]) -> CaptureReport:
+        """One report for a capture whose shares (`Analysis(share=...)`) were analysed
+        apart: every share read and decoded every frame, so what is said of frames comes
+        from the first; each followed only its own connections, so those counts add up."""
+        late_frames = sorted(f for r in reports for f in r.late.frames)[:EXAMPLE_FRAMES]
+        late = SkipCount(sum(r.late.count for r in reports), late_frames)
+        return replace(reports[0], tcp_segments=sum(r.tcp_segments for r in reports),
+                       connections=sum(r.connections for r in reports), late=late)  # fmt: skip
+
     def to_record(self) -> dict[str, object]:
         return {
             "file": self.path,
@@ -145,6 +155,14 @@ MAX_PIDS_PER_SIDE = 4
 #: Windows' Idle (0) and System (4) pseudo-processes: on a received packet they mean "not known"
 #: (the packet arrived in a context without a process), not that Idle or System received it.
 UNKNOWN_INBOUND_PIDS = (0, 4)
+
+
+def in_share(src: bytes, dst: bytes, sport: int, dport: int, count: int) -> int:
+    """Which of `count` shares a TCP segment's connection belongs to: the same for both
+    directions, and the same in every process (Python's own hash of bytes is not)."""
+    # Port parity is no use alone: Linux hands out even ephemeral ports to connect().
+    mixed = (sport ^ dport ^ (src[-1] ^ dst[-1]) << 16) * 0x9E3779B1
+    return (mixed >> 16) % count
 
 
 class _Collector:
@@ -246,8 +264,12 @@ class Analysis:
         keep_frame_times: bool = False,
         aliases: Aliases | None = None,
         keep_frames: bool = False,
+        share: tuple[int, int] | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        #: (i, k): follow only the TCP connections of share i of k (see `in_share`), so
+        #: that k processes can split one capture; None follows every connection.
+        self.share = share
         self.aliases = aliases
         #: Every frame's FrameRecord, kept only for the frame list (it grows with the file).
         self.frames: list[FrameRecord] | None = [] if keep_frames else None
@@ -274,6 +296,7 @@ class Analysis:
         size = self.capture.size if progress else 0
         times = self.frame_times
         frames = self.frames
+        share_index, share_count = self.share or (0, 0)
         try:
             for index, ts_ns, linktype, data, meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
@@ -296,8 +319,10 @@ class Analysis:
                     if frames is not None:
                         frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
                     continue
-                segments += 1
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
+                if share_count and in_share(src, dst, sport, dport, share_count) != share_index:
+                    continue
+                segments += 1
                 conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
                            missing)  # fmt: skip
                 if conn is None:  # a late packet of a connection already reported

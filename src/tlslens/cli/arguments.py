@@ -124,7 +124,8 @@ def _add_analyze(commands: Any) -> None:
     add_filter_option(analyze)
     analyze.add_argument(
         "--jobs", "-j", type=int, default=0, metavar="N",
-        help="files analysed at once, one process each (default: one per core)",
+        help="processes (default: one per core): files analysed at once, or one large "
+        "capture's connections shared between them for json, jsonl and csv",
     )  # fmt: skip
     analyze.add_argument(
         "--columns", metavar="FIELDS",

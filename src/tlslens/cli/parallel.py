@@ -1,6 +1,6 @@
 """`tlslens analyze` over many files at once: one worker process per core, each analysing
-whole files (a capture is one stream; its connections cannot be split across processes
-without reading it twice). Each worker writes its file's output to a temporary file; the
+whole files (one large capture alone is split by connection instead: `tlslens.cli.split`).
+Each worker writes its file's output to a temporary file; the
 parent copies them out in the order the files were given, so the output is the same as a
 sequential run, and one failing file does not stop the others.
 

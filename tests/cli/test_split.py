@@ -1,0 +1,117 @@
+"""One capture over several processes (`cli/split.py`): the output and the messages are byte
+for byte those of one process, in every machine format, on every real capture at hand.
+
+The captures here are small, so the size below which a file is not split is lowered to 0
+for these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, corpus_captures
+
+from tlslens.analysis.pipeline import Analysis, in_share
+from tlslens.cli import analyze_cmd, split
+from tlslens.cli import main as cli_main
+
+
+def _captures() -> list[Path]:
+    ours = sorted(p for p in CAPTURES.iterdir() if p.suffix in (".pcap", ".pcapng", ".gz"))
+    return ours + corpus_captures()
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = cli_main.main(["analyze", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def split_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analyze_cmd, "MIN_SPLIT_BYTES", 0)
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_split_jsonl_equals_one_process(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = run(capsys, "--format", "jsonl", "-j", "1", str(path))
+    three = run(capsys, "--format", "jsonl", "-j", "3", str(path))
+    assert three == one
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.parametrize("name", ["failures.pcap", "basic.pcapng", "lossy.pcap", "midstream.pcap"])
+def test_split_other_formats(name: str, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(CAPTURES / name)
+    one = run(capsys, "--format", fmt, "-j", "1", path)
+    for jobs in ("2", "4"):
+        assert run(capsys, "--format", fmt, "-j", jobs, path) == one
+    assert one[0] == 0 and one[1]
+
+
+def test_the_split_really_happens(monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Guards the tests above: they compare nothing if the split path is never taken."""
+    calls: list[int] = []
+
+    class Spy(split.SplitAnalysis):
+        def _run(self, jobs: int, progress: object) -> list[split.Share]:
+            calls.append(jobs)
+            return super()._run(jobs, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(split, "SplitAnalysis", Spy)
+    run(capsys, "--format", "jsonl", "-j", "2", str(CAPTURES / "failures.pcap"))
+    assert calls == [2]
+    calls.clear()
+    monkeypatch.setattr(analyze_cmd, "MIN_SPLIT_BYTES", 1 << 40)
+    run(capsys, "--format", "jsonl", "-j", "2", str(CAPTURES / "failures.pcap"))
+    assert not calls
+
+
+def test_each_connection_is_in_one_share() -> None:
+    path = str(CAPTURES / "failures.pcap")
+    whole = [c.first_frame for c in Analysis(path).conversations()]
+    parts = [[c.first_frame for c in Analysis(path, share=(i, 3)).conversations()]
+             for i in range(3)]  # fmt: skip
+    assert sorted(f for part in parts for f in part) == whole
+    assert sum(1 for part in parts if part) >= 2, "one share took every connection"
+
+
+def test_share_is_the_same_both_ways() -> None:
+    a, b = bytes([127, 0, 0, 1]), bytes([127, 0, 0, 9])
+    for one, other in ((443, 50000), (80, 50001), (8443, 1)):
+        assert in_share(a, b, one, other, 5) == in_share(b, a, other, one, 5)
+
+
+def test_unreadable_file_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 3)
+    status, out, err = run(capsys, "--format", "jsonl", "-j", "3", str(bad))
+    assert (status, out, err) == run(capsys, "--format", "jsonl", "-j", "1", str(bad))
+    assert status == 1 and err.count("error") == 1
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    ["tls", 'conn.version == "TLS 1.2"', 'conn.sni == "no.such.name"',
+     "ip.dst == 127.0.0.1 and not conn.established"],
+)  # fmt: skip
+def test_split_with_a_filter(filter_text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(CAPTURES / "failures.pcap")
+    one = run(capsys, "--format", "jsonl", "-j", "1", "-Y", filter_text, path)
+    assert run(capsys, "--format", "jsonl", "-j", "3", "-Y", filter_text, path) == one
+
+
+def test_no_split_for_text_columns_id_filters(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("split where it must not be")
+
+    monkeypatch.setattr(split, "SplitAnalysis", refuse)
+    path = str(CAPTURES / "failures.pcap")
+    run(capsys, "-j", "2", path)
+    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tcp.stream > 2", path)
+    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tls and conn.id in {1 2}", path)
+    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "finding.code", path)
+    run(capsys, "--format", "csv", "-j", "2", "--columns", "tcp.stream", path)
