@@ -17,7 +17,9 @@ speed-up: tshark's median time divided by tlslens's (above 1 means tlslens is fa
 The jobs are the same facts on both sides:
 
 * tlslens: ``tlslens analyze --format jsonl FILE``, the full analysis with certificates,
-  one JSON line per TCP connection (output written to a file, as a user would).
+  one JSON line per TCP connection (output written to a file, as a user would), on every
+  core as by default; ``--tools tlslens,tlslens-j1,tshark`` adds the same with ``-j 1``.
+  Peak memory is that of the largest process, not the sum over the workers.
 * tshark: ``tshark -r FILE -n -Y "tls.handshake or tls.alert_message" -T fields`` with
   frame number, TCP stream, handshake type, record and supported versions, cipher suites,
   SNI, the certificates and the alert description; it too follows every TCP conversation
@@ -93,6 +95,11 @@ def commands(capture: Path, tools: list[str]) -> dict[str, list[str]]:
     cmds = {}
     if "tlslens" in tools:
         cmds["tlslens"] = [tlslens_command(), "analyze", "--format", "jsonl", str(capture)]
+    if "tlslens-j1" in tools:
+        # One process: what a one-core machine gets (the default uses every core; a large
+        # capture is then split by connection over them).
+        cmds["tlslens-j1"] = [tlslens_command(), "analyze", "--format", "jsonl", "-j", "1",
+                              str(capture)]  # fmt: skip
     if "tshark" in tools and capture.suffix != ".etl":
         tshark = shutil.which("tshark")
         if tshark:
@@ -120,7 +127,7 @@ def measure(cmd: list[str], out: Path) -> tuple[float, int, bytes]:
 
 def count_records(tool: str, out: Path) -> str:
     """What the tool wrote: connections (tlslens) or rows and TCP streams (tshark)."""
-    if tool == "tlslens":
+    if tool.startswith("tlslens"):
         with open(out, "rb") as f:
             return f"{sum(1 for _ in f):,} connections"
     streams: set[bytes] = set()
@@ -203,8 +210,8 @@ def bench(path: Path, fmt: str, tools: list[str], runs: int, workdir: Path) -> l
         )
     times = {r.tool: r.median_s for r in results}
     for r in results:
-        if r.tool == "tlslens" and "tshark" in times:
-            r.speedup = round(times["tshark"] / times["tlslens"], 2)
+        if r.tool.startswith("tlslens") and "tshark" in times:
+            r.speedup = round(times["tshark"] / times[r.tool], 2)
     return results
 
 
@@ -255,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("captures", type=Path, nargs="+")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool and file (default 3)")
-    parser.add_argument("--tools", default="tlslens,tshark", help="comma-separated")
+    parser.add_argument(
+        "--tools", default="tlslens,tshark",
+        help="comma-separated: tlslens, tlslens-j1 (one process), tshark",
+    )  # fmt: skip
     parser.add_argument(
         "--formats",
         default="pcapng",

@@ -8,15 +8,18 @@ Usage::
 
 The stages build on each other: each row from "read" on does the work of the rows above it
 (reading, decoding, ...), importing only the modules it needs, so "read" can come out
-faster than "import", which loads the whole CLI:
+faster than "import":
 
 1. ``start``: the Python interpreter starting and exiting (``python -c pass``);
-2. ``import``: importing the CLI (what every command pays before reading a byte);
+2. ``import``: importing what ``analyze`` loads (what it pays before reading a byte);
 3. ``read``: iterating the capture's frames (the reader alone);
 4. ``decode``: plus decoding link, IP and TCP headers of every frame;
 5. ``reassemble``: plus following every TCP connection (a sink that keeps nothing);
 6. ``tls``: plus the TLS layer and the connection records (`Analysis.conversations`);
-7. ``analyze``: the whole command, ``tlslens analyze --format jsonl FILE > file``.
+7. ``analyze``: the whole command in one process, ``tlslens analyze --format jsonl -j 1
+   FILE > file``;
+8. ``split``: the same with the default ``-j``, one process per core (a large capture is
+   split by connection over them, each reading every frame: see ``tlslens.cli.split``).
 
 With ``--tshark`` the table also times tshark's handshake listing (the same command as
 ``bench/run.py``) and shows, per stage, what fraction of a 10x-tshark budget it already uses:
@@ -77,12 +80,13 @@ for conv in Analysis(PATH).conversations():
 
 STAGES = (
     ("start", "interpreter start-up", None),
-    ("import", "import the CLI", "import tlslens.cli.main"),
+    ("import", "import what `analyze` loads", "import tlslens.cli.main, tlslens.cli.analyze_cmd"),
     ("read", "+ read every frame", READ),
     ("decode", "+ decode link/IP/TCP", DECODE),
     ("reassemble", "+ follow TCP connections", REASSEMBLE),
     ("tls", "+ TLS and connection records", TLS),
-    ("analyze", "the whole `analyze --format jsonl`", None),
+    ("analyze", "the whole `analyze --format jsonl -j 1`", None),
+    ("split", "the same on every core (the default)", None),
 )
 
 
@@ -98,6 +102,8 @@ def command_of(stage: str, body: str | None, capture: Path) -> list[str]:
     if stage == "start":
         return [python, "-c", "pass"]
     if stage == "analyze":
+        return commands(capture, ["tlslens-j1"])["tlslens-j1"]
+    if stage == "split":
         return commands(capture, ["tlslens"])["tlslens"]
     assert body is not None
     return [python, "-c", f"PATH = {str(capture)!r}\n{body}"]
