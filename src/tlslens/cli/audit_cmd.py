@@ -9,13 +9,13 @@ from functools import partial
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tlslens.analysis.compliance import audit
 from tlslens.analysis.correlate import process_record
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
+from tlslens.cli.table import Column, Table
 from tlslens.tls.registry import version_name
 
 CSV_COLUMNS = ("file", "client", "process", "server", "sni", "connections", "established",
@@ -73,18 +73,16 @@ def _print(console: Console, path: str, records: list[dict[str, Any]], minimum: 
     console.print(Text.assemble((path, "bold"), f"  {len(records)} client/server pair(s), ",
                                 (f"{bad} below policy (minimum {version_name(minimum)} or weak)",
                                  "bold red" if bad else "green")))  # fmt: skip
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("client", "process", "server", "SNI", "conns", "offered", "negotiated",
-                 "ciphers", "cert signatures", "verdict"):  # fmt: skip
-        table.add_column(name, overflow="fold")
+    table = Table([Column(name) for name in (
+        "client", "process", "server", "SNI", "conns", "offered", "negotiated", "ciphers",
+        "cert signatures", "verdict")])  # fmt: skip
     for r in records:
-        verdict = Text("; ".join(r["problems"]) or "ok",
-                       style="bold red" if r["violation"] else "green")  # fmt: skip
-        table.add_row(
+        verdict = ("; ".join(r["problems"]) or "ok", "bold red" if r["violation"] else "green")
+        table.add_row((
             r["client"], r["process"] or "", r["server"], r["sni"] or "",
             f"{r['connections']} ({r['failed']} failed)" if r["failed"] else str(r["connections"]),
             r["offered_max"] or "", _counts(r["versions"]).replace(";", ","),
             ", ".join(r["ciphers"]), ", ".join(r["cert_sig_algs"]), verdict,
-        )  # fmt: skip
-    console.print(table)
+        ))  # fmt: skip
+    table.print(console)
     console.print()

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.cli.table import Column, Table
 from tlslens.query import Row, suggest_fields
 from tlslens.query.fields import BY_NAME, Field
 from tlslens.query.kinds import KINDS
@@ -82,10 +82,8 @@ def print_columns(out: TextIO, console: Console | None, fmt: str, path: str,
         out.write(json.dumps({"file": path, "connections": list(rows)}) + "\n")
     else:
         assert console is not None
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for name in names:
-            table.add_column(name, overflow="fold")
+        table = Table([Column(name) for name in names])
         for row in rows:
-            table.add_row(*(Text(column_text(row[name])) for name in names))
+            table.add_row(column_text(row[name]) for name in names)
         console.print(Text(path, style="bold"))
-        console.print(table)
+        table.print(console)

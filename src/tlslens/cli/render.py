@@ -1,5 +1,5 @@
-"""Readable terminal output for `tlslens analyze` (rich tables), and CSV rows. The chosen
-fields of --columns are `tlslens.cli.columns`' job."""
+"""Readable terminal output for `tlslens analyze` (a `tlslens.cli.table` table), and CSV
+rows. The chosen fields of --columns are `tlslens.cli.columns`' job."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation, format_time
 from tlslens.analysis.correlate import LogProcess, process_record
 from tlslens.analysis.pipeline import CaptureReport
+from tlslens.cli.table import Cell, Column, Table
 
 OUTCOME_STYLES = {
     "established": "green",
@@ -74,11 +74,11 @@ def csv_row(path: str, conv: Conversation, process_of: LogProcess | None = None
     }
 
 
-def _end(conv: Conversation) -> Text:
+def _end(conv: Conversation) -> Cell:
     if conv.end_first is None:
-        return Text("open", style="dim")
-    style = "red" if conv.end_how == "rst" else ""
-    return Text(f"{conv.end_first} {conv.end_how.upper()} @{conv.end_frame}", style=style)
+        return ("open", "dim")
+    text = f"{conv.end_first} {conv.end_how.upper()} @{conv.end_frame}"
+    return (text, "red") if conv.end_how == "rst" else text
 
 
 def _notes(conv: Conversation) -> str:
@@ -109,11 +109,11 @@ def _notes(conv: Conversation) -> str:
     return ", ".join(notes)
 
 
-def _process_text(process: dict[str, Any] | None) -> Text:
+def _process_text(process: dict[str, Any] | None) -> str:
     if process is None:
-        return Text("")
+        return ""
     text = f"{process['name'] or ''} ({process['pid']})".lstrip()
-    return Text(text + (" ?" if process.get("conflicts") else ""))
+    return text + (" ?" if process.get("conflicts") else "")
 
 
 def print_conversations(
@@ -122,40 +122,43 @@ def print_conversations(
     conversations: Iterable[Conversation],
     process_of: LogProcess | None = None,
 ) -> None:
-    """The connection table; with `process_of`, a process column after the server."""
-    conversations = list(conversations)
-    columns = list(COLUMNS)
-    if process_of is not None or any(c.processes for c in conversations):
-        columns.insert(4, ("process", "left"))
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    """The connection table; with `process_of` or process ids in the capture, a process
+    column after the server. Each connection becomes its row's strings as it comes, so
+    memory holds strings, not connections."""
     # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
     # on a wide one show everything and never cut an address or a name.
     wide = console.width >= WIDE_COLUMNS
-    for name, justify in columns:
-        if not wide and name in WIDE_ONLY:
-            continue
-        foldable = name in ("notes", "SNI", "cipher", "last alert") if not wide else name == "notes"
-        table.add_column(name, justify=justify, overflow="fold",  # type: ignore[arg-type]
-                         no_wrap=not foldable)  # fmt: skip
+    names = [name for name, _ in COLUMNS if wide or name not in WIDE_ONLY]
+    names.insert(4, "process")
+    rows: list[tuple[Cell, ...]] = []
+    any_process = process_of is not None
     for conv in conversations:
         tls = conv.tls
         is_tls = tls is not None and tls.is_tls
-        # Cells are Text, not markup: "[::1]:443" must not be read as a style tag.
-        cells = {
-            "id": Text(str(conv.id)),
-            "start (UTC)": Text(format_time(conv.start_ns)[11:-1]),
-            "client": Text(str(conv.client)),
-            "server": Text(str(conv.server)),
-            "SNI": Text((tls.sni if is_tls and tls else None) or ""),
-            "version": Text((tls.version if is_tls and tls else None) or ""),
-            "cipher": Text((tls.cipher if is_tls and tls else None) or ""),
-            "outcome": Text(conv.outcome, style=OUTCOME_STYLES.get(conv.outcome, "")),
-            "last alert": Text((tls.last_alert if is_tls and tls else None) or ""),
+        process = _process_text(process_record(conv, process_of))
+        any_process = any_process or bool(process)
+        cells: dict[str, Cell] = {
+            "id": str(conv.id),
+            "start (UTC)": format_time(conv.start_ns)[11:-1],
+            "client": str(conv.client),
+            "server": str(conv.server),
+            "process": process,
+            "SNI": (tls.sni if is_tls and tls else None) or "",
+            "version": (tls.version if is_tls and tls else None) or "",
+            "cipher": (tls.cipher if is_tls and tls else None) or "",
+            "outcome": (conv.outcome, OUTCOME_STYLES.get(conv.outcome, "")),
+            "last alert": (tls.last_alert if is_tls and tls else None) or "",
             "ended": _end(conv),
-            "notes": Text(_notes(conv)),
+            "notes": _notes(conv),
         }
-        cells["process"] = _process_text(process_record(conv, process_of))
-        table.add_row(*(cells[name] for name, _ in columns if wide or name not in WIDE_ONLY))
+        rows.append(tuple(cells[name] for name in names))
+    if not any_process:
+        names.remove("process")
+        rows = [row[:4] + row[5:] for row in rows]
+    justify = dict(COLUMNS)
+    folding = {"notes", "SNI", "cipher", "last alert"} if not wide else {"notes"}
+    table = Table([Column(name, justify.get(name, "left"), name in folding) for name in names])
+    table.rows = rows
     skipped = sum(s.count for s in report.skipped.values())
     console.print(
         Text.assemble(
@@ -166,7 +169,7 @@ def print_conversations(
         )
     )
     if report.connections:
-        console.print(table)
+        table.print(console)
     for note in report.notes():
         console.print(Text(f"note: {note}", style="yellow"))
     console.print()

@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -20,6 +19,7 @@ from tlslens.analysis.frame_list import frame_rows
 from tlslens.analysis.timeline import capture_entries
 from tlslens.cli.arguments import FRAME_COLUMNS
 from tlslens.cli.files import Captures, matching_frames, no_frame_note, read_inputs
+from tlslens.cli.table import Column, Table
 
 #: Width of the arrows in the ladder.
 LADDER_WIDTH = 64
@@ -66,13 +66,11 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             writer.writeheader()
             writer.writerows(records)
         else:
-            table = Table(box=None, pad_edge=False, header_style="bold")
-            for name in columns:
-                table.add_column(
-                    "time (UTC)" if name == "ts" else name,
-                    overflow="fold",
-                    justify="right" if name in ("frame", "conn") else "left",
-                )
+            table = Table([
+                Column("time (UTC)" if name == "ts" else name,
+                       "right" if name in ("frame", "conn") else "left")
+                for name in columns
+            ])  # fmt: skip
             for record in records:
                 summary = str(record.get("summary", ""))
                 style = (
@@ -88,11 +86,11 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "conn": "" if record.get("conn") is None else str(record["conn"]),
                 }
                 table.add_row(
-                    *(Text(str(cells[c]), style=style if c == "summary" else "") for c in columns)
+                    (str(cells[c]), style) if c == "summary" else str(cells[c]) for c in columns
                 )
             console = _console(out)
             console.print(Text(path, style="bold"))
-            console.print(table)
+            table.print(console)
     return captures.status
 
 
