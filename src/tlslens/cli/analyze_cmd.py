@@ -187,14 +187,14 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                           first_file=path == args.files[0])  # fmt: skip
         elif args.format == "text":
             # Lazy: only the text format needs the table (start-up time).
-            from tlslens.cli.render import print_conversations
+            from tlslens.cli.render import conversation_table, print_conversations
 
             assert console is not None
-            # Collect first so the progress bar and the table do not fight for the screen.
-            items = list(conversations) if bar is not None else conversations
+            # The rows first, so the progress bar and the table do not fight for the screen.
+            table = conversation_table(console, conversations, process_of)
             if bar is not None:
                 bar.stop()
-            print_conversations(console, report, items, process_of)
+            print_conversations(console, report, table)
         elif args.format == "jsonl":
             for conv in conversations:
                 record = record_of(conv)

@@ -116,15 +116,14 @@ def _process_text(process: dict[str, Any] | None) -> str:
     return text + (" ?" if process.get("conflicts") else "")
 
 
-def print_conversations(
+def conversation_table(
     console: Console,
-    report: CaptureReport,
     conversations: Iterable[Conversation],
     process_of: LogProcess | None = None,
-) -> None:
-    """The connection table; with `process_of` or process ids in the capture, a process
-    column after the server. Each connection becomes its row's strings as it comes, so
-    memory holds strings, not connections."""
+) -> Table:
+    """The connection table's rows; with `process_of` or process ids in the capture, a
+    process column after the server. Each connection becomes its row's strings as it comes,
+    so memory holds strings, not connections."""
     # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
     # on a wide one show everything and never cut an address or a name.
     wide = console.width >= WIDE_COLUMNS
@@ -159,6 +158,11 @@ def print_conversations(
     folding = {"notes", "SNI", "cipher", "last alert"} if not wide else {"notes"}
     table = Table([Column(name, justify.get(name, "left"), name in folding) for name in names])
     table.rows = rows
+    return table
+
+
+def print_conversations(console: Console, report: CaptureReport, table: Table) -> None:
+    """A capture's heading, its connection table and its notes."""
     skipped = sum(s.count for s in report.skipped.values())
     console.print(
         Text.assemble(
