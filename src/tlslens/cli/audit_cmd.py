@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Iterable
 from functools import partial
 from typing import Any, TextIO
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tlslens.analysis.compliance import audit
+from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import process_record
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
@@ -38,11 +40,16 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
     for analysis in captures:
         path = analysis.report.path
-        convs = list(analysis.conversations())
-        correlation = events.correlate(convs, analysis.frame_time) if events else None
+        convs: Iterable[Conversation] = analysis.conversations()
+        correlation = None
+        if events:
+            # Joining the log needs every connection first; otherwise each one is counted
+            # into its pair as it comes and freed.
+            convs = list(convs)
+            correlation = events.correlate(convs, analysis.frame_time)
         corr_process = correlation.process if correlation is not None else None
-        kept = list(matching(convs, predicate, args.filter, corr_process,
-                             partial(no_match_note, path, err)))  # fmt: skip
+        kept = matching(convs, predicate, args.filter, corr_process,
+                        partial(no_match_note, path, err))  # fmt: skip
         pairs = audit(kept, args.min_version, partial(process_record, log=corr_process))
         records = [p.to_record() for p in pairs]
         if args.format == "json":
