@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import TextIO
 
 from rich.console import Console
-from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import (
@@ -21,9 +22,10 @@ from tlslens.analysis.correlate import (
 from tlslens.certs.chain import load_trust_store
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, no_match_note, read_inputs
+from tlslens.cli.table import Cell, Lines
 from tlslens.diagnose import Context, Finding, diagnose
 from tlslens.eventlog.facts import HANDSHAKE_COMPLETED, SchannelFacts
-from tlslens.query import Row
+from tlslens.query import Predicate, Row
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -65,51 +67,62 @@ def trust_store(path: str | None, err: TextIO) -> tuple[bool, list | None]:  # t
         return False, None
 
 
-def _print(console: Console, path: str, items: list[tuple[Conversation, list[Finding]]],
+#: One printed line: its (text, style) parts.
+Line = tuple[Cell, ...]
+
+
+def _block(conv: Conversation, findings: list[Finding], correlation: Correlation | None
+           ) -> list[Line]:  # fmt: skip
+    """The lines that tell one connection's findings."""
+    tls = conv.tls
+    head: list[Cell] = [f"conn {conv.id}  {conv.client} → {conv.server}  "]
+    if tls is not None and tls.is_tls:
+        head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
+    head.append((conv.outcome, "bold red" if conv.outcome == "failed" else ""))
+    process = process_record(conv, correlation.process if correlation else None)
+    if process is not None:
+        head.append(f"  process {process['name'] or '?'} (pid {process['pid']}, "
+                    f"{process['source']})")  # fmt: skip
+    lines: list[Line] = [tuple(head)]
+    for finding in findings:
+        lines.append(("  ", (f"{finding.severity.upper():7} ", SEVERITY_STYLE[finding.severity]),
+                      (f"{finding.code}: ", "bold"), finding.summary))  # fmt: skip
+        for evidence in finding.evidence:
+            where = f"frame {evidence.frame}" if evidence.frame is not None else "        "
+            lines.append(((f"      {where:>12}  {evidence.text}", "dim"),))
+        lines.append(((f"      remedy: {finding.remedy}", "green"),))
+    return lines
+
+
+def _print(console: Console, path: str, items: Iterable[tuple[Conversation, list[Finding]]],
            show_all: bool, correlation: Correlation | None) -> None:  # fmt: skip
-    console.print(Text(path, style="bold"))
+    """Connections with findings, worst first. Each is turned into its lines as it comes,
+    so memory holds text, not connections."""
     quiet = 0
-
-    def worst_first(item: tuple[Conversation, list[Finding]]) -> tuple[int, int, int]:
-        conv, findings = item
-        worst = min((SEVERITY_ORDER[f.severity] for f in findings), default=9)
-        return worst, OUTCOME_ORDER.get(conv.outcome, 9), conv.id
-
-    for conv, findings in sorted(items, key=worst_first):
+    blocks: list[tuple[tuple[int, int, int], list[Line]]] = []
+    for conv, findings in items:
         if not findings and not show_all:
             quiet += 1
             continue
-        tls = conv.tls
-        head = Text(f"conn {conv.id}  {conv.client} → {conv.server}  ")
-        if tls is not None and tls.is_tls:
-            head.append(f"{tls.sni or '-'}  {tls.version or 'version ?'}  ")
-        head.append(conv.outcome, style="bold red" if conv.outcome == "failed" else "")
-        process = process_record(conv, correlation.process if correlation else None)
-        if process is not None:
-            head.append(f"  process {process['name'] or '?'} (pid {process['pid']}, "
-                        f"{process['source']})")  # fmt: skip
-        console.print(head)
-        for finding in findings:
-            line = Text("  ")
-            line.append(f"{finding.severity.upper():7} ", style=SEVERITY_STYLE[finding.severity])
-            line.append(f"{finding.code}: ", style="bold")
-            line.append(finding.summary)
-            console.print(line)
-            for evidence in finding.evidence:
-                where = f"frame {evidence.frame}" if evidence.frame is not None else "        "
-                console.print(Text(f"      {where:>12}  {evidence.text}", style="dim"))
-            console.print(Text(f"      remedy: {finding.remedy}", style="green"))
-        console.print()
+        worst = min((SEVERITY_ORDER[f.severity] for f in findings), default=9)
+        key = (worst, OUTCOME_ORDER.get(conv.outcome, 9), conv.id)
+        blocks.append((key, _block(conv, findings, correlation)))
+    blocks.sort(key=lambda block: block[0])
+    out = Lines(console)
+    out.line((path, "bold"))
+    for _key, lines in blocks:
+        for line in lines:
+            out.line(*line)
+        out.line()
     if quiet:
-        console.print(Text(f"{quiet} connection(s) without findings (--all lists them)",
-                           style="dim"))  # fmt: skip
+        out.line((f"{quiet} connection(s) without findings (--all lists them)", "dim"))
     loose = _unattached_schannel(correlation)
     if loose:
-        console.print(Text("Schannel events not joined to a connection:", style="bold"))
+        out.line(("Schannel events not joined to a connection:", "bold"))
         for a in loose:
-            console.print(Text(f"  {describe(a)}"))
-            console.print(Text(f"      {a.reason}", style="dim"))
-    console.print()
+            out.line(f"  {describe(a)}")
+            out.line((f"      {a.reason}", "dim"))
+    out.line()
 
 
 def _unattached_schannel(correlation: Correlation | None) -> list[Attachment]:
@@ -119,6 +132,21 @@ def _unattached_schannel(correlation: Correlation | None) -> list[Attachment]:
     return [a for a in correlation.attachments
             if a.conn is None and isinstance(a.facts, SchannelFacts)
             and a.facts.event_id != HANDSHAKE_COMPLETED]  # fmt: skip
+
+
+def _kept(items: Iterable[tuple[Conversation, list[Finding]]], predicate: Predicate,
+          correlation: Correlation | None, on_empty: Callable[[], None],
+          ) -> Iterator[tuple[Conversation, list[Finding]]]:  # fmt: skip
+    """The connections the filter keeps (it may test their finding codes)."""
+    process_of = correlation.process if correlation is not None else None
+    kept = 0
+    for conv, found in items:
+        process = process_of(conv.id) if process_of is not None else None
+        if predicate(Row(conv, [f.code for f in found].copy, process)):
+            kept += 1
+            yield conv, found
+    if not kept:
+        on_empty()
 
 
 def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -135,17 +163,19 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
     for analysis in captures:
         path = analysis.report.path
-        conversations = list(analysis.conversations())
-        correlation = events.correlate(conversations, analysis.frame_time) if events else None
+        conversations: Iterable[Conversation] = analysis.conversations()
+        correlation = None
+        if events:
+            # Joining the log needs every connection first; otherwise each one is
+            # diagnosed, written or turned into text, and freed as it comes.
+            conversations = list(conversations)
+            correlation = events.correlate(conversations, analysis.frame_time)
         ctx = Context(trust=trust, correlation=correlation)
-        items = [(conv, diagnose(conv, ctx)) for conv in conversations]
+        items: Iterable[tuple[Conversation, list[Finding]]] = (
+            (conv, diagnose(conv, ctx)) for conv in conversations
+        )
         if predicate is not None:
-            process_of = correlation.process if correlation is not None else None
-            items = [(conv, found) for conv, found in items if predicate(Row(
-                conv, [f.code for f in found].copy,
-                process_of(conv.id) if process_of is not None else None))]  # fmt: skip
-            if not items:
-                no_match_note(path, err)
+            items = _kept(items, predicate, correlation, partial(no_match_note, path, err))
         if args.format == "text":
             _print(console, path, items, args.all, correlation)
         else:
@@ -156,11 +186,12 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if correlation is not None:
                     correlation.annotate(record, conv.id)
                 record["findings"] = [f.to_record() for f in findings]
-                records.append(record)
+                if args.format == "jsonl":
+                    out.write(json.dumps(record) + "\n")  # as it comes: memory stays flat
+                else:
+                    records.append(record)
             loose = [event_record(a) for a in _unattached_schannel(correlation)]
             if args.format == "jsonl":
-                for record in records:
-                    out.write(json.dumps(record) + "\n")
                 for event in loose:
                     out.write(json.dumps({"file": path, "unattached_event": event}) + "\n")
             else:

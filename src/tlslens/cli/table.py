@@ -86,7 +86,7 @@ class Table:
     def print(self, console: Console) -> None:
         """Write the table to the console's file."""
         widths = self.widths(console.width)
-        color = None if console.no_color else _COLOR_SYSTEMS.get(console.color_system or "")
+        color = _color_of(console)
         write = console.file.write
         header = tuple((c.name, self.header_style) for c in self.columns)
         for row in (header, *self.rows):
@@ -119,6 +119,26 @@ class Table:
                 parts.append(text)
             lines.append((" " * GAP).join(parts).rstrip())
         return lines
+
+
+class Lines:
+    """Writes lines of (text, style) parts to a console's file, as fast as `Table` writes
+    rows: for long reports of one line per fact (`tlslens diagnose`). A line is never
+    wrapped here; a terminal wraps what is wider than it."""
+
+    def __init__(self, console: Console) -> None:
+        self.file = console.file
+        self.color = _color_of(console)
+
+    def line(self, *parts: Cell) -> None:
+        color = self.color
+        self.file.write("".join(part if isinstance(part, str) else _styled(*part, color)
+                                for part in parts) + "\n")  # fmt: skip
+
+
+def _color_of(console: Console) -> ColorSystem | None:
+    """The console's colours, or None for plain text (a file, a pipe, NO_COLOR)."""
+    return None if console.no_color else _COLOR_SYSTEMS.get(console.color_system or "")
 
 
 def _narrow(widths: list[int], fold: list[bool], floors: list[int], excess: int) -> int:
