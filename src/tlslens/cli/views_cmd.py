@@ -54,7 +54,7 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                                analysis.frame_time),
                                     convs, predicate, args.filter,
                                     on_empty=partial(no_frame_note, path, err)))  # fmt: skip
-        records = [{c: r.to_record()[c] for c in columns} for r in rows]
+        records = [{c: record[c] for c in columns} for record in (r.to_record() for r in rows)]
         if args.format == "jsonl":
             for record in records:
                 out.write(json.dumps(record) + "\n")
