@@ -28,6 +28,10 @@ from tlslens.cli.parallel import default_jobs, run_parallel
 #: against about 60 ms per MB analysed on the benchmark machine).
 MIN_SPLIT_BYTES = 8 * 1024 * 1024
 
+#: At most this many processes share one capture: each reads and decodes every frame (about a
+#: fifth of a one-process run), so beyond a few processes more cores add little but load.
+MAX_SPLIT_JOBS = 8
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
@@ -123,7 +127,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if jobs > 1:
         return _run_parallel(args, out, err, jobs)
     if len(args.files) == 1 and cores > 1 and _splittable(args):
-        return _run_split(args, out, err, cores, aliases)
+        return _run_split(args, out, err, min(cores, MAX_SPLIT_JOBS), aliases)
     console = _console(out) if args.format == "text" else None
     if args.format == "json" and args.columns is None:
         out.write('{"captures": [')
