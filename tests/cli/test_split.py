@@ -33,14 +33,16 @@ def split_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(analyze_cmd, "MIN_SPLIT_BYTES", 0)
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "text"])
 @pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
-def test_split_jsonl_equals_one_process(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    one = run(capsys, "--format", "jsonl", "-j", "1", str(path))
-    three = run(capsys, "--format", "jsonl", "-j", "3", str(path))
+def test_split_equals_one_process(path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+                                  ) -> None:  # fmt: skip
+    one = run(capsys, "--format", fmt, "-j", "1", str(path))
+    three = run(capsys, "--format", fmt, "-j", "3", str(path))
     assert three == one
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.parametrize("fmt", ["json", "csv", "text"])
 @pytest.mark.parametrize("name", ["failures.pcap", "basic.pcapng", "lossy.pcap", "midstream.pcap"])
 def test_split_other_formats(name: str, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(CAPTURES / name)
@@ -99,19 +101,19 @@ def test_unreadable_file_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixt
 )  # fmt: skip
 def test_split_with_a_filter(filter_text: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(CAPTURES / "failures.pcap")
-    one = run(capsys, "--format", "jsonl", "-j", "1", "-Y", filter_text, path)
-    assert run(capsys, "--format", "jsonl", "-j", "3", "-Y", filter_text, path) == one
+    for fmt in ("jsonl", "text"):
+        one = run(capsys, "--format", fmt, "-j", "1", "-Y", filter_text, path)
+        assert run(capsys, "--format", fmt, "-j", "3", "-Y", filter_text, path) == one
 
 
-def test_no_split_for_text_columns_id_filters(capsys: pytest.CaptureFixture[str],
+def test_no_split_for_columns_id_or_finding_filters(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("split where it must not be")
 
     monkeypatch.setattr(split, "SplitAnalysis", refuse)
     path = str(CAPTURES / "failures.pcap")
-    run(capsys, "-j", "2", path)
-    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tcp.stream > 2", path)
+    run(capsys, "-j", "2", "-Y", "tcp.stream > 2", path)
     run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tls and conn.id in {1 2}", path)
     run(capsys, "--format", "jsonl", "-j", "2", "-Y", "finding.code", path)
     run(capsys, "--format", "csv", "-j", "2", "--columns", "tcp.stream", path)

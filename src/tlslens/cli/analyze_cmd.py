@@ -243,12 +243,12 @@ def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
 
 
 def _splittable(args: argparse.Namespace) -> bool:
-    """Whether one capture may be split over processes (see `tlslens.cli.split`): a machine
-    format, no event log, filter or columns, and a file big enough to be worth it."""
+    """Whether one capture may be split over processes (see `tlslens.cli.split`): no event
+    log, columns or filter that needs every connection, and a file big enough to be worth
+    it."""
     path = args.files[0]
     return (
-        args.format in ("json", "jsonl", "csv")
-        and not args.events
+        not args.events
         and args.columns is None
         and (args.filter is None or not _reads_other_connections(args.filter))
         and os.path.isfile(path)
@@ -288,14 +288,23 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
             if bar is not None:
                 bar.stop()
             report = analysis.report
-            if args.format == "json":
+            if args.format == "text":
+                # Lazy: only the text format needs the table (start-up time).
+                from tlslens.cli.render import print_conversations, table_of_rows
+
+                if report is not None:
+                    console = _console(out)
+                    rows = analysis.rows()
+                    written = len(rows)
+                    print_conversations(console, report, table_of_rows(console, rows, False))
+            elif args.format == "json":
                 out.write('{"captures": [')
             elif args.format == "csv":
                 # Lazy: only CSV needs its renderer (start-up time).
                 from tlslens.cli.render import CSV_COLUMNS
 
                 csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
-            if report is not None:
+            if report is not None and args.format != "text":
                 if args.format == "json":
                     out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
                 written = analysis.write(out)

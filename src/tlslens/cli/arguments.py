@@ -125,7 +125,7 @@ def _add_analyze(commands: Any) -> None:
     analyze.add_argument(
         "--jobs", "-j", type=int, default=0, metavar="N",
         help="processes (default: one per core): files analysed at once, or one large "
-        "capture's connections shared between them for json, jsonl and csv",
+        "capture's connections shared between them",
     )  # fmt: skip
     analyze.add_argument(
         "--columns", metavar="FIELDS",

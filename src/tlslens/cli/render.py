@@ -116,48 +116,57 @@ def _process_text(process: dict[str, Any] | None) -> str:
     return text + (" ?" if process.get("conflicts") else "")
 
 
+#: The cells of a connection's row (`conversation_row`), in order; the table shows a subset.
+ROW_NAMES = ("id", "start (UTC)", "client", "server", "process", "SNI", "version", "cipher",
+             "outcome", "last alert", "ended", "notes")  # fmt: skip
+_PROCESS = ROW_NAMES.index("process")
+
+
+def conversation_row(conv: Conversation, process_of: LogProcess | None = None
+                     ) -> tuple[Cell, ...]:  # fmt: skip
+    """A connection's cells, one per name of ROW_NAMES."""
+    tls = conv.tls if conv.tls is not None and conv.tls.is_tls else None
+    return (
+        str(conv.id),
+        format_time(conv.start_ns)[11:-1],
+        str(conv.client),
+        str(conv.server),
+        _process_text(process_record(conv, process_of)),
+        (tls.sni if tls else None) or "",
+        (tls.version if tls else None) or "",
+        (tls.cipher if tls else None) or "",
+        (conv.outcome, OUTCOME_STYLES.get(conv.outcome, "")),
+        (tls.last_alert if tls else None) or "",
+        _end(conv),
+        _notes(conv),
+    )
+
+
 def conversation_table(
     console: Console,
     conversations: Iterable[Conversation],
     process_of: LogProcess | None = None,
 ) -> Table:
-    """The connection table's rows; with `process_of` or process ids in the capture, a
-    process column after the server. Each connection becomes its row's strings as it comes,
-    so memory holds strings, not connections."""
+    """The connection table. Each connection becomes its row's strings as it comes, so
+    memory holds strings, not connections."""
+    rows = [conversation_row(conv, process_of) for conv in conversations]
+    return table_of_rows(console, rows, process_of is not None)
+
+
+def table_of_rows(console: Console, rows: list[tuple[Cell, ...]], processes: bool) -> Table:
+    """The table of `conversation_row` rows for this console; with `processes` (process
+    names were asked for) or process ids in the capture, a process column after the server."""
     # On a narrow terminal keep the columns a troubleshooter scans first and let them fold;
     # on a wide one show everything and never cut an address or a name.
     wide = console.width >= WIDE_COLUMNS
-    names = [name for name, _ in COLUMNS if wide or name not in WIDE_ONLY]
-    names.insert(4, "process")
-    rows: list[tuple[Cell, ...]] = []
-    any_process = process_of is not None
-    for conv in conversations:
-        tls = conv.tls
-        is_tls = tls is not None and tls.is_tls
-        process = _process_text(process_record(conv, process_of))
-        any_process = any_process or bool(process)
-        cells: dict[str, Cell] = {
-            "id": str(conv.id),
-            "start (UTC)": format_time(conv.start_ns)[11:-1],
-            "client": str(conv.client),
-            "server": str(conv.server),
-            "process": process,
-            "SNI": (tls.sni if is_tls and tls else None) or "",
-            "version": (tls.version if is_tls and tls else None) or "",
-            "cipher": (tls.cipher if is_tls and tls else None) or "",
-            "outcome": (conv.outcome, OUTCOME_STYLES.get(conv.outcome, "")),
-            "last alert": (tls.last_alert if is_tls and tls else None) or "",
-            "ended": _end(conv),
-            "notes": _notes(conv),
-        }
-        rows.append(tuple(cells[name] for name in names))
-    if not any_process:
-        names.remove("process")
-        rows = [row[:4] + row[5:] for row in rows]
+    processes = processes or any(row[_PROCESS] for row in rows)
+    shown = [i for i, name in enumerate(ROW_NAMES)
+             if (wide or name not in WIDE_ONLY) and (processes or name != "process")]  # fmt: skip
     justify = dict(COLUMNS)
     folding = {"notes", "SNI", "cipher", "last alert"} if not wide else {"notes"}
-    table = Table([Column(name, justify.get(name, "left"), name in folding) for name in names])
-    table.rows = rows
+    table = Table([Column(ROW_NAMES[i], justify.get(ROW_NAMES[i], "left"), ROW_NAMES[i] in folding)
+                   for i in shown])  # fmt: skip
+    table.rows = [tuple(row[i] for i in shown) for row in rows]
     return table
 
 
@@ -177,3 +186,7 @@ def print_conversations(console: Console, report: CaptureReport, table: Table) -
     for note in report.notes():
         console.print(Text(f"note: {note}", style="yellow"))
     console.print()
+
+
+# Every column of the table has its cell in a row, and the process column is the one extra.
+assert set(ROW_NAMES) == {name for name, _ in COLUMNS} | {"process"}

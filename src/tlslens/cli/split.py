@@ -10,13 +10,14 @@ worker cannot know them. It writes each record without its id, notes the record'
 frame and length, and the parent, merging the shares by first frame, puts the ids back.
 The output is byte for byte what one process writes (tests/cli/test_split.py).
 
-Only the machine formats are split (json, jsonl and csv), and not with --events (joining
-the log needs every connection in one place), --columns, or a filter that reads the
-connection id (`tcp.stream`, `conn.id`) or findings (`finding.code`: a finding may compare
-a connection with earlier ones of the same client, which may be in another share); the text
-table and the other commands run in one process. Memory is per
-worker: k workers use about k times what one process uses, and the limits (`Limits`) apply
-to each share apart (`max_live_connections` counts one share's connections).
+All four formats are split: json, jsonl, csv, and the text table, whose rows (strings)
+come back to the parent to be laid out. Not with --events (joining the log needs every
+connection in one place), --columns, or a filter that reads the connection id (`tcp.stream`,
+`conn.id`) or findings (`finding.code`: a finding may compare a connection with earlier ones
+of the same client, which may be in another share); the other commands run in one process.
+Memory is per worker: k workers use about k times what one process uses, and the limits
+(`Limits`) apply to each share apart (`max_live_connections` counts one share's
+connections).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, TextIO
 
@@ -40,7 +41,8 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli.files import matching
-from tlslens.cli.render import CSV_COLUMNS, csv_row
+from tlslens.cli.render import CSV_COLUMNS, conversation_row, csv_row
+from tlslens.cli.table import Cell
 from tlslens.query import compile_filter
 
 if TYPE_CHECKING:
@@ -73,6 +75,9 @@ class Share:
     report: CaptureReport | None
     #: Why the share stopped early (its records so far are in `output`), or None.
     error: str | None = None
+    #: For the text table: the kept connections' rows (`render.conversation_row`), in
+    #: order; small enough to come back to the parent whole.
+    rows: list[tuple[Cell, ...]] = field(default_factory=list)
 
 
 def _id_prefix(fmt: str, conn_id: int) -> str:
@@ -129,6 +134,10 @@ def _analyse_share(path: str, index: int, count: int, fmt: str, aliases: Aliases
             for conv in matching(every, predicate, filter_text):
                 # `matching` hands on each connection it keeps as soon as it has it.
                 assert share.first_frames[-1] == conv.first_frame
+                if fmt == "text":
+                    share.rows.append(conversation_row(conv))
+                    share.sizes[-1] = 0
+                    continue
                 data = writer.text(conv).encode()
                 f.write(data)
                 share.sizes[-1] = len(data)
@@ -206,6 +215,18 @@ class SplitAnalysis:
     def __exit__(self, *_exc: object) -> None:
         for share in self.shares:
             os.unlink(share.output)
+
+    def rows(self) -> list[tuple[Cell, ...]]:
+        """The text table's rows in connection order, with their ids."""
+        rows: list[tuple[Cell, ...]] = []
+        taken = [0] * len(self.shares)
+        for conn_id, (_first, i, size) in enumerate(_merged(self.shares)):
+            if size < 0:
+                continue
+            row = self.shares[i].rows[taken[i]]
+            taken[i] += 1
+            rows.append((str(conn_id), *row[1:]))
+        return rows
 
     def write(self, out: TextIO) -> int:
         """Write the records in connection order, each as one process writes it (for json:
