@@ -7,7 +7,9 @@ for these tests.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CAPTURES, corpus_captures
@@ -58,9 +60,9 @@ def test_the_split_really_happens(monkeypatch: pytest.MonkeyPatch,
     calls: list[int] = []
 
     class Spy(split.SplitAnalysis):
-        def _run(self, jobs: int, progress: object) -> list[split.Share]:
-            calls.append(jobs)
-            return super()._run(jobs, progress)  # type: ignore[arg-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            calls.append(self.jobs)
 
     monkeypatch.setattr(split, "SplitAnalysis", Spy)
     run(capsys, "--format", "jsonl", "-j", "2", str(CAPTURES / "failures.pcap"))
@@ -117,3 +119,20 @@ def test_no_split_for_columns_id_or_finding_filters(capsys: pytest.CaptureFixtur
     run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tls and conn.id in {1 2}", path)
     run(capsys, "--format", "jsonl", "-j", "2", "-Y", "finding.code", path)
     run(capsys, "--format", "csv", "-j", "2", "--columns", "tcp.stream", path)
+
+
+def test_a_worker_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    real = split._worker
+
+    def dying(path: str, index: int, *args: Any) -> None:
+        if index == 1:
+            os._exit(3)
+        real(path, index, *args)
+
+    monkeypatch.setattr(split, "_worker", dying)
+    status, _out, err = run(capsys, "--format", "jsonl", "-j", "2",
+                            str(CAPTURES / "failures.pcap"))  # fmt: skip
+    assert status == 1
+    assert "part 2 of 2 failed (exit code 3); rerun with -j 1" in err
+    assert "Traceback" not in err

@@ -269,59 +269,68 @@ def _reads_other_connections(filter_text: str) -> bool:
 def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
                aliases: Aliases | None) -> int:  # fmt: skip
     """One capture on `jobs` processes; the output is what one process writes."""
-    # Lazy: the process pool serves only large files (start-up time).
-    from tlslens.cli.split import SplitAnalysis
+    # Lazy: the worker processes serve only large files (start-up time).
+    import threading
+
+    from tlslens.cli.split import SplitAnalysis, poll_progress
 
     path = args.files[0]
-    bar = _progress_bar(err)
-    progress = None
-    if bar is not None:
-        bar.start()
-        task = bar.add_task(f"{path} ({jobs} processes)", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
-
+    fmt = args.format
     written = 0
-    try:
-        with SplitAnalysis(path, args.format, aliases, args.filter, jobs, progress) as analysis:
-            if bar is not None:
-                bar.stop()
-            report = analysis.report
-            if args.format == "text":
-                # Lazy: only the text format needs the table (start-up time).
-                from tlslens.cli.render import print_conversations, table_of_rows
+    stop = threading.Event()
+    # The workers start before the progress bar's thread does: a process forked while
+    # another thread holds a lock could hang on it.
+    with SplitAnalysis(path, fmt, aliases, args.filter, jobs) as analysis:
+        bar = _progress_bar(err)
+        if bar is not None:
+            bar.start()
+            task = bar.add_task(f"{path} ({jobs} processes)", total=None)
 
-                if report is not None:
-                    console = _console(out)
-                    rows = analysis.rows()
-                    written = len(rows)
-                    print_conversations(console, report, table_of_rows(console, rows, False))
-            elif args.format == "json":
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            poll_progress(analysis, os.path.getsize(path), progress, stop)
+        try:
+            if fmt == "json":
                 out.write('{"captures": [')
-            elif args.format == "csv":
+            elif fmt == "csv":
                 # Lazy: only CSV needs its renderer (start-up time).
                 from tlslens.cli.render import CSV_COLUMNS
 
                 csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
-            if report is not None and args.format != "text":
-                if args.format == "json":
+            if analysis.opened and fmt == "text":
+                # Lazy: only the text format needs the table (start-up time).
+                from tlslens.cli.render import print_conversations, table_of_rows
+
+                rows = analysis.rows()
+                written = len(rows)
+                stop.set()
+                if bar is not None:
+                    bar.stop()
+                if analysis.report is not None:
+                    console = _console(out)
+                    print_conversations(console, analysis.report,
+                                        table_of_rows(console, rows, False))  # fmt: skip
+            elif analysis.opened:
+                if fmt == "json":
                     out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
                 written = analysis.write(out)
-                if args.format == "json":
-                    out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
-            if args.format == "json":
+                if fmt == "json":
+                    report = analysis.report.to_record() if analysis.report else None
+                    out.write('],\n  "report": ' + json.dumps(report) + "}")
+            if fmt == "json":
                 out.write("\n]}\n")
-    finally:
-        if bar is not None:
-            bar.stop()
+        finally:
+            stop.set()
+            if bar is not None:
+                bar.stop()
     for message in analysis.errors:
         _error(err, message)
-    if report is None:
+    if analysis.report is None:
         return 1
     if args.filter is not None and not written:
         no_match_note(path, err)
-    return max(_after_file(report, args.format, err), 1 if analysis.errors else 0)
+    return max(_after_file(analysis.report, fmt, err), 1 if analysis.errors else 0)
 
 
 def _run_parallel(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int) -> int:

@@ -3,12 +3,16 @@
 Each worker process reads and decodes the whole file but follows only its share of the TCP
 connections (`Analysis(share=(i, k))`): TCP reassembly, TLS parsing and writing the records,
 which is most of the work, divide; reading the frames does not (it is about a fifth of a
-run). The workers write their records to temporary files and the parent merges them.
+run).
 
 Connection ids count connections in the order they first appear in the whole capture, so a
-worker cannot know them. It writes each record without its id, notes the record's first
-frame and length, and the parent, merging the shares by first frame, puts the ids back.
-The output is byte for byte what one process writes (tests/cli/test_split.py).
+worker cannot know them. It sends each of its connections down a pipe in its own order,
+with the connection's first frame and its record without the id (or only the first frame,
+when the filter drops it: ids count it all the same). The parent merges the pipes by first
+frame, which is the order of the ids, and puts the ids back as it writes. Output flows as
+soon as every worker is past a connection (`| head` gets its lines early), and memory holds
+only what the pipes buffer. The output is byte for byte what one process writes
+(tests/cli/test_split.py).
 
 All four formats are split: json, jsonl, csv, and the text table, whose rows (strings)
 come back to the parent to be laid out. Not with --events (joining the log needs every
@@ -23,18 +27,19 @@ connections).
 from __future__ import annotations
 
 import csv
-import heapq
 import io
 import json
 import multiprocessing
 import os
-import tempfile
-from array import array
+import pickle
+import selectors
+import signal
+import struct
+import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
-from itertools import repeat
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
@@ -48,36 +53,16 @@ from tlslens.query import compile_filter
 if TYPE_CHECKING:
     from multiprocessing.sharedctypes import Synchronized
 
-#: Bytes of the file that the first worker has read, for the parent's progress bar.
-_progress: Synchronized[int] | None = None
-
-
-def _start_worker(progress: Synchronized[int] | None) -> None:
-    global _progress
-    _progress = progress
-
-
-def _report_progress(done: int, _total: int) -> None:
-    if _progress is not None:
-        _progress.value = done
-
-
-@dataclass
-class Share:
-    """What one worker made of its share of the capture."""
-
-    #: The temporary file holding the records, one after another, without their ids.
-    output: str
-    #: Every connection's first frame (the merge key: ids count every connection) and the
-    #: length in bytes of its record, -1 when the filter dropped it, in connection order.
-    first_frames: array[int]
-    sizes: array[int]
-    report: CaptureReport | None
-    #: Why the share stopped early (its records so far are in `output`), or None.
-    error: str | None = None
-    #: For the text table: the kept connections' rows (`render.conversation_row`), in
-    #: order; small enough to come back to the parent whole.
-    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+# What a worker sends: a header (first frame, length), then `length` bytes. The length
+# tells what follows: a record, nothing (a connection the filter dropped), or the end.
+_HEADER = struct.Struct("<qI")
+#: A connection the filter dropped: no record follows.
+_DROPPED = 0xFFFFFFFF
+#: The first frame of the last message: a pickled (report, error) follows.
+_END = -1
+#: The first frame of the first message: the capture opened (length 0) or could not be
+#: read (a pickled error follows).
+_OPENED = -2
 
 
 def _id_prefix(fmt: str, conn_id: int) -> str:
@@ -91,7 +76,8 @@ assert CSV_COLUMNS[:2] == ("file", "id")
 
 class _RecordWriter:
     """Records as `analyze` writes them in `fmt`, less their start up to the connection id
-    (`_id_prefix`): the JSON record's `{"id": N, `, the CSV row's file and id columns."""
+    (`_id_prefix`): the JSON record's `{"id": N, `, the CSV row's file and id columns; for
+    the text table, the row's cells (pickled)."""
 
     def __init__(self, fmt: str, path: str) -> None:
         self.fmt = fmt
@@ -99,156 +85,264 @@ class _RecordWriter:
         self.line = io.StringIO()
         self.csv = csv.writer(self.line, lineterminator="\n")
 
-    def text(self, conv: Conversation) -> str:
+    def data(self, conv: Conversation) -> bytes:
+        if self.fmt == "text":
+            return pickle.dumps(conversation_row(conv)[1:])
         if self.fmt == "csv":
             row = csv_row(self.path, conv)
             self.line.seek(0)
             self.line.truncate()
             self.csv.writerow([row[column] for column in CSV_COLUMNS[2:]])
-            return self.line.getvalue()
+            return self.line.getvalue().encode()
         record = conv.to_record()
         if self.fmt == "jsonl":
             record["file"] = self.path
         text = json.dumps(record)
         prefix = _id_prefix(self.fmt, conv.id)
         assert text.startswith(prefix), "Conversation.to_record() must begin with the id"
-        return text[len(prefix) :] + ("\n" if self.fmt == "jsonl" else "")
+        return (text[len(prefix) :] + ("\n" if self.fmt == "jsonl" else "")).encode()
 
 
-def _analyse_share(path: str, index: int, count: int, fmt: str, aliases: Aliases | None,
-                   filter_text: str | None) -> Share:  # fmt: skip
-    """In a worker: follow share `index` of `count` and write the records the filter keeps."""
-    handle, output = tempfile.mkstemp(suffix=".tlslens")
-    share = Share(output, array("q"), array("q"), None)
-    writer = _RecordWriter(fmt, path)
-    with os.fdopen(handle, "wb") as f:
+def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
+    pipe.write(_HEADER.pack(first_frame, _DROPPED if data is None else len(data)))
+    if data:
+        pipe.write(data)
+
+
+def _worker(path: str, index: int, count: int, fmt: str, aliases: Aliases | None,
+            filter_text: str | None, pipe_fd: int, others: list[int],
+            progress: Synchronized[int]) -> None:  # fmt: skip
+    """In a worker process: follow share `index` of `count` and send every connection."""
+    # Ctrl-C reaches every process of the terminal's group; the parent answers it by ending
+    # the workers, which would otherwise each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for fd in others:  # the other workers' pipes: their reader must see them end
+        os.close(fd)
+    with os.fdopen(pipe_fd, "wb", buffering=1 << 16) as pipe:
         try:
-            progress = _report_progress if index == 0 else None
-            analysis = Analysis(path, aliases=aliases, share=(index, count), progress=progress)
+            report = _report_progress(progress) if index == 0 else None
+            analysis = Analysis(path, aliases=aliases, share=(index, count), progress=report)
         except CaptureError as exc:
-            share.error = str(exc)
-            return share
+            _send(pipe, _OPENED, pickle.dumps(str(exc)))
+            return
+        _send(pipe, _OPENED, b"")
+        writer = _RecordWriter(fmt, path)
+        error = None
+        pending: list[int] = []
         try:
             predicate = compile_filter(filter_text) if filter_text is not None else None
-            every = _noted(analysis.conversations(), share)
-            for conv in matching(every, predicate, filter_text):
-                # `matching` hands on each connection it keeps as soon as it has it.
-                assert share.first_frames[-1] == conv.first_frame
-                if fmt == "text":
-                    share.rows.append(conversation_row(conv))
-                    share.sizes[-1] = 0
-                    continue
-                data = writer.text(conv).encode()
-                f.write(data)
-                share.sizes[-1] = len(data)
+            for conv in matching(_noted(analysis.conversations(), pending), predicate,
+                                 filter_text):  # fmt: skip
+                # `matching` hands on each connection it keeps as soon as it has it: the
+                # ones noted before it were dropped.
+                for dropped in pending[:-1]:
+                    _send(pipe, dropped, None)
+                assert pending[-1] == conv.first_frame
+                pending.clear()
+                _send(pipe, conv.first_frame, writer.data(conv))
+            for dropped in pending:
+                _send(pipe, dropped, None)
         except Exception as exc:
-            share.error = (
-                f"{path}: internal error after frame {analysis.capture.frames_read} "
-                f"({type(exc).__name__}: {exc}); results are partial. Please report this."
-            )
-        share.report = analysis.report
-    return share
+            error = (f"{path}: internal error after frame {analysis.capture.frames_read} "
+                     f"({type(exc).__name__}: {exc}); results are partial. Please report "
+                     "this.")  # fmt: skip
+        _send(pipe, _END, pickle.dumps((analysis.report, error)))
 
 
-def _noted(conversations: Iterator[Conversation], share: Share) -> Iterator[Conversation]:
-    """The conversations, each noted in `share` as not written (yet)."""
+def _report_progress(value: Synchronized[int]) -> Callable[[int, int], None]:
+    def report(done: int, _total: int) -> None:
+        value.value = done
+
+    return report
+
+
+def _noted(conversations: Iterator[Conversation], pending: list[int]) -> Iterator[Conversation]:
+    """The conversations, each one's first frame noted in `pending` as it passes."""
     for conv in conversations:
-        share.first_frames.append(conv.first_frame)
-        share.sizes.append(-1)
+        pending.append(conv.first_frame)
         yield conv
 
 
-def _merged(shares: list[Share]) -> Iterator[tuple[int, int, int]]:
-    """(first frame, share, size) of every connection, in the order of the first frames."""
-    return heapq.merge(*(zip(s.first_frames, repeat(i), s.sizes, strict=False)
-                         for i, s in enumerate(shares)))  # fmt: skip
+class _Stream:
+    """The parent's end of one worker's pipe: reads whatever is there, never waits on it, so
+    that no worker is held up by another one's slower connection."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        #: Complete messages not yet used: (first frame, data or None if dropped).
+        self.messages: deque[tuple[int, bytes | None]] = deque()
+        #: The pipe is closed: the worker ended (or died, if no END came).
+        self.closed = False
+
+    def fill(self) -> None:
+        """Read what the pipe holds now (call when it is readable)."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.closed = True
+            return
+        buffer = self.buffer
+        buffer += chunk
+        pos = 0
+        while len(buffer) - pos >= _HEADER.size:
+            first_frame, length = _HEADER.unpack_from(buffer, pos)
+            size = 0 if length == _DROPPED else length
+            if len(buffer) - pos - _HEADER.size < size:
+                break
+            start = pos + _HEADER.size
+            self.messages.append((first_frame, None if length == _DROPPED
+                                  else bytes(buffer[start : start + size])))  # fmt: skip
+            pos = start + size
+        del buffer[:pos]
 
 
 class SplitAnalysis:
-    """One capture analysed by `jobs` processes. Use as a context manager (it removes the
-    workers' files); read `report` and `errors`, then `write` the records."""
+    """One capture analysed by `jobs` worker processes, started at once. Use as a context
+    manager; `opened` says whether the capture could be read (else see `errors`); iterate
+    `records()` (or call `write`/`rows`) once; then read `report` and `errors`."""
 
     def __init__(self, path: str, fmt: str, aliases: Aliases | None, filter_text: str | None,
-                 jobs: int, progress: Callable[[int, int], None] | None = None,
-                 ) -> None:  # fmt: skip
+                 jobs: int) -> None:  # fmt: skip
         self.path = path
-        self.filter_text = filter_text
         self.fmt = fmt
-        self.aliases = aliases
-        #: The capture's report; None when it could not be read or a worker died.
+        self.jobs = jobs
+        #: The capture's report, once every worker has ended well.
         self.report: CaptureReport | None = None
         #: One sentence per thing that went wrong (the records written may be partial).
         self.errors: list[str] = []
-        self.shares = self._run(jobs, progress)
-        if len(self.shares) == jobs:
-            self.errors = list(dict.fromkeys(s.error for s in self.shares if s.error))
-            reports = [s.report for s in self.shares if s.report is not None]
-            if len(reports) == jobs:
-                self.report = CaptureReport.of_shares(reports)
+        #: Bytes of the file the first worker has read.
+        self.progress: Synchronized[int] = multiprocessing.Value("q", 0)
+        # A forked worker flushes the standard streams when it ends: what the parent had
+        # buffered would come out twice.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        context = multiprocessing.get_context("fork")
+        pipes = [os.pipe() for _ in range(jobs)]
+        self.workers = []
+        for i, (_read, write) in enumerate(pipes):
+            others = [fd for j, pair in enumerate(pipes) for fd in pair if j != i or fd != write]
+            worker = context.Process(
+                target=_worker, daemon=True,
+                args=(path, i, jobs, fmt, aliases, filter_text, write, others, self.progress),
+            )  # fmt: skip
+            worker.start()
+            self.workers.append(worker)
+        for _read, write in pipes:
+            os.close(write)
+        self.streams = [_Stream(read) for read, _write in pipes]
+        self.selector = selectors.DefaultSelector()
+        for i, stream in enumerate(self.streams):
+            self.selector.register(stream.fd, selectors.EVENT_READ, i)
+        # Every worker says first whether it could open the capture.
+        self._read_until(lambda: all(s.messages or s.closed for s in self.streams))
+        self.opened = all(self._opened(i, stream) for i, stream in enumerate(self.streams))
 
-    def _run(self, jobs: int, progress: Callable[[int, int], None] | None) -> list[Share]:
-        size = os.path.getsize(self.path)
-        value: Synchronized[int] = multiprocessing.Value("q", 0)
-        shares: list[Share] = []
-        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(value,)) as pool:
-            futures = [pool.submit(_analyse_share, self.path, i, jobs, self.fmt, self.aliases,
-                                   self.filter_text)
-                       for i in range(jobs)]  # fmt: skip
-            pending: set[Future[Share]] = set(futures)
-            while pending:
-                _done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-                if progress is not None:
-                    progress(value.value, size)
-            for i, future in enumerate(futures):
-                try:
-                    shares.append(future.result())
-                except Exception as exc:  # the worker died (out of memory, killed, ...)
-                    self.errors.append(
-                        f"{self.path}: the process analysing part {i + 1} of {jobs} failed "
-                        f"({type(exc).__name__}: {exc}); rerun with -j 1"
-                    )
-        return shares
+    def _read_until(self, done: Callable[[], bool]) -> None:
+        """Read every pipe that has something, until `done()` or all pipes are closed."""
+        while not done() and not all(s.closed for s in self.streams):
+            for key, _events in self.selector.select():
+                stream = self.streams[key.data]
+                stream.fill()
+                if stream.closed:
+                    self.selector.unregister(stream.fd)
+
+    def _opened(self, index: int, stream: _Stream) -> bool:
+        if not stream.messages:
+            self._died(index)
+            return False
+        first_frame, data = stream.messages.popleft()
+        assert first_frame == _OPENED
+        if data:
+            error = pickle.loads(data)
+            if error not in self.errors:
+                self.errors.append(error)
+            return False
+        return True
+
+    def _died(self, index: int) -> None:
+        self.workers[index].join()
+        self.errors.append(f"{self.path}: the process analysing part {index + 1} of "
+                           f"{self.jobs} failed (exit code {self.workers[index].exitcode}); "
+                           "rerun with -j 1")  # fmt: skip
 
     def __enter__(self) -> SplitAnalysis:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        for share in self.shares:
-            os.unlink(share.output)
+        self.selector.close()
+        for stream in self.streams:
+            os.close(stream.fd)
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """(connection id, record without its id) of every kept connection, in id order."""
+        streams = self.streams
+        live = [i for i in range(self.jobs)]  # the streams whose END has not come
+        reports: list[CaptureReport] = []
+        errors: list[str] = []
+        conn_id = 0
+        while live:
+            # The next connection is the earliest first frame among the streams' next
+            # messages, so every live stream must have one (or have died).
+            self._read_until(lambda: all(streams[i].messages or streams[i].closed
+                                         for i in live))  # fmt: skip
+            for i in list(live):
+                stream = streams[i]
+                if not stream.messages:  # closed without its END: the worker died
+                    self._died(i)
+                    live.remove(i)
+                elif stream.messages[0][0] == _END:
+                    data = stream.messages.popleft()[1]
+                    assert data is not None
+                    report, error = pickle.loads(data)
+                    reports.append(report)
+                    if error is not None and error not in errors:
+                        errors.append(error)
+                    live.remove(i)
+            if not live or any(not streams[i].messages for i in live):
+                continue
+            i = min(live, key=lambda i: streams[i].messages[0][0])
+            _first, data = streams[i].messages.popleft()
+            if data is not None:
+                yield conn_id, data
+            conn_id += 1
+        self.errors += errors
+        if len(reports) == self.jobs:
+            self.report = CaptureReport.of_shares(reports)
 
     def rows(self) -> list[tuple[Cell, ...]]:
         """The text table's rows in connection order, with their ids."""
-        rows: list[tuple[Cell, ...]] = []
-        taken = [0] * len(self.shares)
-        for conn_id, (_first, i, size) in enumerate(_merged(self.shares)):
-            if size < 0:
-                continue
-            row = self.shares[i].rows[taken[i]]
-            taken[i] += 1
-            rows.append((str(conn_id), *row[1:]))
-        return rows
+        return [(str(conn_id), *pickle.loads(data)) for conn_id, data in self.records()]
 
     def write(self, out: TextIO) -> int:
         """Write the records in connection order, each as one process writes it (for json:
         the records only, joined as `run_analyze` joins them). Returns how many."""
         fmt = self.fmt
+        file_column = ""
+        if fmt == "csv":
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow([self.path])
+            file_column = line.getvalue()[:-1] + ","
         written = 0
-        files = [open(s.output, "rb") for s in self.shares]  # noqa: SIM115 (closed below)
-        try:
-            file_column = ""
-            if fmt == "csv":
-                line = io.StringIO()
-                csv.writer(line, lineterminator="\n").writerow([self.path])
-                file_column = line.getvalue()[:-1] + ","
-            for conn_id, (_first, i, size) in enumerate(_merged(self.shares)):
-                if size < 0:
-                    continue
-                text = files[i].read(size).decode()
-                if fmt == "json":
-                    out.write("\n  " if written == 0 else ",\n  ")
-                out.write(file_column + _id_prefix(fmt, conn_id) + text)
-                written += 1
-        finally:
-            for f in files:
-                f.close()
+        for conn_id, data in self.records():
+            if fmt == "json":
+                out.write("\n  " if written == 0 else ",\n  ")
+            out.write(file_column + _id_prefix(fmt, conn_id) + data.decode())
+            written += 1
         return written
+
+
+def poll_progress(analysis: SplitAnalysis, size: int, progress: Callable[[int, int], None],
+                  stop: threading.Event) -> threading.Thread:  # fmt: skip
+    """A thread that hands the first worker's position to `progress` until `stop` is set."""
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            progress(analysis.progress.value, size)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return thread
