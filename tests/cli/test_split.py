@@ -8,14 +8,15 @@ for these tests.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CAPTURES, corpus_captures
 
-from tlslens.analysis.pipeline import Analysis, in_share
-from tlslens.cli import analyze_cmd, split
+from tlslens.analysis.pipeline import Analysis, in_host_share, in_share
+from tlslens.cli import files, split
 from tlslens.cli import main as cli_main
 
 
@@ -32,7 +33,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(autouse=True)
 def split_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analyze_cmd, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 0)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "text"])
@@ -68,7 +69,7 @@ def test_the_split_really_happens(monkeypatch: pytest.MonkeyPatch,
     run(capsys, "--format", "jsonl", "-j", "2", str(CAPTURES / "failures.pcap"))
     assert calls == [2]
     calls.clear()
-    monkeypatch.setattr(analyze_cmd, "MIN_SPLIT_BYTES", 1 << 40)
+    monkeypatch.setattr(files, "MIN_SPLIT_BYTES", 1 << 40)
     run(capsys, "--format", "jsonl", "-j", "2", str(CAPTURES / "failures.pcap"))
     assert not calls
 
@@ -136,3 +137,66 @@ def test_a_worker_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch,
     assert status == 1
     assert "part 2 of 2 failed (exit code 3); rerun with -j 1" in err
     assert "Traceback" not in err
+
+
+def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = cli_main.main(["audit", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def many_clients(tmp_path: Path) -> Path:
+    """failures.pcap (real traffic, all between 127.0.0.1 and itself, one server port per
+    scenario) with each client moved to one of seven addresses and every server to port
+    4400: audit's host shares are not all one, and a pair holds several connections."""
+    data = bytearray((CAPTURES / "failures.pcap").read_bytes())
+    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4  # little-endian, Ethernet
+    pos = 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, pos + 8)[0]
+        frame = pos + 16
+        if data[frame + 12 : frame + 14] == b"\x08\x00" and data[frame + 23] == 6:
+            ip = frame + 14
+            tcp = ip + (data[ip] & 0x0F) * 4
+            sport, dport = struct.unpack_from("!HH", data, tcp)
+            client, where = (sport, ip + 12) if sport > dport else (dport, ip + 16)
+            data[where : where + 4] = bytes([127, 3, 0, client % 7 + 1])
+            # One server port for all, so that a pair holds several connections.
+            struct.pack_into("!H", data, tcp + (2 if sport > dport else 0), 4400)
+        pos = frame + incl
+    path = tmp_path / "many-clients.pcap"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_split_audit_equals_one_process(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("text", "json"):
+        one = audit(capsys, "--format", fmt, "-j", "1", str(path))
+        assert audit(capsys, "--format", fmt, "-j", "3", str(path)) == one
+
+
+@pytest.mark.parametrize("filter_text", [None, "tls", 'conn.sni == "no.such.name"'])
+def test_split_audit_of_many_hosts(filter_text: str | None, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = str(many_clients(tmp_path))
+    shares = [sum(1 for _ in Analysis(path, share=(i, 3), share_by_hosts=True).conversations())
+              for i in range(3)]  # fmt: skip
+    assert all(shares), f"every share should have connections: {shares}"
+    args = ["-Y", filter_text] if filter_text else []
+    for fmt in ("text", "csv"):
+        one = audit(capsys, "--format", fmt, "-j", "1", *args, path)
+        assert audit(capsys, "--format", fmt, "-j", "3", *args, path) == one
+        assert one[1].count("127.3.0.") >= (7 if filter_text != 'conn.sni == "no.such.name"' else 0)
+
+
+def test_host_share_keeps_host_pairs_together() -> None:
+    a, b = bytes([127, 0, 0, 1]), bytes([127, 0, 0, 9])
+    shares = {in_host_share(a, b, port, 443, 5) for port in range(40000, 40100)}
+    assert shares == {in_host_share(b, a, 443, 40000, 5)}
+    path = str(CAPTURES / "failures.pcap")
+    whole = [c.first_frame for c in Analysis(path).conversations()]
+    parts = [c.first_frame for i in range(3)
+             for c in Analysis(path, share=(i, 3), share_by_hosts=True).conversations()
+             ]  # fmt: skip
+    assert sorted(parts) == whole

@@ -44,6 +44,9 @@ class PairAudit:
     #: Those of them with a hash clients no longer accept (CertSummary.weak_signature).
     weak_sig_algs: set[str] = field(default_factory=set)
     first_conn: int = 0
+    #: The first connection's first frame (the order of connection ids, which a process
+    #: analysing part of a capture does not know).
+    first_frame: int = 0
     problems: list[str] = field(default_factory=list)
 
     def add(self, conv: Conversation) -> None:
@@ -105,25 +108,47 @@ class PairAudit:
         }
 
 
-def audit(conversations: Iterable[Conversation], min_version: int,
-          process_of: ProcessOf | None = None) -> list[PairAudit]:  # fmt: skip
-    """One PairAudit per client/server pair with TLS, worst first."""
-    pairs: dict[tuple[Any, ...], PairAudit] = {}
-    for conv in conversations:
+class PairTable:
+    """Connections counted into their client/server pairs as they come."""
+
+    def __init__(self, process_of: ProcessOf | None = None) -> None:
+        self.process_of = process_of
+        self.pairs: dict[tuple[Any, ...], PairAudit] = {}
+
+    def add(self, conv: Conversation) -> bool:
+        """Count `conv` into its pair; True if it began a new pair (False also for a
+        connection without TLS, which has no pair)."""
         tls = conv.tls
         if tls is None or not tls.is_tls:
-            continue
-        process = process_of(conv) if process_of is not None else None
+            return False
+        process = self.process_of(conv) if self.process_of is not None else None
         name = (process.get("name") or f"({process['pid']})") if process else None
         client = conv.client.alias or conv.client.ip
         server = f"{conv.server.alias or conv.server.ip}:{conv.server.port}"
         key = (client, name, server, tls.sni)
-        pair = pairs.get(key)
+        pair = self.pairs.get(key)
+        new = pair is None
         if pair is None:
-            pair = pairs[key] = PairAudit(client, name, server, tls.sni, first_conn=conv.id)
+            pair = PairAudit(client, name, server, tls.sni, first_conn=conv.id,
+                             first_frame=conv.first_frame)  # fmt: skip
+            self.pairs[key] = pair
         pair.add(conv)
-    result = list(pairs.values())
+        return new
+
+
+def ranked(pairs: Iterable[PairAudit], min_version: int) -> list[PairAudit]:
+    """The pairs judged against `min_version`, worst first."""
+    result = list(pairs)
     for pair in result:
         pair.judge(min_version)
     result.sort(key=lambda p: (not p.problems, p.lowest_version, -p.connections, p.first_conn))
     return result
+
+
+def audit(conversations: Iterable[Conversation], min_version: int,
+          process_of: ProcessOf | None = None) -> list[PairAudit]:  # fmt: skip
+    """One PairAudit per client/server pair with TLS, worst first."""
+    table = PairTable(process_of)
+    for conv in conversations:
+        table.add(conv)
+    return ranked(table.pairs.values(), min_version)

@@ -165,6 +165,14 @@ def in_share(src: bytes, dst: bytes, sport: int, dport: int, count: int) -> int:
     return (mixed >> 16) % count
 
 
+def in_host_share(src: bytes, dst: bytes, _sport: int, _dport: int, count: int) -> int:
+    """Like `in_share`, from the two addresses alone: every connection between the same two
+    hosts falls in the same share (for views that compare them: audit's pairs, diagnose's
+    retries)."""
+    mixed = (int.from_bytes(src[-4:], "big") ^ int.from_bytes(dst[-4:], "big")) * 0x9E3779B1
+    return (mixed >> 16) % count
+
+
 class _Collector:
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
     connections into Conversations."""
@@ -265,11 +273,14 @@ class Analysis:
         aliases: Aliases | None = None,
         keep_frames: bool = False,
         share: tuple[int, int] | None = None,
+        share_by_hosts: bool = False,
     ) -> None:
         self.limits = limits or Limits()
         #: (i, k): follow only the TCP connections of share i of k (see `in_share`), so
         #: that k processes can split one capture; None follows every connection.
         self.share = share
+        #: Shares by host pair (`in_host_share`) rather than by connection (`in_share`).
+        self.share_by_hosts = share_by_hosts
         self.aliases = aliases
         #: Every frame's FrameRecord, kept only for the frame list (it grows with the file).
         self.frames: list[FrameRecord] | None = [] if keep_frames else None
@@ -297,6 +308,7 @@ class Analysis:
         times = self.frame_times
         frames = self.frames
         share_index, share_count = self.share or (0, 0)
+        share_of = in_host_share if self.share_by_hosts else in_share
         try:
             for index, ts_ns, linktype, data, meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
@@ -320,7 +332,7 @@ class Analysis:
                         frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
                     continue
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                if share_count and in_share(src, dst, sport, dport, share_count) != share_index:
+                if share_count and share_of(src, dst, sport, dport, share_count) != share_index:
                     continue
                 segments += 1
                 conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,

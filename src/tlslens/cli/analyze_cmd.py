@@ -20,17 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli.files import expand_paths, matching, no_match_note, read_inputs
+from tlslens.cli.files import expand_paths, matching, no_match_note, read_inputs, split_jobs
 from tlslens.cli.parallel import default_jobs, run_parallel
-
-#: Below this size a capture is analysed in one process even with several cores: starting
-#: the workers and merging their output would cost more than the cores save (about 0.1 s,
-#: against about 60 ms per MB analysed on the benchmark machine).
-MIN_SPLIT_BYTES = 8 * 1024 * 1024
-
-#: At most this many processes share one capture: each reads and decodes every frame (about a
-#: fifth of a one-process run), so beyond a few processes more cores add little but load.
-MAX_SPLIT_JOBS = 8
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -126,8 +117,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     jobs = min(cores, len(args.files))
     if jobs > 1:
         return _run_parallel(args, out, err, jobs)
-    if len(args.files) == 1 and cores > 1 and _splittable(args):
-        return _run_split(args, out, err, min(cores, MAX_SPLIT_JOBS), aliases)
+    shares = split_jobs(args, args.files, cores)
+    if shares > 1:
+        return _run_split(args, out, err, shares, aliases)
     console = _console(out) if args.format == "text" else None
     if args.format == "json" and args.columns is None:
         out.write('{"captures": [')
@@ -242,37 +234,13 @@ def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
     return 0
 
 
-def _splittable(args: argparse.Namespace) -> bool:
-    """Whether one capture may be split over processes (see `tlslens.cli.split`): no event
-    log, columns or filter that needs every connection, and a file big enough to be worth
-    it."""
-    path = args.files[0]
-    return (
-        not args.events
-        and args.columns is None
-        and (args.filter is None or not _reads_other_connections(args.filter))
-        and os.path.isfile(path)
-        and os.path.getsize(path) >= MIN_SPLIT_BYTES
-    )
-
-
-def _reads_other_connections(filter_text: str) -> bool:
-    """Whether a filter reads what the processes of a split capture cannot know (see
-    `tlslens.cli.split`): the connection id, which counts every connection, or findings,
-    which may compare a connection with earlier ones (a client retrying)."""
-    # Lazy: the filter language is needed only when a filter is given (start-up time).
-    from tlslens.query import uses_field
-
-    return any(uses_field(filter_text, name) for name in ("tcp.stream", "conn.id", "finding.code"))
-
-
 def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
                aliases: Aliases | None) -> int:  # fmt: skip
     """One capture on `jobs` processes; the output is what one process writes."""
     # Lazy: the worker processes serve only large files (start-up time).
     import threading
 
-    from tlslens.cli.split import SplitAnalysis, poll_progress
+    from tlslens.cli.split import RecordJob, SplitAnalysis, poll_progress
 
     path = args.files[0]
     fmt = args.format
@@ -280,7 +248,8 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
     stop = threading.Event()
     # The workers start before the progress bar's thread does: a process forked while
     # another thread holds a lock could hang on it.
-    with SplitAnalysis(path, fmt, aliases, args.filter, jobs) as analysis:
+    with SplitAnalysis(path, partial(RecordJob, fmt, path), aliases, args.filter,
+                       jobs) as analysis:  # fmt: skip
         bar = _progress_bar(err)
         if bar is not None:
             bar.start()
@@ -314,7 +283,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
             elif analysis.opened:
                 if fmt == "json":
                     out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
-                written = analysis.write(out)
+                written = analysis.write(out, fmt)
                 if fmt == "json":
                     report = analysis.report.to_record() if analysis.report else None
                     out.write('],\n  "report": ' + json.dumps(report) + "}")

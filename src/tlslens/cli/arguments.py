@@ -256,6 +256,10 @@ def _add_audit(commands: Any) -> None:
     add_filter_option(parser)
     add_alias_option(parser)
     add_event_options(parser)
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=0, metavar="N",
+        help="processes sharing one large capture, by host pair (default: one per core)",
+    )  # fmt: skip
 
 
 def _add_convert(commands: Any) -> None:

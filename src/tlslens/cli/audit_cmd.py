@@ -5,18 +5,27 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.text import Text
 
-from tlslens.analysis.compliance import audit
+from tlslens.analysis.aliases import Aliases
+from tlslens.analysis.compliance import PairAudit, PairTable, audit, ranked
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import process_record
 from tlslens.cli.events import EventInput
-from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
+from tlslens.cli.files import (
+    Captures,
+    matching,
+    no_match_note,
+    read_inputs,
+    report_problems,
+    split_jobs,
+)
+from tlslens.cli.parallel import default_jobs
 from tlslens.cli.table import Column, Table
 from tlslens.tls.registry import version_name
 
@@ -32,25 +41,14 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
-    documents = []
+    documents: list[dict[str, Any]] = []
     writer = None
     if args.format == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
     console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
-    for analysis in captures:
-        path = analysis.report.path
-        convs: Iterable[Conversation] = analysis.conversations()
-        correlation = None
-        if events:
-            # Joining the log needs every connection first; otherwise each one is counted
-            # into its pair as it comes and freed.
-            convs = list(convs)
-            correlation = events.correlate(convs, analysis.frame_time)
-        corr_process = correlation.process if correlation is not None else None
-        kept = matching(convs, predicate, args.filter, corr_process,
-                        partial(no_match_note, path, err))  # fmt: skip
-        pairs = audit(kept, args.min_version, partial(process_record, log=corr_process))
+
+    def emit(path: str, pairs: list[PairAudit]) -> None:
         records = [p.to_record() for p in pairs]
         if args.format == "json":
             documents.append({"file": path, "min_version": version_name(args.min_version),
@@ -65,10 +63,71 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 })  # fmt: skip
         else:
             _print(console, path, records, args.min_version)
+
+    shares = split_jobs(args, captures.paths, args.jobs or default_jobs())
+    if shares > 1:
+        captures.status = _split_audit(captures.paths[0], args, aliases, shares, err, emit)
+    else:
+        for analysis in captures:
+            path = analysis.report.path
+            convs: Iterable[Conversation] = analysis.conversations()
+            correlation = None
+            if events:
+                # Joining the log needs every connection first; otherwise each one is
+                # counted into its pair as it comes and freed.
+                convs = list(convs)
+                correlation = events.correlate(convs, analysis.frame_time)
+            process_of = correlation.process if correlation is not None else None
+            kept = matching(convs, predicate, args.filter, process_of,
+                            partial(no_match_note, path, err))  # fmt: skip
+            pairs = audit(kept, args.min_version, partial(process_record, log=process_of))
+            emit(path, pairs)
     if args.format == "json":
         json.dump({"audits": documents}, out, indent=1)
         out.write("\n")
     return max(captures.status, events.status)
+
+
+class _PairJob:
+    """A split audit's work in one process (`tlslens.cli.split`): its connections counted
+    into pairs (shares go by host pair, so a pair is never divided). A connection that
+    begins a pair is marked, so that the parent learns the pair's first connection id."""
+
+    def __init__(self) -> None:
+        self.table = PairTable(partial(process_record, log=None))
+
+    def data(self, conv: Conversation) -> bytes:
+        return b"1" if self.table.add(conv) else b""
+
+    def result(self) -> list[PairAudit]:
+        return list(self.table.pairs.values())
+
+
+def _split_audit(path: str, args: argparse.Namespace, aliases: Aliases | None, jobs: int,
+                 err: TextIO, emit: Callable[[str, list[PairAudit]], None]) -> int:  # fmt: skip
+    """Audit one capture with `jobs` processes; returns the exit status."""
+    # Lazy: the worker processes serve only large files (start-up time).
+    from tlslens.cli.split import SplitAnalysis
+
+    with SplitAnalysis(path, _PairJob, aliases, args.filter, jobs, by_hosts=True) as analysis:
+        kept = 0
+        first_ids: dict[int, int] = {}
+        for conn_id, first_frame, data in analysis.records():
+            kept += 1
+            if data:
+                first_ids[first_frame] = conn_id
+    for message in analysis.errors:
+        print(f"tlslens: error: {message}", file=err)
+    report = analysis.report
+    if report is None:
+        return 1
+    if args.filter is not None and not kept:
+        no_match_note(path, err)
+    pairs = [pair for result in analysis.results for pair in cast(list[PairAudit], result)]
+    for pair in pairs:
+        pair.first_conn = first_ids[pair.first_frame]
+    emit(path, ranked(pairs, args.min_version))
+    return max(report_problems(report, err), 1 if analysis.errors else 0)
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -39,7 +39,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
@@ -66,7 +66,7 @@ _OPENED = -2
 
 
 def _id_prefix(fmt: str, conn_id: int) -> str:
-    """The start of a record up to the end of its connection id (see `_RecordWriter`)."""
+    """The start of a record up to the end of its connection id (see `RecordJob`)."""
     return f'{{"id": {conn_id}, ' if fmt != "csv" else f"{conn_id},"
 
 
@@ -74,8 +74,17 @@ def _id_prefix(fmt: str, conn_id: int) -> str:
 assert CSV_COLUMNS[:2] == ("file", "id")
 
 
-class _RecordWriter:
-    """Records as `analyze` writes them in `fmt`, less their start up to the connection id
+class ShareJob(Protocol):
+    """What a worker makes of its connections: `data` for each one the filter keeps, sent
+    to the parent in connection order, and `result` once at the end."""
+
+    def data(self, conv: Conversation) -> bytes: ...
+
+    def result(self) -> object: ...
+
+
+class RecordJob:
+    """`analyze`'s records in `fmt`, less their start up to the connection id
     (`_id_prefix`): the JSON record's `{"id": N, `, the CSV row's file and id columns; for
     the text table, the row's cells (pickled)."""
 
@@ -102,6 +111,9 @@ class _RecordWriter:
         assert text.startswith(prefix), "Conversation.to_record() must begin with the id"
         return (text[len(prefix) :] + ("\n" if self.fmt == "jsonl" else "")).encode()
 
+    def result(self) -> None:
+        return None
+
 
 def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
     pipe.write(_HEADER.pack(first_frame, _DROPPED if data is None else len(data)))
@@ -109,9 +121,9 @@ def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
         pipe.write(data)
 
 
-def _worker(path: str, index: int, count: int, fmt: str, aliases: Aliases | None,
-            filter_text: str | None, pipe_fd: int, others: list[int],
-            progress: Synchronized[int]) -> None:  # fmt: skip
+def _worker(path: str, index: int, count: int, make_job: Callable[[], ShareJob],
+            aliases: Aliases | None, filter_text: str | None, by_hosts: bool, pipe_fd: int,
+            others: list[int], progress: Synchronized[int]) -> None:  # fmt: skip
     """In a worker process: follow share `index` of `count` and send every connection."""
     # Ctrl-C reaches every process of the terminal's group; the parent answers it by ending
     # the workers, which would otherwise each print a traceback.
@@ -121,12 +133,13 @@ def _worker(path: str, index: int, count: int, fmt: str, aliases: Aliases | None
     with os.fdopen(pipe_fd, "wb", buffering=1 << 16) as pipe:
         try:
             report = _report_progress(progress) if index == 0 else None
-            analysis = Analysis(path, aliases=aliases, share=(index, count), progress=report)
+            analysis = Analysis(path, aliases=aliases, share=(index, count),
+                                share_by_hosts=by_hosts, progress=report)  # fmt: skip
         except CaptureError as exc:
             _send(pipe, _OPENED, pickle.dumps(str(exc)))
             return
         _send(pipe, _OPENED, b"")
-        writer = _RecordWriter(fmt, path)
+        job = make_job()
         error = None
         pending: list[int] = []
         try:
@@ -139,14 +152,14 @@ def _worker(path: str, index: int, count: int, fmt: str, aliases: Aliases | None
                     _send(pipe, dropped, None)
                 assert pending[-1] == conv.first_frame
                 pending.clear()
-                _send(pipe, conv.first_frame, writer.data(conv))
+                _send(pipe, conv.first_frame, job.data(conv))
             for dropped in pending:
                 _send(pipe, dropped, None)
         except Exception as exc:
             error = (f"{path}: internal error after frame {analysis.capture.frames_read} "
                      f"({type(exc).__name__}: {exc}); results are partial. Please report "
                      "this.")  # fmt: skip
-        _send(pipe, _END, pickle.dumps((analysis.report, error)))
+        _send(pipe, _END, pickle.dumps((analysis.report, error, job.result())))
 
 
 def _report_progress(value: Synchronized[int]) -> Callable[[int, int], None]:
@@ -201,11 +214,12 @@ class SplitAnalysis:
     manager; `opened` says whether the capture could be read (else see `errors`); iterate
     `records()` (or call `write`/`rows`) once; then read `report` and `errors`."""
 
-    def __init__(self, path: str, fmt: str, aliases: Aliases | None, filter_text: str | None,
-                 jobs: int) -> None:  # fmt: skip
+    def __init__(self, path: str, make_job: Callable[[], ShareJob], aliases: Aliases | None,
+                 filter_text: str | None, jobs: int, by_hosts: bool = False) -> None:  # fmt: skip
         self.path = path
-        self.fmt = fmt
         self.jobs = jobs
+        #: What each worker's job gave at its end (`ShareJob.result`), in share order.
+        self.results: list[object] = []
         #: The capture's report, once every worker has ended well.
         self.report: CaptureReport | None = None
         #: One sentence per thing that went wrong (the records written may be partial).
@@ -223,7 +237,8 @@ class SplitAnalysis:
             others = [fd for j, pair in enumerate(pipes) for fd in pair if j != i or fd != write]
             worker = context.Process(
                 target=_worker, daemon=True,
-                args=(path, i, jobs, fmt, aliases, filter_text, write, others, self.progress),
+                args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, write, others,
+                      self.progress),
             )  # fmt: skip
             worker.start()
             self.workers.append(worker)
@@ -277,12 +292,14 @@ class SplitAnalysis:
                 worker.terminate()
             worker.join()
 
-    def records(self) -> Iterator[tuple[int, bytes]]:
-        """(connection id, record without its id) of every kept connection, in id order."""
+    def records(self) -> Iterator[tuple[int, int, bytes]]:
+        """(connection id, first frame, its job's data) of every kept connection, in id
+        order."""
         streams = self.streams
         live = [i for i in range(self.jobs)]  # the streams whose END has not come
         reports: list[CaptureReport] = []
         errors: list[str] = []
+        results: dict[int, object] = {}
         conn_id = 0
         while live:
             # The next connection is the earliest first frame among the streams' next
@@ -297,7 +314,7 @@ class SplitAnalysis:
                 elif stream.messages[0][0] == _END:
                     data = stream.messages.popleft()[1]
                     assert data is not None
-                    report, error = pickle.loads(data)
+                    report, error, results[i] = pickle.loads(data)
                     reports.append(report)
                     if error is not None and error not in errors:
                         errors.append(error)
@@ -305,29 +322,30 @@ class SplitAnalysis:
             if not live or any(not streams[i].messages for i in live):
                 continue
             i = min(live, key=lambda i: streams[i].messages[0][0])
-            _first, data = streams[i].messages.popleft()
+            first_frame, data = streams[i].messages.popleft()
             if data is not None:
-                yield conn_id, data
+                yield conn_id, first_frame, data
             conn_id += 1
         self.errors += errors
         if len(reports) == self.jobs:
             self.report = CaptureReport.of_shares(reports)
+            self.results = [results[i] for i in range(self.jobs)]
 
     def rows(self) -> list[tuple[Cell, ...]]:
         """The text table's rows in connection order, with their ids."""
-        return [(str(conn_id), *pickle.loads(data)) for conn_id, data in self.records()]
+        return [(str(conn_id), *pickle.loads(data)) for conn_id, _first, data in self.records()]
 
-    def write(self, out: TextIO) -> int:
-        """Write the records in connection order, each as one process writes it (for json:
-        the records only, joined as `run_analyze` joins them). Returns how many."""
-        fmt = self.fmt
+    def write(self, out: TextIO, fmt: str) -> int:
+        """Write `RecordJob` records in connection order, each as one process writes it
+        (for json: the records only, joined as `run_analyze` joins them). Returns how
+        many."""
         file_column = ""
         if fmt == "csv":
             line = io.StringIO()
             csv.writer(line, lineterminator="\n").writerow([self.path])
             file_column = line.getvalue()[:-1] + ","
         written = 0
-        for conn_id, data in self.records():
+        for conn_id, _first, data in self.records():
             if fmt == "json":
                 out.write("\n  " if written == 0 else ",\n  ")
             out.write(file_column + _id_prefix(fmt, conn_id) + data.decode())
