@@ -19,6 +19,7 @@ from tlslens.analysis.correlate import process_record
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import (
     Captures,
+    ConnectionFilter,
     matching,
     no_match_note,
     read_inputs,
@@ -64,7 +65,7 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             _print(console, path, records, args.min_version)
 
-    shares = split_jobs(args, captures.paths, args.jobs or default_jobs())
+    shares = split_jobs(args, captures.paths, args.jobs or default_jobs(), by_hosts=True)
     if shares > 1:
         captures.status = _split_audit(captures.paths[0], args, aliases, shares, err, emit)
     else:
@@ -93,10 +94,13 @@ class _PairJob:
     into pairs (shares go by host pair, so a pair is never divided). A connection that
     begins a pair is marked, so that the parent learns the pair's first connection id."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: ConnectionFilter) -> None:
+        self.keep = keep
         self.table = PairTable(partial(process_record, log=None))
 
-    def data(self, conv: Conversation) -> bytes:
+    def data(self, conv: Conversation) -> bytes | None:
+        if not self.keep.keeps(conv):
+            return None
         return b"1" if self.table.add(conv) else b""
 
     def result(self) -> list[PairAudit]:

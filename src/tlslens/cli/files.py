@@ -115,6 +115,34 @@ def matching_frames(
         on_empty()
 
 
+#: A connection id's process record from an event log, or None.
+ProcessOf = Callable[[int], dict[str, Any] | None]
+
+
+class ConnectionFilter:
+    """The filter's test of one connection at a time, in capture order. Findings are
+    worked out, as diagnose does, only when the filter asks for finding.code (or given)."""
+
+    def __init__(self, predicate: Predicate | None, filter_text: str | None = None,
+                 process_of: ProcessOf | None = None) -> None:  # fmt: skip
+        self.predicate = predicate
+        self.findings_of = _findings_of(filter_text) if predicate is not None else None
+        self.process_of = process_of
+
+    def keeps(self, conv: Conversation, codes: Callable[[], list[str]] | None = None) -> bool:
+        """Whether the filter keeps `conv` (always, without a filter); `codes` gives its
+        finding codes when the caller has worked them out already."""
+        if self.predicate is None:
+            return True
+        # Lazy: the filter language is needed only when a filter is given (start-up time).
+        from tlslens.query import Row
+
+        if codes is None and self.findings_of is not None:
+            codes = self.findings_of(conv)
+        process = self.process_of(conv.id) if self.process_of is not None else None
+        return self.predicate(Row(conv, codes, process))
+
+
 def matching(
     conversations: Iterable[Conversation],
     predicate: Predicate | None,
@@ -122,21 +150,15 @@ def matching(
     process_of: Callable[[int], dict[str, Any] | None] | None = None,
     on_empty: Callable[[], None] | None = None,
 ) -> Iterator[Conversation]:
-    """The conversations the filter keeps (all of them without one). Findings are computed,
-    in capture order as diagnose does, only when the filter asks for finding.code.
+    """The conversations the filter keeps (all of them without one); see ConnectionFilter.
     `on_empty` is called when the filter kept nothing."""
     if predicate is None:
         yield from conversations
         return
-    # Lazy: the filter language is needed only when a filter is given (start-up time).
-    from tlslens.query import Row
-
+    keep = ConnectionFilter(predicate, filter_text, process_of)
     kept = 0
-    findings_of = _findings_of(filter_text)
     for conv in conversations:
-        findings = findings_of(conv) if findings_of is not None else None
-        process = process_of(conv.id) if process_of is not None else None
-        if predicate(Row(conv, findings, process)):
+        if keep.keeps(conv):
             kept += 1
             yield conv
     if not kept and on_empty is not None:
@@ -212,26 +234,29 @@ MIN_SPLIT_BYTES = 8 * 1024 * 1024
 MAX_SPLIT_JOBS = 8
 
 
-def split_jobs(args: argparse.Namespace, paths: list[str], cores: int) -> int:
+def split_jobs(args: argparse.Namespace, paths: list[str], cores: int,
+               by_hosts: bool = False) -> int:  # fmt: skip
     """How many processes should share this run's capture (see `tlslens.cli.split`): one
     file, big enough to be worth it, and no event log, columns or filter that needs every
-    connection in one place; 1 means one process."""
+    connection in one place; 1 means one process. With `by_hosts` (shares by host pair)
+    a filter may read findings: a client's retries stay in one share."""
     if len(paths) != 1 or cores < 2 or not os.path.isfile(paths[0]):
         return 1
     if getattr(args, "events", None) or getattr(args, "columns", None) is not None:
         return 1
-    if args.filter is not None and _reads_other_connections(args.filter):
+    if args.filter is not None and _reads_other_connections(args.filter, by_hosts):
         return 1
     if os.path.getsize(paths[0]) < MIN_SPLIT_BYTES:
         return 1
     return min(cores, MAX_SPLIT_JOBS)
 
 
-def _reads_other_connections(filter_text: str) -> bool:
+def _reads_other_connections(filter_text: str, by_hosts: bool) -> bool:
     """Whether a filter reads what the processes of a split capture cannot know: the
-    connection id, which counts every connection, or findings, which may compare a
-    connection with earlier ones (a client retrying)."""
+    connection id, which counts every connection, or (unless shares go by host pair)
+    findings, which may compare a connection with earlier ones of the same client."""
     # Lazy: the filter language is needed only when a filter is given (start-up time).
     from tlslens.query import uses_field
 
-    return any(uses_field(filter_text, name) for name in ("tcp.stream", "conn.id", "finding.code"))
+    fields = ("tcp.stream", "conn.id") + (() if by_hosts else ("finding.code",))
+    return any(uses_field(filter_text, name) for name in fields)

@@ -45,7 +45,7 @@ from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli.files import matching
+from tlslens.cli.files import ConnectionFilter
 from tlslens.cli.render import CSV_COLUMNS, conversation_row, csv_row
 from tlslens.cli.table import Cell
 from tlslens.query import compile_filter
@@ -75,12 +75,17 @@ assert CSV_COLUMNS[:2] == ("file", "id")
 
 
 class ShareJob(Protocol):
-    """What a worker makes of its connections: `data` for each one the filter keeps, sent
-    to the parent in connection order, and `result` once at the end."""
+    """What a worker makes of its connections, each given in connection order: `data` for
+    one the filter keeps, None for one it drops (the job applies the filter, as it may
+    need the connection's findings first); and `result` once at the end."""
 
-    def data(self, conv: Conversation) -> bytes: ...
+    def data(self, conv: Conversation) -> bytes | None: ...
 
     def result(self) -> object: ...
+
+
+#: Makes a worker's job, given the filter's test (built in the worker).
+MakeJob = Callable[[ConnectionFilter], ShareJob]
 
 
 class RecordJob:
@@ -88,13 +93,16 @@ class RecordJob:
     (`_id_prefix`): the JSON record's `{"id": N, `, the CSV row's file and id columns; for
     the text table, the row's cells (pickled)."""
 
-    def __init__(self, fmt: str, path: str) -> None:
+    def __init__(self, fmt: str, path: str, keep: ConnectionFilter) -> None:
         self.fmt = fmt
         self.path = path
+        self.keep = keep
         self.line = io.StringIO()
         self.csv = csv.writer(self.line, lineterminator="\n")
 
-    def data(self, conv: Conversation) -> bytes:
+    def data(self, conv: Conversation) -> bytes | None:
+        if not self.keep.keeps(conv):
+            return None
         if self.fmt == "text":
             return pickle.dumps(conversation_row(conv)[1:])
         if self.fmt == "csv":
@@ -121,7 +129,7 @@ def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
         pipe.write(data)
 
 
-def _worker(path: str, index: int, count: int, make_job: Callable[[], ShareJob],
+def _worker(path: str, index: int, count: int, make_job: MakeJob,
             aliases: Aliases | None, filter_text: str | None, by_hosts: bool, pipe_fd: int,
             others: list[int], progress: Synchronized[int]) -> None:  # fmt: skip
     """In a worker process: follow share `index` of `count` and send every connection."""
@@ -139,27 +147,19 @@ def _worker(path: str, index: int, count: int, make_job: Callable[[], ShareJob],
             _send(pipe, _OPENED, pickle.dumps(str(exc)))
             return
         _send(pipe, _OPENED, b"")
-        job = make_job()
         error = None
-        pending: list[int] = []
         try:
             predicate = compile_filter(filter_text) if filter_text is not None else None
-            for conv in matching(_noted(analysis.conversations(), pending), predicate,
-                                 filter_text):  # fmt: skip
-                # `matching` hands on each connection it keeps as soon as it has it: the
-                # ones noted before it were dropped.
-                for dropped in pending[:-1]:
-                    _send(pipe, dropped, None)
-                assert pending[-1] == conv.first_frame
-                pending.clear()
+            job = make_job(ConnectionFilter(predicate, filter_text))
+            for conv in analysis.conversations():
                 _send(pipe, conv.first_frame, job.data(conv))
-            for dropped in pending:
-                _send(pipe, dropped, None)
+            result = job.result()
         except Exception as exc:
+            result = None
             error = (f"{path}: internal error after frame {analysis.capture.frames_read} "
                      f"({type(exc).__name__}: {exc}); results are partial. Please report "
                      "this.")  # fmt: skip
-        _send(pipe, _END, pickle.dumps((analysis.report, error, job.result())))
+        _send(pipe, _END, pickle.dumps((analysis.report, error, result)))
 
 
 def _report_progress(value: Synchronized[int]) -> Callable[[int, int], None]:
@@ -167,13 +167,6 @@ def _report_progress(value: Synchronized[int]) -> Callable[[int, int], None]:
         value.value = done
 
     return report
-
-
-def _noted(conversations: Iterator[Conversation], pending: list[int]) -> Iterator[Conversation]:
-    """The conversations, each one's first frame noted in `pending` as it passes."""
-    for conv in conversations:
-        pending.append(conv.first_frame)
-        yield conv
 
 
 class _Stream:
@@ -214,7 +207,7 @@ class SplitAnalysis:
     manager; `opened` says whether the capture could be read (else see `errors`); iterate
     `records()` (or call `write`/`rows`) once; then read `report` and `errors`."""
 
-    def __init__(self, path: str, make_job: Callable[[], ShareJob], aliases: Aliases | None,
+    def __init__(self, path: str, make_job: MakeJob, aliases: Aliases | None,
                  filter_text: str | None, jobs: int, by_hosts: bool = False) -> None:  # fmt: skip
         self.path = path
         self.jobs = jobs
