@@ -189,7 +189,8 @@ def test_split_audit_of_many_hosts(filter_text: str | None, tmp_path: Path,
     for fmt in ("text", "csv"):
         one = audit(capsys, "--format", fmt, "-j", "1", *args, path)
         assert audit(capsys, "--format", fmt, "-j", "3", *args, path) == one
-        assert one[1].count("127.3.0.") >= (0 if filter_text and "no.such" in filter_text else 3)
+        if filter_text in (None, "tls"):
+            assert one[1].count("127.3.0.") >= 3
 
 
 def test_host_share_keeps_host_pairs_together() -> None:
