@@ -1,4 +1,4 @@
-"""`tlslens analyze` of one capture on several cores.
+"""One capture on several cores, for `tlslens analyze` and `tlslens audit`.
 
 Each worker process reads and decodes the whole file but follows only its share of the TCP
 connections (`Analysis(share=(i, k))`): TCP reassembly, TLS parsing and writing the records,
