@@ -50,16 +50,17 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for analysis in captures:
         path = analysis.report.path
         convs = list(analysis.conversations())
-        rows = list(matching_frames(frame_rows(analysis.frames or [], convs,
-                                               analysis.frame_time),
-                                    convs, predicate, args.filter,
-                                    on_empty=partial(no_frame_note, path, err)))  # fmt: skip
-        records = [{c: record[c] for c in columns} for record in (r.to_record() for r in rows)]
+        # Generators all the way to the writer: one frame's row exists at a time (the table
+        # keeps its strings), not three copies of the whole frame list.
+        rows = matching_frames(frame_rows(analysis.frames or [], convs, analysis.frame_time),
+                               convs, predicate, args.filter,
+                               on_empty=partial(no_frame_note, path, err))  # fmt: skip
+        records = ({c: record[c] for c in columns} for record in (r.to_record() for r in rows))
         if args.format == "jsonl":
             for record in records:
                 out.write(json.dumps(record) + "\n")
         elif args.format == "json":
-            json.dump({"file": path, "frames": records}, out)
+            json.dump({"file": path, "frames": list(records)}, out)
             out.write("\n")
         elif args.format == "csv":
             writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
