@@ -364,7 +364,6 @@ class TLSSession:
                 ) -> None:  # fmt: skip
         role = d.role
         d.record_versions.add(version)
-        tls13 = is_tls13(self.version)
         if length > MAX_PLAINTEXT and not d.encrypted and content_type != APPLICATION_DATA:
             self._anomaly(
                 role, last_frame, offset,
@@ -382,7 +381,7 @@ class TLSSession:
         elif content_type == CHANGE_CIPHER_SPEC:
             self._letter(role, HISTORY_CCS)
             self._event(ChangeCipherSpec(ROLES[role], last_frame, offset))
-            if self.server_hello is not None and not tls13 and not d.encrypted:
+            if self.server_hello is not None and not is_tls13(self.version) and not d.encrypted:
                 # From the next record on, this side encrypts (RFC 5246 7.1). In TLS 1.3
                 # (and after a HelloRetryRequest) the CCS is only a middlebox-compatibility
                 # dummy (RFC 8446 D.4) and changes nothing.
