@@ -7,6 +7,7 @@ for these tests.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from pathlib import Path
@@ -203,3 +204,56 @@ def test_host_share_keeps_host_pairs_together() -> None:
              for c in Analysis(path, share=(i, 3), share_by_hosts=True).conversations()
              ]  # fmt: skip
     assert sorted(parts) == whole
+
+
+def test_split_audit_of_an_unreadable_file_is_one_error(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:  # fmt: skip
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 3)
+    status, out, err = audit(capsys, "-j", "3", str(bad))
+    assert (status, out, err) == audit(capsys, "-j", "1", str(bad))
+    assert status == 1 and err.count("error") == 1
+
+
+def test_an_internal_error_in_a_worker_is_one_message(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:  # fmt: skip
+    """A worker that fails in the middle reports it; the records stop where its part of
+    the ids stops being known, and nothing prints a traceback."""
+    from tlslens.analysis import pipeline
+
+    real = pipeline.Conversation.of
+    calls = {"n": 0}
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Conversation, "of", failing)
+    path = str(CAPTURES / "failures.pcap")
+    status, out, err = run(capsys, "--format", "jsonl", "-j", "2", path)
+    assert status == 1
+    assert "internal error" in err and "boom" in err and "Traceback" not in err
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert ids == list(range(len(ids)))
+    status, out, err = audit(capsys, "-j", "2", path)
+    assert status == 1 and "boom" in err and "Traceback" not in err
+
+
+def test_audit_with_aliases_is_not_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """An alias may name a network: one pair could span host shares."""
+    aliases = tmp_path / "aliases.txt"
+    aliases.write_text("127.3.0.0/24 branch\n")
+    path = str(many_clients(tmp_path))
+    one = audit(capsys, "-j", "1", "--aliases", str(aliases), path)
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("split where it must not be")
+
+    monkeypatch.setattr(split, "SplitAnalysis", refuse)
+    assert audit(capsys, "-j", "3", "--aliases", str(aliases), path) == one
+    assert "branch" in one[1]

@@ -73,3 +73,21 @@ def test_colour_only_on_a_colour_console() -> None:
     assert "\x1b[" not in plain and "failed" in plain
     coloured = printed(table, 80, color=True)
     assert re.search(r"\x1b\[[0-9;]*31[0-9;]*mfailed\x1b\[0m", coloured)
+
+
+def test_control_characters_are_shown_not_sent() -> None:
+    table = Table([Column("SNI"), Column("x")])
+    table.add_row(("evil\x1b]0;title\x07\nname", "1"))
+    text = printed(table, 80)
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.count("\n") == 2  # the header and one row: the newline did not split it
+    assert "evil\\x1b]0;title\\x07\\x0aname" in text
+
+
+def test_wide_characters_keep_columns_aligned() -> None:
+    table = Table([Column("name"), Column("end")])
+    table.add_row(("例え", "x"))
+    table.add_row(("ab", "y"))
+    lines = printed(table, 80).splitlines()
+    # "例え" takes four terminal cells: the second column starts at the same cell.
+    assert lines[1].index("x") + 2 == lines[2].index("y")

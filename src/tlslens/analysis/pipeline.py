@@ -19,6 +19,7 @@ from tlslens.capture import CaptureProblem, open_capture
 from tlslens.limits import Limits
 from tlslens.net import packet
 from tlslens.net.tcp import (
+    LATE_EXAMPLES,
     ROLE_CLIENT_HELLO,
     ROLE_PORT,
     ROLE_SYN,
@@ -32,8 +33,9 @@ from tlslens.tls.session import CLIENT, SERVER, TLSSession
 #: The FrameRecord reason of a packet that came after its connection was reported.
 LATE = -1
 
-#: Frame numbers kept as examples for each kind of skipped frame.
-EXAMPLE_FRAMES = 10
+#: Frame numbers kept as examples for each kind of skipped frame (the flow table keeps as
+#: many late ones).
+EXAMPLE_FRAMES = LATE_EXAMPLES
 
 
 class FrameRecord(NamedTuple):
@@ -333,6 +335,7 @@ class Analysis:
                     continue
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
                 if share_count and share_of(src, dst, sport, dport, share_count) != share_index:
+                    table.tick(ts_ns)
                     continue
                 segments += 1
                 conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,

@@ -258,7 +258,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total or None)
 
-            poll_progress(analysis, os.path.getsize(path), progress, stop)
+            poller = poll_progress(analysis, os.path.getsize(path), progress, stop)
         try:
             if fmt == "json":
                 out.write('{"captures": [')
@@ -292,6 +292,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
         finally:
             stop.set()
             if bar is not None:
+                poller.join()
                 bar.stop()
     for message in analysis.errors:
         _error(err, message)

@@ -79,6 +79,8 @@ def _findings_of(filter_text: str | None) -> FindingsOf | None:
     from tlslens.diagnose import Context, diagnose
 
     ctx = Context()
+    # Diagnosed at once, for every connection in capture order (the context remembers
+    # earlier failures); the filter's Row wants the codes as a function, hence `.copy`.
     return lambda conv: [f.code for f in diagnose(conv, ctx)].copy
 
 
@@ -243,6 +245,9 @@ def split_jobs(args: argparse.Namespace, paths: list[str], cores: int,
     if len(paths) != 1 or cores < 2 or not os.path.isfile(paths[0]):
         return 1
     if getattr(args, "events", None) or getattr(args, "columns", None) is not None:
+        return 1
+    if by_hosts and getattr(args, "aliases", None):
+        # An alias may name a network or several hosts: one pair could span shares.
         return 1
     if args.filter is not None and _reads_other_connections(args.filter, by_hosts):
         return 1

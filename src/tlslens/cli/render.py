@@ -166,7 +166,8 @@ def table_of_rows(console: Console, rows: list[tuple[Cell, ...]], processes: boo
     folding = {"notes", "SNI", "cipher", "last alert"} if not wide else {"notes"}
     table = Table([Column(ROW_NAMES[i], justify.get(ROW_NAMES[i], "left"), ROW_NAMES[i] in folding)
                    for i in shown])  # fmt: skip
-    table.rows = [tuple(row[i] for i in shown) for row in rows]
+    for row in rows:
+        table.add_row(row[i] for i in shown)
     return table
 
 

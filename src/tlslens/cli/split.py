@@ -10,9 +10,16 @@ worker cannot know them. It sends each of its connections down a pipe in its own
 with the connection's first frame and its record without the id (or only the first frame,
 when the filter drops it: ids count it all the same). The parent merges the pipes by first
 frame, which is the order of the ids, and puts the ids back as it writes. Output flows as
-soon as every worker is past a connection (`| head` gets its lines early), and memory holds
-only what the pipes buffer. The output is byte for byte what one process writes
-(tests/cli/test_split.py).
+soon as every worker is past a connection (`| head` gets its lines early). While it waits
+for a slow worker, the parent holds at most MAX_QUEUED_BYTES of each other worker's records;
+past that the worker waits. The output is byte for byte what one process writes
+(tests/cli/test_split.py), with two exceptions that only a hostile or extraordinary capture
+meets: the limits (`Limits`) apply to each share apart (`max_live_connections` counts one
+share's connections), and a closed connection with packets after its close may be
+reported a sweep earlier or later (the flow table finishes closed connections in the order
+they closed, and a share's order differs), so such a packet may count as late in one run
+and not the other. Workers see every frame's time (`FlowTable.tick`), so the sweeps
+themselves come at the same moments.
 
 All four formats are split: json, jsonl, csv, and the text table, whose rows (strings)
 come back to the parent to be laid out. Not with --events (joining the log needs every
@@ -26,9 +33,8 @@ here: every worker following every TCP connection (cheap) so that ids are the ca
 and parsing TLS only for its share; it costs each worker the TCP stage (about 0.4 s of the
 benchmark capture's 3.5 s).
 
-Memory is per worker: k workers use about k times what one process uses, and the limits
-(`Limits`) apply to each share apart (`max_live_connections` counts one share's
-connections).
+Memory is per worker: k workers use about k times what one process uses. `audit` with
+--aliases runs in one process: an alias may name a network, so a pair could span shares.
 """
 
 from __future__ import annotations
@@ -39,14 +45,14 @@ import json
 import multiprocessing
 import os
 import pickle
-import selectors
+import select
 import signal
 import struct
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
@@ -58,7 +64,7 @@ from tlslens.cli.table import Cell
 from tlslens.query import compile_filter
 
 if TYPE_CHECKING:
-    from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.process import BaseProcess
 
 # What a worker sends: a header (first frame, length), then `length` bytes. The length
 # tells what follows: a record, nothing (a connection the filter dropped), or the end.
@@ -131,14 +137,19 @@ class RecordJob:
 
 
 def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
-    pipe.write(_HEADER.pack(first_frame, _DROPPED if data is None else len(data)))
-    if data:
-        pipe.write(data)
+    try:
+        pipe.write(_HEADER.pack(first_frame, _DROPPED if data is None else len(data)))
+        if data:
+            pipe.write(data)
+    except BrokenPipeError:
+        # The parent stopped reading (its own output was closed, or it failed): there is
+        # nobody left to tell anything.
+        os._exit(0)
 
 
 def _worker(path: str, index: int, count: int, make_job: MakeJob,
             aliases: Aliases | None, filter_text: str | None, by_hosts: bool, pipe_fd: int,
-            others: list[int], progress: Synchronized[int]) -> None:  # fmt: skip
+            others: list[int], progress: Any) -> None:  # fmt: skip
     """In a worker process: follow share `index` of `count` and send every connection."""
     # Ctrl-C reaches every process of the terminal's group; the parent answers it by ending
     # the workers, which would otherwise each print a traceback.
@@ -155,21 +166,22 @@ def _worker(path: str, index: int, count: int, make_job: MakeJob,
             return
         _send(pipe, _OPENED, b"")
         error = None
+        job: ShareJob | None = None
         try:
             predicate = compile_filter(filter_text) if filter_text is not None else None
             job = make_job(ConnectionFilter(predicate, filter_text))
             for conv in analysis.conversations():
                 _send(pipe, conv.first_frame, job.data(conv))
-            result = job.result()
         except Exception as exc:
-            result = None
             error = (f"{path}: internal error after frame {analysis.capture.frames_read} "
                      f"({type(exc).__name__}: {exc}); results are partial. Please report "
                      "this.")  # fmt: skip
+        # What the job made of the connections before any error is still worth having.
+        result = job.result() if job is not None else None
         _send(pipe, _END, pickle.dumps((analysis.report, error, result)))
 
 
-def _report_progress(value: Synchronized[int]) -> Callable[[int, int], None]:
+def _report_progress(value: Any) -> Callable[[int, int], None]:
     def report(done: int, _total: int) -> None:
         value.value = done
 
@@ -187,6 +199,16 @@ class _Stream:
         self.messages: deque[tuple[int, bytes | None]] = deque()
         #: The pipe is closed: the worker ended (or died, if no END came).
         self.closed = False
+        #: Bytes of data in `messages`.
+        self.queued = 0
+        #: The first frame of the last connection the worker sent (-1 before any).
+        self.last_sent = -1
+
+    def pop(self) -> tuple[int, bytes | None]:
+        first_frame, data = self.messages.popleft()
+        if data is not None:
+            self.queued -= len(data)
+        return first_frame, data
 
     def fill(self) -> None:
         """Read what the pipe holds now (call when it is readable)."""
@@ -203,10 +225,18 @@ class _Stream:
             if len(buffer) - pos - _HEADER.size < size:
                 break
             start = pos + _HEADER.size
-            self.messages.append((first_frame, None if length == _DROPPED
-                                  else bytes(buffer[start : start + size])))  # fmt: skip
+            data = None if length == _DROPPED else bytes(buffer[start : start + size])
+            self.messages.append((first_frame, data))
+            self.queued += size
+            if first_frame >= 0:
+                self.last_sent = first_frame
             pos = start + size
         del buffer[:pos]
+
+
+#: Records the parent holds from one worker while it waits for a slower one, at most: past
+#: this, it stops reading that worker's pipe (the worker then waits on it).
+MAX_QUEUED_BYTES = 4 << 20
 
 
 class SplitAnalysis:
@@ -224,48 +254,63 @@ class SplitAnalysis:
         self.report: CaptureReport | None = None
         #: One sentence per thing that went wrong (the records written may be partial).
         self.errors: list[str] = []
-        #: Bytes of the file the first worker has read.
-        self.progress: Synchronized[int] = multiprocessing.Value("q", 0)
+        #: Bytes of the file the first worker has read (one writer, no lock needed).
+        self.progress: Any = multiprocessing.RawValue("q", 0)
+        self.workers: list[BaseProcess] = []
+        self.streams: list[_Stream] = []
         # A forked worker flushes the standard streams when it ends: what the parent had
         # buffered would come out twice.
         sys.stdout.flush()
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
         pipes = [os.pipe() for _ in range(jobs)]
-        self.workers = []
-        for i, (_read, write) in enumerate(pipes):
-            others = [fd for j, pair in enumerate(pipes) for fd in pair if j != i or fd != write]
-            worker = context.Process(
-                target=_worker, daemon=True,
-                args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, write, others,
-                      self.progress),
-            )  # fmt: skip
-            worker.start()
-            self.workers.append(worker)
+        try:
+            for i, (_read, write) in enumerate(pipes):
+                others = [fd for j, pair in enumerate(pipes) for fd in pair
+                          if j != i or fd != write]  # fmt: skip
+                worker = context.Process(
+                    target=_worker, daemon=True,
+                    args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, write,
+                          others, self.progress),
+                )  # fmt: skip
+                worker.start()
+                self.workers.append(worker)
+        except BaseException:
+            for read, write in pipes:
+                os.close(read)
+                os.close(write)
+            self._end_workers()
+            raise
         for _read, write in pipes:
             os.close(write)
         self.streams = [_Stream(read) for read, _write in pipes]
-        self.selector = selectors.DefaultSelector()
-        for i, stream in enumerate(self.streams):
-            self.selector.register(stream.fd, selectors.EVENT_READ, i)
-        # Every worker says first whether it could open the capture.
-        self._read_until(lambda: all(s.messages or s.closed for s in self.streams))
-        self.opened = all(self._opened(i, stream) for i, stream in enumerate(self.streams))
+        try:
+            # Every worker says first whether it could open the capture.
+            self._read_until(lambda: all(s.messages or s.closed for s in self.streams))
+            opened = [self._opened(i, stream) for i, stream in enumerate(self.streams)]
+        except BaseException:
+            self.__exit__()
+            raise
+        self.opened = all(opened)
 
     def _read_until(self, done: Callable[[], bool]) -> None:
-        """Read every pipe that has something, until `done()` or all pipes are closed."""
-        while not done() and not all(s.closed for s in self.streams):
-            for key, _events in self.selector.select():
-                stream = self.streams[key.data]
-                stream.fill()
-                if stream.closed:
-                    self.selector.unregister(stream.fd)
+        """Read the pipes that have something, until `done()` or all are closed. A pipe
+        whose worker is MAX_QUEUED_BYTES ahead is left alone, unless it has nothing queued."""
+        while not done():
+            wanted = [s.fd for s in self.streams if not s.closed
+                      and (not s.messages or s.queued < MAX_QUEUED_BYTES)]  # fmt: skip
+            if not wanted:
+                return
+            readable, _, _ = select.select(wanted, [], [])
+            for stream in self.streams:
+                if stream.fd in readable:
+                    stream.fill()
 
     def _opened(self, index: int, stream: _Stream) -> bool:
         if not stream.messages:
             self._died(index)
             return False
-        first_frame, data = stream.messages.popleft()
+        first_frame, data = stream.pop()
         assert first_frame == _OPENED
         if data:
             error = pickle.loads(data)
@@ -284,9 +329,13 @@ class SplitAnalysis:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.selector.close()
+        # The workers first: one writing to a pipe closed under it would complain.
+        self._end_workers()
         for stream in self.streams:
             os.close(stream.fd)
+        self.streams = []
+
+    def _end_workers(self) -> None:
         for worker in self.workers:
             if worker.is_alive():
                 worker.terminate()
@@ -294,12 +343,18 @@ class SplitAnalysis:
 
     def records(self) -> Iterator[tuple[int, int, bytes]]:
         """(connection id, first frame, its job's data) of every kept connection, in id
-        order."""
+        order. When a worker stops early (an error, or it died), its later connections are
+        missing and the ids after them would be wrong: records stop at the last connection
+        it sent, as one process's output stops at an error."""
+        if not self.opened:
+            return
         streams = self.streams
-        live = [i for i in range(self.jobs)]  # the streams whose END has not come
+        live = list(range(self.jobs))  # the streams whose END has not come
         reports: list[CaptureReport] = []
         errors: list[str] = []
         results: dict[int, object] = {}
+        #: After an early stop: no record beyond this first frame is given.
+        cutoff: int | None = None
         conn_id = 0
         while live:
             # The next connection is the earliest first frame among the streams' next
@@ -311,22 +366,26 @@ class SplitAnalysis:
                 if not stream.messages:  # closed without its END: the worker died
                     self._died(i)
                     live.remove(i)
+                    cutoff = min(stream.last_sent, cutoff if cutoff is not None else 1 << 62)
                 elif stream.messages[0][0] == _END:
-                    data = stream.messages.popleft()[1]
+                    data = stream.pop()[1]
                     assert data is not None
                     report, error, results[i] = pickle.loads(data)
                     reports.append(report)
-                    if error is not None and error not in errors:
-                        errors.append(error)
                     live.remove(i)
-            if not live or any(not streams[i].messages for i in live):
-                continue
+                    if error is not None:
+                        errors.append(error)
+                        cutoff = min(stream.last_sent, cutoff if cutoff is not None else 1 << 62)
+            if not live:
+                break
             i = min(live, key=lambda i: streams[i].messages[0][0])
-            first_frame, data = streams[i].messages.popleft()
+            first_frame, data = streams[i].pop()
+            if cutoff is not None and first_frame > cutoff:
+                continue  # drain, to hear how the other workers end
             if data is not None:
                 yield conn_id, first_frame, data
             conn_id += 1
-        self.errors += errors
+        self.errors += list(dict.fromkeys(errors))
         if len(reports) == self.jobs:
             self.report = CaptureReport.of_shares(reports)
             self.results = [results[i] for i in range(self.jobs)]

@@ -16,9 +16,12 @@ line would be wider than the console, the foldable columns give up width, widest
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
+from rich.cells import cell_len
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
@@ -57,7 +60,7 @@ class Table:
         self.rows: list[tuple[Cell, ...]] = []
 
     def add_row(self, cells: Iterable[Cell]) -> None:
-        row = tuple(cells)
+        row = tuple(_printable(cell) for cell in cells)
         assert len(row) == len(self.columns), "one cell per column"
         self.rows.append(row)
 
@@ -71,8 +74,9 @@ class Table:
         for row in self.rows:
             for i, cell in enumerate(row):
                 text = cell if isinstance(cell, str) else cell[0]
-                if len(text) > natural[i]:
-                    natural[i] = len(text)
+                size = cell_len(text)
+                if size > natural[i]:
+                    natural[i] = size
                 if fold[i] and len(text) > longest_word[i]:
                     word = max(map(len, text.split(" ")))
                     if word > longest_word[i]:
@@ -100,7 +104,7 @@ class Table:
         styles: list[str] = []
         for cell, width in zip(row, widths, strict=True):
             text, style = (cell, "") if isinstance(cell, str) else cell
-            pieces.append(_fold(text, width) if len(text) > width else [text])
+            pieces.append(_fold(text, width) if cell_len(text) > width else [text])
             styles.append(style)
         height = max(len(p) for p in pieces)
         lines = []
@@ -109,7 +113,7 @@ class Table:
             parts = []
             for i, column in enumerate(self.columns):
                 text = pieces[i][n] if n < len(pieces[i]) else ""
-                pad = widths[i] - len(text)
+                pad = widths[i] - cell_len(text)
                 if column.justify == "right":
                     text = " " * pad + _styled(text, styles[i], color)
                 elif i < last:
@@ -132,8 +136,26 @@ class Lines:
 
     def line(self, *parts: Cell) -> None:
         color = self.color
-        self.file.write("".join(part if isinstance(part, str) else _styled(*part, color)
+        self.file.write("".join(_printable(part) if isinstance(part, str)
+                                else _styled(*_printable(part), color)
                                 for part in parts) + "\n")  # fmt: skip
+
+
+#: Control characters (C0 and DEL): from a capture (an SNI, an ALPN name) they could break a
+#: row or send the terminal an escape sequence, so they are shown as \xNN instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@overload
+def _printable(cell: str) -> str: ...
+@overload
+def _printable(cell: tuple[str, str]) -> tuple[str, str]: ...
+def _printable(cell: Cell) -> Cell:
+    text = cell if isinstance(cell, str) else cell[0]
+    if not _CONTROL.search(text):
+        return cell
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if isinstance(cell, str) else (text, cell[1])
 
 
 def _color_of(console: Console) -> ColorSystem | None:

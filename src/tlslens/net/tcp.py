@@ -42,6 +42,8 @@ PSH: Final = 0x08
 ACK: Final = 0x10
 
 MASK: Final = 0xFFFFFFFF
+#: Frame numbers kept as examples of late packets.
+LATE_EXAMPLES = 10
 HALF_SPACE: Final = 0x80000000
 # An acknowledgement further ahead than this is not believed (a corrupt or foreign segment).
 MAX_ACK_LEAD: Final = 1 << 30
@@ -269,6 +271,13 @@ class FlowTable:
 
     # -- entry point -------------------------------------------------------------------
 
+    def tick(self, ts_ns: int) -> None:
+        """Time has come to `ts_ns` with a segment this table does not follow (a process
+        following one share of a capture sees every frame): closed and idle connections are
+        swept when they would have been had the segment been this table's."""
+        if ts_ns >= self._next_closed_sweep:
+            self._sweep(ts_ns)
+
     def add(
         self,
         frame: int,
@@ -297,7 +306,7 @@ class FlowTable:
                     if not (flags & SYN and not flags & ACK and reserved[0] != seq):
                         # A straggler of a connection already reported.
                         self.late_packets += 1
-                        if len(self.late_frames) < 10:
+                        if len(self.late_frames) < LATE_EXAMPLES:
                             self.late_frames.append(frame)
                         return None
                     # A new SYN: the ports are being reused; the reservation ends.
