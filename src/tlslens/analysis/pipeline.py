@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessSeen
@@ -28,6 +28,7 @@ from tlslens.net.tcp import (
     FlowTable,
 )
 from tlslens.tls.detect import looks_like_client_hello
+from tlslens.tls.record import SKIP_ALL
 from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 #: The FrameRecord reason of a packet that came after its connection was reported.
@@ -120,10 +121,14 @@ class CaptureReport:
         return out
 
     @classmethod
-    def of_shares(cls, reports: Sequence[CaptureReport]) -> CaptureReport:
+    def of_shares(cls, reports: Sequence[CaptureReport], share_ids: bool = False
+                  ) -> CaptureReport:  # fmt: skip
         """One report for a capture whose shares (`Analysis(share=...)`) were analysed
         apart: every share read and decoded every frame, so what is said of frames comes
-        from the first; each followed only its own connections, so those counts add up."""
+        from the first; each followed only its own connections, so those counts add up
+        (unless each followed every connection: `share_ids`)."""
+        if share_ids:
+            return reports[0]
         late_frames = sorted(f for r in reports for f in r.late.frames)[:EXAMPLE_FRAMES]
         late = SkipCount(sum(r.late.count for r in reports), late_frames)
         return replace(reports[0], tcp_segments=sum(r.tcp_segments for r in reports),
@@ -175,14 +180,37 @@ def in_host_share(src: bytes, dst: bytes, _sport: int, _dport: int, count: int) 
     return (mixed >> 16) % count
 
 
+class _NotOurs:
+    """The state of a connection another process reports (`Analysis(share_ids=True)`): its
+    bytes are skipped, nothing of it is parsed."""
+
+    def data(self, role: int, offset: int, data: memoryview | bytes, frame: int) -> int:
+        return SKIP_ALL
+
+    def gap(self, role: int, offset: int, size: int, frame: int) -> None:
+        pass
+
+    def end(self, role: int, how: str, frame: int) -> None:
+        pass
+
+
+NOT_OURS: Final = _NotOurs()
+
+#: Which of `count` shares a segment's connection is in, from (src, dst, sport, dport, count).
+ShareOf = Callable[[bytes, bytes, int, int, int], int]
+
+
 class _Collector:
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
-    connections into Conversations."""
+    connections into Conversations (None for one another process reports)."""
 
-    def __init__(self, limits: Limits, pid_source: str, aliases: Aliases | None) -> None:
+    def __init__(self, limits: Limits, pid_source: str, aliases: Aliases | None,
+                 share: tuple[int, int, ShareOf] | None = None) -> None:  # fmt: skip
         self.limits = limits
         self.aliases = aliases
-        self.finished: dict[int, Conversation] = {}
+        #: (index, count, share function): parse and report only that share's connections.
+        self.share = share
+        self.finished: dict[int, Conversation | None] = {}
         #: connection id -> side -> (first ProcessSeen fields, later different pids).
         self.pids: dict[int, dict[int, tuple[ProcessSeen, list[int]]]] = {}
         self.pid_source = pid_source
@@ -216,12 +244,22 @@ class _Collector:
                                   p.side != "client"))  # fmt: skip
         return tuple(found)
 
-    def _session(self, conn: Connection) -> TLSSession:
+    def _ours(self, conn: Connection) -> bool:
+        if self.share is None:
+            return True
+        index, count, share_of = self.share
+        return share_of(conn.addrs[0], conn.addrs[1], conn.ports[0], conn.ports[1],
+                        count) == index  # fmt: skip
+
+    def _session(self, conn: Connection) -> TLSSession | _NotOurs:
         session = conn.state
         if session is None:
-            midstream = conn.role_source not in (ROLE_SYN, ROLE_SYN_ACK)
-            session = conn.state = TLSSession(self.limits, midstream=midstream)
-        assert isinstance(session, TLSSession)
+            if not self._ours(conn):
+                session = conn.state = NOT_OURS
+            else:
+                midstream = conn.role_source not in (ROLE_SYN, ROLE_SYN_ACK)
+                session = conn.state = TLSSession(self.limits, midstream=midstream)
+        assert isinstance(session, TLSSession | _NotOurs)
         return session
 
     def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
@@ -251,6 +289,11 @@ class _Collector:
 
     def on_finished(self, conn: Connection) -> None:
         session = conn.state
+        if session is NOT_OURS or (session is None and not self._ours(conn)):
+            self.pids.pop(conn.id, None)
+            self.finished[conn.id] = None  # its id is counted; another process reports it
+            conn.state = None
+            return
         summary = None
         if isinstance(session, TLSSession):
             for side in (0, 1):
@@ -276,6 +319,7 @@ class Analysis:
         keep_frames: bool = False,
         share: tuple[int, int] | None = None,
         share_by_hosts: bool = False,
+        share_ids: bool = False,
     ) -> None:
         self.limits = limits or Limits()
         #: (i, k): follow only the TCP connections of share i of k (see `in_share`), so
@@ -283,6 +327,10 @@ class Analysis:
         self.share = share
         #: Shares by host pair (`in_host_share`) rather than by connection (`in_share`).
         self.share_by_hosts = share_by_hosts
+        #: Follow every TCP connection, so that connection ids are the whole capture's (a
+        #: finding may name another connection), but parse and report only the share's:
+        #: costs the TCP work of the other shares.
+        self.share_ids = share_ids
         self.aliases = aliases
         #: Every frame's FrameRecord, kept only for the frame list (it grows with the file).
         self.frames: list[FrameRecord] | None = [] if keep_frames else None
@@ -297,7 +345,13 @@ class Analysis:
 
     def conversations(self) -> Iterator[Conversation]:
         report = self.report
-        collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases)
+        share_index, share_count = self.share or (0, 0)
+        share_of = in_host_share if self.share_by_hosts else in_share
+        collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases,
+                               (share_index, share_count, share_of)
+                               if share_count and self.share_ids else None)  # fmt: skip
+        if self.share_ids:
+            share_count = 0  # every segment goes to the flow table
         finished = collector.finished
         table = FlowTable(collector, self.limits)
         add = table.add
@@ -309,8 +363,6 @@ class Analysis:
         size = self.capture.size if progress else 0
         times = self.frame_times
         frames = self.frames
-        share_index, share_count = self.share or (0, 0)
-        share_of = in_host_share if self.share_by_hosts else in_share
         try:
             for index, ts_ns, linktype, data, meta in self.capture.reader:
                 if progress is not None and not index & 0x3FFF:
@@ -355,12 +407,16 @@ class Analysis:
                                                   len(payload) + missing))  # fmt: skip
                 if finished:
                     while next_id in finished:
-                        yield finished.pop(next_id)
+                        conv = finished.pop(next_id)
                         next_id += 1
+                        if conv is not None:
+                            yield conv
             table.finish_all()
             while next_id in finished:
-                yield finished.pop(next_id)
+                conv = finished.pop(next_id)
                 next_id += 1
+                if conv is not None:
+                    yield conv
         finally:
             self.capture.reader.source.close()
             report.frames = self.capture.frames_read

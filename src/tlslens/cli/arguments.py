@@ -147,6 +147,10 @@ def _add_diagnose(commands: Any) -> None:
                           help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
+    diagnose.add_argument(
+        "--jobs", "-j", type=int, default=0, metavar="N",
+        help="processes sharing one large capture, by host pair (default: one per core)",
+    )  # fmt: skip
     add_event_options(diagnose)
     add_alias_option(diagnose)
     add_filter_option(diagnose)

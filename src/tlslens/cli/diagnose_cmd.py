@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
+from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import (
     Attachment,
@@ -19,9 +21,17 @@ from tlslens.analysis.correlate import (
     event_record,
     process_record,
 )
-from tlslens.certs.chain import load_trust_store
+from tlslens.certs.chain import TrustStore, load_trust_store
 from tlslens.cli.events import EventInput
-from tlslens.cli.files import Captures, no_match_note, read_inputs
+from tlslens.cli.files import (
+    Captures,
+    ConnectionFilter,
+    no_match_note,
+    read_inputs,
+    report_problems,
+    split_jobs,
+)
+from tlslens.cli.parallel import default_jobs
 from tlslens.cli.table import Cell, Lines
 from tlslens.diagnose import Context, Finding, diagnose
 from tlslens.eventlog.facts import HANDSHAKE_COMPLETED, SchannelFacts
@@ -40,7 +50,7 @@ SYSTEM_BUNDLES = (
 )
 
 
-def trust_store(path: str | None, err: TextIO) -> tuple[bool, list | None]:  # type: ignore[type-arg]
+def trust_store(path: str | None, err: TextIO) -> tuple[bool, TrustStore | None]:
     """(ok, certificates) from --trust FILE, `system` or `certifi`; a bad file is one line
     on stderr."""
     if path is None:
@@ -94,19 +104,34 @@ def _block(conv: Conversation, findings: list[Finding], correlation: Correlation
     return lines
 
 
+#: A connection's lines in the text report, and where they sort: worst finding first, then
+#: outcome, then connection id.
+Block = tuple[tuple[int, int, int], list[Line]]
+
+
+def _block_of(conv: Conversation, findings: list[Finding], correlation: Correlation | None
+              ) -> Block:  # fmt: skip
+    worst = min((SEVERITY_ORDER[f.severity] for f in findings), default=9)
+    key = (worst, OUTCOME_ORDER.get(conv.outcome, 9), conv.id)
+    return key, _block(conv, findings, correlation)
+
+
 def _print(console: Console, path: str, items: Iterable[tuple[Conversation, list[Finding]]],
            show_all: bool, correlation: Correlation | None) -> None:  # fmt: skip
     """Connections with findings, worst first. Each is turned into its lines as it comes,
     so memory holds text, not connections."""
     quiet = 0
-    blocks: list[tuple[tuple[int, int, int], list[Line]]] = []
+    blocks: list[Block] = []
     for conv, findings in items:
         if not findings and not show_all:
             quiet += 1
             continue
-        worst = min((SEVERITY_ORDER[f.severity] for f in findings), default=9)
-        key = (worst, OUTCOME_ORDER.get(conv.outcome, 9), conv.id)
-        blocks.append((key, _block(conv, findings, correlation)))
+        blocks.append(_block_of(conv, findings, correlation))
+    _print_blocks(console, path, blocks, quiet, correlation)
+
+
+def _print_blocks(console: Console, path: str, blocks: list[Block], quiet: int,
+                  correlation: Correlation | None) -> None:  # fmt: skip
     blocks.sort(key=lambda block: block[0])
     out = Lines(console)
     out.line((path, "bold"))
@@ -123,6 +148,13 @@ def _print(console: Console, path: str, items: Iterable[tuple[Conversation, list
             out.line(f"  {describe(a)}")
             out.line((f"      {a.reason}", "dim"))
     out.line()
+
+
+def _record(conv: Conversation, findings: list[Finding], path: str) -> dict[str, Any]:
+    record = conv.to_record()
+    record["file"] = path
+    record["findings"] = [f.to_record() for f in findings]
+    return record
 
 
 def _unattached_schannel(correlation: Correlation | None) -> list[Attachment]:
@@ -149,6 +181,74 @@ def _kept(items: Iterable[tuple[Conversation, list[Finding]]], predicate: Predic
         on_empty()
 
 
+class _FindingsJob:
+    """A split diagnose's work in one process (`tlslens.cli.split`). Shares go by host
+    pair, so a client's retries of a server are diagnosed together and in order, and the
+    workers know the capture's connection ids (findings may name other connections). Sends
+    each kept connection's text block (pickled; None when it has no findings and --all is
+    not given) or its JSON record."""
+
+    def __init__(self, fmt: str, path: str, trust: TrustStore | None, show_all: bool,
+                 keep: ConnectionFilter) -> None:  # fmt: skip
+        self.fmt = fmt
+        self.path = path
+        self.show_all = show_all
+        self.keep = keep
+        self.ctx = Context(trust=trust)
+
+    def data(self, conv: Conversation) -> bytes | None:
+        findings = diagnose(conv, self.ctx)
+        if not self.keep.keeps(conv, [f.code for f in findings].copy):
+            return None
+        if self.fmt != "text":
+            return json.dumps(_record(conv, findings, self.path)).encode()
+        if not findings and not self.show_all:
+            return pickle.dumps(None)
+        return pickle.dumps(_block_of(conv, findings, None))
+
+    def result(self) -> None:
+        return None
+
+
+def _split_diagnose(path: str, args: argparse.Namespace, aliases: Aliases | None,
+                    trust: TrustStore | None, jobs: int, console: Console, out: TextIO,
+                    err: TextIO) -> int:  # fmt: skip
+    """Diagnose one capture with `jobs` processes, as one process would."""
+    # Lazy: the worker processes serve only large files (start-up time).
+    from tlslens.cli.split import SplitAnalysis
+
+    make_job = partial(_FindingsJob, args.format, path, trust, args.all)
+    blocks: list[Block] = []
+    records: list[str] = []
+    quiet = kept = 0
+    with SplitAnalysis(path, make_job, aliases, args.filter, jobs, by_hosts=True,
+                       share_ids=True) as analysis:  # fmt: skip
+        for _conn_id, _first, data in analysis.records():
+            kept += 1
+            if args.format == "jsonl":
+                out.write(data.decode() + "\n")
+            elif args.format == "json":
+                records.append(data.decode())
+            elif (block := pickle.loads(data)) is None:
+                quiet += 1
+            else:
+                blocks.append(block)
+    for message in analysis.errors:
+        print(f"tlslens: error: {message}", file=err)
+    report = analysis.report
+    if report is None:
+        return 1
+    if args.filter is not None and not kept:
+        no_match_note(path, err)
+    if args.format == "text":
+        _print_blocks(console, path, blocks, quiet, None)
+    elif args.format == "json":
+        # What json.dumps({"file": ..., "connections": [...]}) writes, from records made apart.
+        out.write('{"file": ' + json.dumps(path) + ', "connections": [' + ", ".join(records)
+                  + "]}\n")  # fmt: skip
+    return max(report_problems(report, err), 1 if analysis.errors else 0)
+
+
 def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ok, trust = trust_store(args.trust, err)
     if not ok:
@@ -161,6 +261,10 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
+    shares = split_jobs(args, captures.paths, args.jobs or default_jobs(), by_hosts=True)
+    if shares > 1:
+        return _split_diagnose(captures.paths[0], args, aliases, trust, shares, console, out,
+                               err)  # fmt: skip
     for analysis in captures:
         path = analysis.report.path
         conversations: Iterable[Conversation] = analysis.conversations()
@@ -181,11 +285,9 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             records = []
             for conv, findings in items:
-                record = conv.to_record()
-                record["file"] = path
+                record = _record(conv, findings, path)
                 if correlation is not None:
                     correlation.annotate(record, conv.id)
-                record["findings"] = [f.to_record() for f in findings]
                 if args.format == "jsonl":
                     out.write(json.dumps(record) + "\n")  # as it comes: memory stays flat
                 else:

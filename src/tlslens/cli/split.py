@@ -27,11 +27,11 @@ connection in one place), --columns, or a filter that reads the connection id (`
 `conn.id`) or findings (`finding.code`: a finding may compare a connection with earlier ones
 of the same client, which may be in another share); the other commands run in one process.
 `audit` is split the same way, by host pair (`Analysis(share_by_hosts=True)`), so that
-each client/server pair is counted whole in one worker. `diagnose` is not: a finding may
-name another connection by id inside its text. What would lift that, and the renumbering
-here: every worker following every TCP connection (cheap) so that ids are the capture's,
-and parsing TLS only for its share; it costs each worker the TCP stage (about 0.4 s of the
-benchmark capture's 3.5 s).
+each client/server pair is counted whole in one worker. So is `diagnose`, whose findings
+may also name another connection by id inside their text: its workers follow every TCP
+connection, so that their ids are the capture's, and parse TLS only for their share
+(`Analysis(share_ids=True)`); that costs each of them the TCP work of the others (about
+0.4 s of the benchmark capture's 3.5 s).
 
 Memory is per worker: k workers use about k times what one process uses. `audit` with
 --aliases runs in one process: an alias may name a network, so a pair could span shares.
@@ -148,8 +148,8 @@ def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
 
 
 def _worker(path: str, index: int, count: int, make_job: MakeJob,
-            aliases: Aliases | None, filter_text: str | None, by_hosts: bool, pipe_fd: int,
-            others: list[int], progress: Any) -> None:  # fmt: skip
+            aliases: Aliases | None, filter_text: str | None, by_hosts: bool, share_ids: bool,
+            pipe_fd: int, others: list[int], progress: Any) -> None:  # fmt: skip
     """In a worker process: follow share `index` of `count` and send every connection."""
     # Ctrl-C reaches every process of the terminal's group; the parent answers it by ending
     # the workers, which would otherwise each print a traceback.
@@ -160,7 +160,8 @@ def _worker(path: str, index: int, count: int, make_job: MakeJob,
         try:
             report = _report_progress(progress) if index == 0 else None
             analysis = Analysis(path, aliases=aliases, share=(index, count),
-                                share_by_hosts=by_hosts, progress=report)  # fmt: skip
+                                share_by_hosts=by_hosts, share_ids=share_ids,
+                                progress=report)  # fmt: skip
         except CaptureError as exc:
             _send(pipe, _OPENED, pickle.dumps(str(exc)))
             return
@@ -245,9 +246,12 @@ class SplitAnalysis:
     `records()` (or call `write`/`rows`) once; then read `report` and `errors`."""
 
     def __init__(self, path: str, make_job: MakeJob, aliases: Aliases | None,
-                 filter_text: str | None, jobs: int, by_hosts: bool = False) -> None:  # fmt: skip
+                 filter_text: str | None, jobs: int, by_hosts: bool = False,
+                 share_ids: bool = False) -> None:  # fmt: skip
         self.path = path
         self.jobs = jobs
+        #: Workers follow every connection and know the capture's ids (`Analysis.share_ids`).
+        self.share_ids = share_ids
         #: What each worker's job gave at its end (`ShareJob.result`), in share order.
         self.results: list[object] = []
         #: The capture's report, once every worker has ended well.
@@ -270,8 +274,8 @@ class SplitAnalysis:
                           if j != i or fd != write]  # fmt: skip
                 worker = context.Process(
                     target=_worker, daemon=True,
-                    args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, write,
-                          others, self.progress),
+                    args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, share_ids,
+                          write, others, self.progress),
                 )  # fmt: skip
                 worker.start()
                 self.workers.append(worker)
@@ -387,7 +391,7 @@ class SplitAnalysis:
             conn_id += 1
         self.errors += list(dict.fromkeys(errors))
         if len(reports) == self.jobs:
-            self.report = CaptureReport.of_shares(reports)
+            self.report = CaptureReport.of_shares(reports, self.share_ids)
             self.results = [results[i] for i in range(self.jobs)]
 
     def rows(self) -> list[tuple[Cell, ...]]:
