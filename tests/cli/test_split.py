@@ -287,3 +287,18 @@ def test_split_diagnose_of_many_hosts(filter_text: str | None, tmp_path: Path,
         assert diagnose(capsys, "--format", fmt, "--all", "-j", "3", *args, path) == one
         if filter_text is None:
             assert "version-fallback: after connection 10 failed" in one[1] or fmt != "text"
+
+
+@pytest.mark.parametrize("name", ["failures.pcap", "basic.pcapng", "lossy.pcap"])
+def test_shares_with_the_captures_ids(name: str, tmp_path: Path) -> None:
+    """`Analysis(share_ids=True)`: together the shares give every connection once, with the
+    record one process makes (ids included), and each share's report is the whole one."""
+    path = str(many_clients(tmp_path)) if name == "failures.pcap" else str(CAPTURES / name)
+    whole = Analysis(path)
+    records = [c.to_record() for c in whole.conversations()]
+    parts = []
+    for i in range(3):
+        share = Analysis(path, share=(i, 3), share_by_hosts=True, share_ids=True)
+        parts += [c.to_record() for c in share.conversations()]
+        assert share.report.to_record() == whole.report.to_record()
+    assert sorted(parts, key=lambda r: r["id"]) == records
