@@ -110,17 +110,35 @@ def test_split_with_a_filter(filter_text: str, capsys: pytest.CaptureFixture[str
         assert run(capsys, "--format", fmt, "-j", "3", "-Y", filter_text, path) == one
 
 
-def test_no_split_for_columns_id_or_finding_filters(capsys: pytest.CaptureFixture[str],
+def test_no_split_for_columns_or_events(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("split where it must not be")
 
     monkeypatch.setattr(split, "SplitAnalysis", refuse)
     path = str(CAPTURES / "failures.pcap")
-    run(capsys, "-j", "2", "-Y", "tcp.stream > 2", path)
-    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "tls and conn.id in {1 2}", path)
-    run(capsys, "--format", "jsonl", "-j", "2", "-Y", "finding.code", path)
     run(capsys, "--format", "csv", "-j", "2", "--columns", "tcp.stream", path)
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    [
+        "tcp.stream > 2",
+        "tls and conn.id in {1 3 5}",
+        "finding.code",
+        "tcp.stream < 4 or finding.code",
+    ],
+)
+def test_split_with_filters_on_ids_and_findings(
+    filter_text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Such filters need the capture's ids (`share_ids`) or a client's connections
+    together (`by_hosts`): the split then gives one process's output all the same."""
+    path = str(many_clients(tmp_path))
+    for fmt in ("jsonl", "text"):
+        one = run(capsys, "--format", fmt, "-j", "1", "-Y", filter_text, path)
+        assert run(capsys, "--format", fmt, "-j", "3", "-Y", filter_text, path) == one
+        assert one[1]
 
 
 def test_a_worker_that_dies_is_one_error(monkeypatch: pytest.MonkeyPatch,

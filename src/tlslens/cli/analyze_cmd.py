@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli.files import expand_paths, matching, no_match_note, read_inputs, split_jobs
+from tlslens.cli.files import (
+    SplitPlan,
+    expand_paths,
+    matching,
+    no_match_note,
+    read_inputs,
+    split_plan,
+)
 from tlslens.cli.parallel import default_jobs, run_parallel
 
 if TYPE_CHECKING:
@@ -117,9 +124,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     jobs = min(cores, len(args.files))
     if jobs > 1:
         return _run_parallel(args, out, err, jobs)
-    shares = split_jobs(args, args.files, cores)
-    if shares > 1:
-        return _run_split(args, out, err, shares, aliases)
+    plan = split_plan(args, args.files, cores)
+    if plan is not None:
+        return _run_split(args, out, err, plan, aliases)
     console = _console(out) if args.format == "text" else None
     if args.format == "json" and args.columns is None:
         out.write('{"captures": [')
@@ -234,7 +241,7 @@ def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
     return 0
 
 
-def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
+def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPlan,
                aliases: Aliases | None) -> int:  # fmt: skip
     """One capture on `jobs` processes; the output is what one process writes."""
     # Lazy: the worker processes serve only large files (start-up time).
@@ -248,8 +255,9 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int,
     stop = threading.Event()
     # The workers start before the progress bar's thread does: a process forked while
     # another thread holds a lock could hang on it.
-    with SplitAnalysis(path, partial(RecordJob, fmt, path), aliases, args.filter,
-                       jobs) as analysis:  # fmt: skip
+    jobs = plan.jobs
+    with SplitAnalysis(path, partial(RecordJob, fmt, path), aliases, args.filter, jobs,
+                       plan.by_hosts, plan.share_ids) as analysis:  # fmt: skip
         bar = _progress_bar(err)
         if bar is not None:
             bar.start()

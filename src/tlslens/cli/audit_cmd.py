@@ -20,11 +20,12 @@ from tlslens.cli.events import EventInput
 from tlslens.cli.files import (
     Captures,
     ConnectionFilter,
+    SplitPlan,
     matching,
     no_match_note,
     read_inputs,
     report_problems,
-    split_jobs,
+    split_plan,
 )
 from tlslens.cli.parallel import default_jobs
 from tlslens.cli.table import Column, Table
@@ -65,9 +66,12 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             _print(console, path, records, args.min_version)
 
-    shares = split_jobs(args, captures.paths, args.jobs or default_jobs(), by_hosts=True)
-    if shares > 1:
-        captures.status = _split_audit(captures.paths[0], args, aliases, shares, err, emit)
+    # Shares by host pair keep each pair whole; not with aliases, one of which may name a
+    # network or several hosts (one pair could span shares).
+    cores = args.jobs or default_jobs()
+    plan = None if args.aliases else split_plan(args, captures.paths, cores, by_hosts=True)
+    if plan is not None:
+        captures.status = _split_audit(captures.paths[0], args, aliases, plan, err, emit)
     else:
         for analysis in captures:
             path = analysis.report.path
@@ -107,13 +111,15 @@ class _PairJob:
         return list(self.table.pairs.values())
 
 
-def _split_audit(path: str, args: argparse.Namespace, aliases: Aliases | None, jobs: int,
-                 err: TextIO, emit: Callable[[str, list[PairAudit]], None]) -> int:  # fmt: skip
+def _split_audit(path: str, args: argparse.Namespace, aliases: Aliases | None,
+                 plan: SplitPlan, err: TextIO, emit: Callable[[str, list[PairAudit]], None]
+                 ) -> int:  # fmt: skip
     """Audit one capture with `jobs` processes; returns the exit status."""
     # Lazy: the worker processes serve only large files (start-up time).
     from tlslens.cli.split import SplitAnalysis
 
-    with SplitAnalysis(path, _PairJob, aliases, args.filter, jobs, by_hosts=True) as analysis:
+    with SplitAnalysis(path, _PairJob, aliases, args.filter, plan.jobs, by_hosts=True,
+                       share_ids=plan.share_ids) as analysis:  # fmt: skip
         kept = 0
         first_ids: dict[int, int] = {}
         for conn_id, first_frame, data in analysis.records():

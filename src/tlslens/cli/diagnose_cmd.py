@@ -29,7 +29,7 @@ from tlslens.cli.files import (
     no_match_note,
     read_inputs,
     report_problems,
-    split_jobs,
+    split_plan,
 )
 from tlslens.cli.parallel import default_jobs
 from tlslens.cli.table import Cell, Lines
@@ -261,9 +261,10 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     aliases, predicate = inputs
     events = EventInput(args.events, args.skew, err)
     captures = Captures(args.files, err, keep_frame_times=bool(events), aliases=aliases)
-    shares = split_jobs(args, captures.paths, args.jobs or default_jobs(), by_hosts=True)
-    if shares > 1:
-        return _split_diagnose(captures.paths[0], args, aliases, trust, shares, console, out,
+    plan = split_plan(args, captures.paths, args.jobs or default_jobs(), by_hosts=True,
+                      share_ids=True)  # fmt: skip
+    if plan is not None:
+        return _split_diagnose(captures.paths[0], args, aliases, trust, plan.jobs, console, out,
                                err)  # fmt: skip
     for analysis in captures:
         path = analysis.report.path

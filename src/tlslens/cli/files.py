@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
@@ -236,32 +237,34 @@ MIN_SPLIT_BYTES = 8 * 1024 * 1024
 MAX_SPLIT_JOBS = 8
 
 
-def split_jobs(args: argparse.Namespace, paths: list[str], cores: int,
-               by_hosts: bool = False) -> int:  # fmt: skip
-    """How many processes should share this run's capture (see `tlslens.cli.split`): one
-    file, big enough to be worth it, and no event log, columns or filter that needs every
-    connection in one place; 1 means one process. With `by_hosts` (shares by host pair)
-    a filter may read findings: a client's retries stay in one share."""
+@dataclass(frozen=True, slots=True)
+class SplitPlan:
+    """How one capture is shared between processes (see `tlslens.cli.split`)."""
+
+    jobs: int
+    #: Shares go by host pair: every connection between two hosts in one process.
+    by_hosts: bool = False
+    #: Each process follows every TCP connection, so that ids are the capture's.
+    share_ids: bool = False
+
+
+def split_plan(args: argparse.Namespace, paths: list[str], cores: int,
+               by_hosts: bool = False, share_ids: bool = False) -> SplitPlan | None:  # fmt: skip
+    """How this run's capture should be shared between processes, or None for one process:
+    one file big enough to be worth it, no event log or columns (both need every connection
+    in one place). A filter that reads the connection id asks for `share_ids`; one that
+    reads findings, for `by_hosts` (a finding may compare a client's connections)."""
     if len(paths) != 1 or cores < 2 or not os.path.isfile(paths[0]):
-        return 1
+        return None
     if getattr(args, "events", None) or getattr(args, "columns", None) is not None:
-        return 1
-    if by_hosts and getattr(args, "aliases", None):
-        # An alias may name a network or several hosts: one pair could span shares.
-        return 1
-    if args.filter is not None and _reads_other_connections(args.filter, by_hosts):
-        return 1
+        return None
     if os.path.getsize(paths[0]) < MIN_SPLIT_BYTES:
-        return 1
-    return min(cores, MAX_SPLIT_JOBS)
+        return None
+    if args.filter is not None:
+        # Lazy: the filter language is needed only when a filter is given (start-up time).
+        from tlslens.query import uses_field
 
-
-def _reads_other_connections(filter_text: str, by_hosts: bool) -> bool:
-    """Whether a filter reads what the processes of a split capture cannot know: the
-    connection id, which counts every connection, or (unless shares go by host pair)
-    findings, which may compare a connection with earlier ones of the same client."""
-    # Lazy: the filter language is needed only when a filter is given (start-up time).
-    from tlslens.query import uses_field
-
-    fields = ("tcp.stream", "conn.id") + (() if by_hosts else ("finding.code",))
-    return any(uses_field(filter_text, name) for name in fields)
+        text = args.filter
+        share_ids = share_ids or uses_field(text, "tcp.stream") or uses_field(text, "conn.id")
+        by_hosts = by_hosts or uses_field(text, "finding.code")
+    return SplitPlan(min(cores, MAX_SPLIT_JOBS), by_hosts, share_ids)

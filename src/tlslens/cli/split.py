@@ -23,9 +23,10 @@ themselves come at the same moments.
 
 All four formats are split: json, jsonl, csv, and the text table, whose rows (strings)
 come back to the parent to be laid out. Not with --events (joining the log needs every
-connection in one place), --columns, or a filter that reads the connection id (`tcp.stream`,
-`conn.id`) or findings (`finding.code`: a finding may compare a connection with earlier ones
-of the same client, which may be in another share); the other commands run in one process.
+connection in one place) or --columns (`files.split_plan`). A filter that reads the
+connection id makes the workers follow every connection (below); one that reads findings
+makes them share by host pair (a finding may compare a connection with earlier ones of the
+same client).
 `audit` is split the same way, by host pair (`Analysis(share_by_hosts=True)`), so that
 each client/server pair is counted whole in one worker. So is `diagnose`, whose findings
 may also name another connection by id inside their text: its workers follow every TCP
