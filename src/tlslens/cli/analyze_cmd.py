@@ -293,8 +293,8 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
                     out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
                 written = analysis.write(out, fmt)
                 if fmt == "json":
-                    report = analysis.report.to_record() if analysis.report else None
-                    out.write('],\n  "report": ' + json.dumps(report) + "}")
+                    summary = analysis.report.to_record() if analysis.report else None
+                    out.write('],\n  "report": ' + json.dumps(summary) + "}")
             if fmt == "json":
                 out.write("\n]}\n")
         finally:
@@ -302,13 +302,10 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
             if bar is not None:
                 poller.join()
                 bar.stop()
-    for message in analysis.errors:
-        _error(err, message)
-    if analysis.report is None:
+    report = analysis.tell(err, args.filter, written)
+    if report is None:
         return 1
-    if args.filter is not None and not written:
-        no_match_note(path, err)
-    return max(_after_file(analysis.report, fmt, err), 1 if analysis.errors else 0)
+    return max(_after_file(report, fmt, err), 1 if analysis.errors else 0)
 
 
 def _run_parallel(args: argparse.Namespace, out: TextIO, err: TextIO, jobs: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO, cast
 
@@ -75,13 +75,7 @@ def run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         for analysis in captures:
             path = analysis.report.path
-            convs: Iterable[Conversation] = analysis.conversations()
-            correlation = None
-            if events:
-                # Joining the log needs every connection first; otherwise each one is
-                # counted into its pair as it comes and freed.
-                convs = list(convs)
-                correlation = events.correlate(convs, analysis.frame_time)
+            convs, correlation = events.joined(analysis)
             process_of = correlation.process if correlation is not None else None
             kept = matching(convs, predicate, args.filter, process_of,
                             partial(no_match_note, path, err))  # fmt: skip
@@ -126,13 +120,9 @@ def _split_audit(path: str, args: argparse.Namespace, aliases: Aliases | None,
             kept += 1
             if data:
                 first_ids[first_frame] = conn_id
-    for message in analysis.errors:
-        print(f"tlslens: error: {message}", file=err)
-    report = analysis.report
+    report = analysis.tell(err, args.filter, kept)
     if report is None:
         return 1
-    if args.filter is not None and not kept:
-        no_match_note(path, err)
     pairs = [pair for result in analysis.results for pair in cast(list[PairAudit], result)]
     for pair in pairs:
         pair.first_conn = first_ids[pair.first_frame]

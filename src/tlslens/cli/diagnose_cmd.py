@@ -233,13 +233,9 @@ def _split_diagnose(path: str, args: argparse.Namespace, aliases: Aliases | None
                 quiet += 1
             else:
                 blocks.append(block)
-    for message in analysis.errors:
-        print(f"tlslens: error: {message}", file=err)
-    report = analysis.report
+    report = analysis.tell(err, args.filter, kept)
     if report is None:
         return 1
-    if args.filter is not None and not kept:
-        no_match_note(path, err)
     if args.format == "text":
         _print_blocks(console, path, blocks, quiet, None)
     elif args.format == "json":
@@ -268,13 +264,7 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                err)  # fmt: skip
     for analysis in captures:
         path = analysis.report.path
-        conversations: Iterable[Conversation] = analysis.conversations()
-        correlation = None
-        if events:
-            # Joining the log needs every connection first; otherwise each one is
-            # diagnosed, written or turned into text, and freed as it comes.
-            conversations = list(conversations)
-            correlation = events.correlate(conversations, analysis.frame_time)
+        conversations, correlation = events.joined(analysis)
         ctx = Context(trust=trust, correlation=correlation)
         items: Iterable[tuple[Conversation, list[Finding]]] = (
             (conv, diagnose(conv, ctx)) for conv in conversations

@@ -9,11 +9,12 @@ only by the timeline, and only those near the capture's time span.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TextIO
 
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.correlate import Correlation, correlate, parse_skew
+from tlslens.analysis.pipeline import Analysis
 from tlslens.eventlog import EventLog, EventLogError, LogEvent, read_events
 from tlslens.eventlog.facts import facts, is_capi2
 
@@ -49,6 +50,16 @@ class EventInput:
 
     def __bool__(self) -> bool:
         return bool(self.logs)
+
+    def joined(self, analysis: Analysis) -> tuple[Iterable[Conversation], Correlation | None]:
+        """The capture's conversations and, with event logs, how the events join them.
+        Joining needs every connection first; without a log each connection comes as it
+        is finished and can be freed."""
+        conversations = analysis.conversations()
+        if not self:
+            return conversations, None
+        collected = list(conversations)
+        return collected, self.correlate(collected, analysis.frame_time)
 
     def correlate(self, conversations: Sequence[Conversation],
                   frame_time: Callable[[int], int | None]) -> Correlation:  # fmt: skip

@@ -59,7 +59,7 @@ from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
-from tlslens.cli.files import ConnectionFilter
+from tlslens.cli.files import ConnectionFilter, no_match_note
 from tlslens.cli.render import CSV_COLUMNS, conversation_row, csv_row
 from tlslens.cli.table import Cell
 from tlslens.query import compile_filter
@@ -394,6 +394,16 @@ class SplitAnalysis:
         if len(reports) == self.jobs:
             self.report = CaptureReport.of_shares(reports, self.share_ids)
             self.results = [results[i] for i in range(self.jobs)]
+
+    def tell(self, err: TextIO, filter_text: str | None, kept: int) -> CaptureReport | None:
+        """After `records()`: say what went wrong (a line each) and, when a filter kept
+        nothing, that it did; return the report, or None if the capture could not be read
+        or a worker died."""
+        for message in self.errors:
+            print(f"tlslens: error: {message}", file=err)
+        if self.report is not None and filter_text is not None and not kept:
+            no_match_note(self.path, err)
+        return self.report
 
     def rows(self) -> list[tuple[Cell, ...]]:
         """The text table's rows in connection order, with their ids."""
