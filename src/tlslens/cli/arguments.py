@@ -55,6 +55,12 @@ def version_argument(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_jobs_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """-j N: how many processes (see `tlslens.cli.split` and `tlslens.cli.parallel`)."""
+    parser.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                        help=f"processes (default: one per core): {what}")  # fmt: skip
+
+
 def add_event_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--events", action="append", default=[], metavar="LOG",
@@ -122,11 +128,9 @@ def _add_analyze(commands: Any) -> None:
     add_event_options(analyze)
     add_alias_option(analyze)
     add_filter_option(analyze)
-    analyze.add_argument(
-        "--jobs", "-j", type=int, default=0, metavar="N",
-        help="processes (default: one per core): files analysed at once, or one large "
-        "capture's connections shared between them",
-    )  # fmt: skip
+    add_jobs_option(
+        analyze, "files analysed at once, or one large capture's connections shared between them"
+    )
     analyze.add_argument(
         "--columns", metavar="FIELDS",
         help="show these fields instead of the usual record, e.g. "
@@ -147,10 +151,7 @@ def _add_diagnose(commands: Any) -> None:
                           help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
-    diagnose.add_argument(
-        "--jobs", "-j", type=int, default=0, metavar="N",
-        help="processes sharing one large capture, by host pair (default: one per core)",
-    )  # fmt: skip
+    add_jobs_option(diagnose, "one large capture's connections shared between them, by host pair")
     add_event_options(diagnose)
     add_alias_option(diagnose)
     add_filter_option(diagnose)
@@ -260,10 +261,7 @@ def _add_audit(commands: Any) -> None:
     add_filter_option(parser)
     add_alias_option(parser)
     add_event_options(parser)
-    parser.add_argument(
-        "--jobs", "-j", type=int, default=0, metavar="N",
-        help="processes sharing one large capture, by host pair (default: one per core)",
-    )  # fmt: skip
+    add_jobs_option(parser, "one large capture's connections shared between them, by host pair")
 
 
 def _add_convert(commands: Any) -> None:
