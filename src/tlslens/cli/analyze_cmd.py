@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
+import pickle
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
@@ -21,6 +23,7 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli.files import (
+    ConnectionFilter,
     SplitPlan,
     expand_paths,
     matching,
@@ -104,7 +107,6 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = 0
     failures: list[str] = []
     first_json = True
-    writer = None
     inputs = read_inputs(args, err)
     if inputs is None:
         return 1
@@ -128,14 +130,8 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if plan is not None:
         return _run_split(args, out, err, plan, aliases)
     console = _console(out) if args.format == "text" else None
-    if args.format == "json" and args.columns is None:
-        out.write('{"captures": [')
-    elif args.format == "csv" and args.columns is None:
-        # Lazy: only CSV needs its renderer (start-up time).
-        from tlslens.cli.render import CSV_COLUMNS
-
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
+    if args.columns is None:
+        _write_head(out, args.format)
     events = _event_input(args, err)
     if events is not None:
         status = events.status
@@ -199,24 +195,21 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 bar.stop()
             print_conversations(console, report, table)
         elif args.format == "jsonl":
+            text = _ConnectionText("jsonl", path)
             for conv in conversations:
-                record = record_of(conv)
-                record["file"] = path
-                out.write(json.dumps(record) + "\n")
+                out.write(text(conv, record_of(conv)))
         elif args.format == "csv":
-            # Lazy: only CSV needs its renderer (start-up time).
-            from tlslens.cli.render import csv_row
-
-            assert writer is not None
+            text = _ConnectionText("csv", path)
             for conv in conversations:
-                writer.writerow(csv_row(path, conv, process_of))
+                out.write(text(conv, process_of=process_of))
         else:
             out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
                       + ', "connections": [')  # fmt: skip
             first_json = False
             first = True
+            text = _ConnectionText("json", path)
             for conv in conversations:
-                out.write(("\n  " if first else ",\n  ") + json.dumps(record_of(conv)))
+                out.write(("\n  " if first else ",\n  ") + text(conv, record_of(conv)))
                 first = False
             out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
         if bar is not None:
@@ -241,13 +234,95 @@ def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
     return 0
 
 
+def _write_head(out: TextIO, fmt: str) -> None:
+    """What comes before the first file's connections: the JSON document's opening, or
+    the CSV header."""
+    if fmt == "json":
+        out.write('{"captures": [')
+    elif fmt == "csv":
+        # Lazy: only CSV needs its renderer (start-up time).
+        from tlslens.cli.render import CSV_COLUMNS
+
+        csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)
+
+
+class _ConnectionText:
+    """How `analyze` writes one connection in json, jsonl or csv: the one place, for one
+    process and for the processes of a split capture alike."""
+
+    def __init__(self, fmt: str, path: str) -> None:
+        self.fmt = fmt
+        self.path = path
+        if fmt == "csv":
+            # Lazy: only CSV needs its renderer (start-up time).
+            from tlslens.cli.render import CSV_COLUMNS, csv_row
+
+            self.columns, self.csv_row = CSV_COLUMNS, csv_row
+            self.line = io.StringIO()
+            self.csv = csv.writer(self.line, lineterminator="\n")
+
+    def __call__(self, conv: Conversation, record: dict[str, Any] | None = None,
+                 process_of: Any = None) -> str:  # fmt: skip
+        """`conv`'s text; `record` is its JSON record when the caller has annotated it."""
+        if self.fmt == "csv":
+            row = self.csv_row(self.path, conv, process_of)
+            self.line.seek(0)
+            self.line.truncate()
+            self.csv.writerow([row[column] for column in self.columns])
+            return self.line.getvalue()
+        if record is None:
+            record = conv.to_record()
+        if self.fmt == "jsonl":
+            record["file"] = self.path
+            return json.dumps(record) + "\n"
+        return json.dumps(record)
+
+    def id_prefix(self, conn_id: int) -> str:
+        """The start of a connection's text, up to the end of its id: the JSON record's
+        opening `{"id": N, `; the CSV row's file and id columns."""
+        if self.fmt != "csv":
+            return f'{{"id": {conn_id}, '
+        self.line.seek(0)
+        self.line.truncate()
+        self.csv.writerow([self.path, conn_id, ""])  # the third column only for the comma
+        return self.line.getvalue()[:-1]
+
+
+class _RecordJob:
+    """A split `analyze`'s work in one process (`tlslens.cli.split`): each kept
+    connection's text without its start up to the id (`_ConnectionText.id_prefix`), which
+    the parent writes with the capture's id; for the text table, the row's cells less the
+    id (pickled)."""
+
+    def __init__(self, fmt: str, path: str, keep: ConnectionFilter) -> None:
+        self.fmt = fmt
+        self.keep = keep
+        self.text = _ConnectionText(fmt, path) if fmt != "text" else None
+
+    def data(self, conv: Conversation) -> bytes | None:
+        if not self.keep.keeps(conv):
+            return None
+        if self.text is None:
+            # Lazy: only the text format needs the table (start-up time).
+            from tlslens.cli.render import conversation_row
+
+            return pickle.dumps(conversation_row(conv)[1:])
+        text = self.text(conv)
+        prefix = self.text.id_prefix(conv.id)
+        assert text.startswith(prefix), "a connection's text must begin with its id"
+        return text[len(prefix) :].encode()
+
+    def result(self) -> None:
+        return None
+
+
 def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPlan,
                aliases: Aliases | None) -> int:  # fmt: skip
     """One capture on `jobs` processes; the output is what one process writes."""
     # Lazy: the worker processes serve only large files (start-up time).
     import threading
 
-    from tlslens.cli.split import RecordJob, SplitAnalysis, poll_progress
+    from tlslens.cli.split import SplitAnalysis, poll_progress
 
     path = args.files[0]
     fmt = args.format
@@ -256,7 +331,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
     # The workers start before the progress bar's thread does: a process forked while
     # another thread holds a lock could hang on it.
     jobs = plan.jobs
-    with SplitAnalysis(path, partial(RecordJob, fmt, path), aliases, args.filter, jobs,
+    with SplitAnalysis(path, partial(_RecordJob, fmt, path), aliases, args.filter, jobs,
                        plan.by_hosts, plan.share_ids) as analysis:  # fmt: skip
         bar = _progress_bar(err)
         if bar is not None:
@@ -268,18 +343,13 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
 
             poller = poll_progress(analysis, os.path.getsize(path), progress, stop)
         try:
-            if fmt == "json":
-                out.write('{"captures": [')
-            elif fmt == "csv":
-                # Lazy: only CSV needs its renderer (start-up time).
-                from tlslens.cli.render import CSV_COLUMNS
-
-                csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n").writeheader()
+            _write_head(out, fmt)
             if analysis.opened and fmt == "text":
                 # Lazy: only the text format needs the table (start-up time).
                 from tlslens.cli.render import print_conversations, table_of_rows
 
-                rows = analysis.rows()
+                rows = [(str(conn_id), *pickle.loads(data))
+                        for conn_id, _first, data in analysis.records()]  # fmt: skip
                 written = len(rows)
                 stop.set()
                 if bar is not None:
@@ -291,7 +361,12 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
             elif analysis.opened:
                 if fmt == "json":
                     out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
-                written = analysis.write(out, fmt)
+                text = _ConnectionText(fmt, path)
+                for conn_id, _first, data in analysis.records():
+                    if fmt == "json":
+                        out.write(",\n  " if written else "\n  ")
+                    out.write(text.id_prefix(conn_id) + data.decode())
+                    written += 1
                 if fmt == "json":
                     summary = analysis.report.to_record() if analysis.report else None
                     out.write('],\n  "report": ' + json.dumps(summary) + "}")

@@ -1,9 +1,13 @@
-"""One capture on several cores, for `tlslens analyze` and `tlslens audit`.
+"""One capture on several cores, for `tlslens analyze`, `audit` and `diagnose`.
 
 Each worker process reads and decodes the whole file but follows only its share of the TCP
 connections (`Analysis(share=(i, k))`): TCP reassembly, TLS parsing and writing the records,
 which is most of the work, divide; reading the frames does not (it is about a fifth of a
 run).
+
+What a worker makes of its connections is its command's job (`ShareJob`: `_RecordJob` in
+analyze_cmd, `_PairJob` in audit_cmd, `_FindingsJob` in diagnose_cmd); this module only
+runs the workers and merges what they send.
 
 Connection ids count connections in the order they first appear in the whole capture, so a
 worker cannot know them. It sends each of its connections down a pipe in its own order,
@@ -40,9 +44,6 @@ Memory is per worker: k workers use about k times what one process uses. `audit`
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import multiprocessing
 import os
 import pickle
@@ -60,8 +61,6 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli.files import ConnectionFilter, no_match_note
-from tlslens.cli.render import CSV_COLUMNS, conversation_row, csv_row
-from tlslens.cli.table import Cell
 from tlslens.query import compile_filter
 
 if TYPE_CHECKING:
@@ -79,15 +78,6 @@ _END = -1
 _OPENED = -2
 
 
-def _id_prefix(fmt: str, conn_id: int) -> str:
-    """The start of a record up to the end of its connection id (see `RecordJob`)."""
-    return f'{{"id": {conn_id}, ' if fmt != "csv" else f"{conn_id},"
-
-
-# The CSV row's first columns are the file and the id: the parent writes both.
-assert CSV_COLUMNS[:2] == ("file", "id")
-
-
 class ShareJob(Protocol):
     """What a worker makes of its connections, each given in connection order: `data` for
     one the filter keeps, None for one it drops (the job applies the filter, as it may
@@ -100,41 +90,6 @@ class ShareJob(Protocol):
 
 #: Makes a worker's job, given the filter's test (built in the worker).
 MakeJob = Callable[[ConnectionFilter], ShareJob]
-
-
-class RecordJob:
-    """`analyze`'s records in `fmt`, less their start up to the connection id
-    (`_id_prefix`): the JSON record's `{"id": N, `, the CSV row's file and id columns; for
-    the text table, the row's cells (pickled)."""
-
-    def __init__(self, fmt: str, path: str, keep: ConnectionFilter) -> None:
-        self.fmt = fmt
-        self.path = path
-        self.keep = keep
-        self.line = io.StringIO()
-        self.csv = csv.writer(self.line, lineterminator="\n")
-
-    def data(self, conv: Conversation) -> bytes | None:
-        if not self.keep.keeps(conv):
-            return None
-        if self.fmt == "text":
-            return pickle.dumps(conversation_row(conv)[1:])
-        if self.fmt == "csv":
-            row = csv_row(self.path, conv)
-            self.line.seek(0)
-            self.line.truncate()
-            self.csv.writerow([row[column] for column in CSV_COLUMNS[2:]])
-            return self.line.getvalue().encode()
-        record = conv.to_record()
-        if self.fmt == "jsonl":
-            record["file"] = self.path
-        text = json.dumps(record)
-        prefix = _id_prefix(self.fmt, conv.id)
-        assert text.startswith(prefix), "Conversation.to_record() must begin with the id"
-        return (text[len(prefix) :] + ("\n" if self.fmt == "jsonl" else "")).encode()
-
-    def result(self) -> None:
-        return None
 
 
 def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
@@ -404,27 +359,6 @@ class SplitAnalysis:
         if self.report is not None and filter_text is not None and not kept:
             no_match_note(self.path, err)
         return self.report
-
-    def rows(self) -> list[tuple[Cell, ...]]:
-        """The text table's rows in connection order, with their ids."""
-        return [(str(conn_id), *pickle.loads(data)) for conn_id, _first, data in self.records()]
-
-    def write(self, out: TextIO, fmt: str) -> int:
-        """Write `RecordJob` records in connection order, each as one process writes it
-        (for json: the records only, joined as `run_analyze` joins them). Returns how
-        many."""
-        file_column = ""
-        if fmt == "csv":
-            line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow([self.path])
-            file_column = line.getvalue()[:-1] + ","
-        written = 0
-        for conn_id, _first, data in self.records():
-            if fmt == "json":
-                out.write("\n  " if written == 0 else ",\n  ")
-            out.write(file_column + _id_prefix(fmt, conn_id) + data.decode())
-            written += 1
-        return written
 
 
 def poll_progress(analysis: SplitAnalysis, size: int, progress: Callable[[int, int], None],
