@@ -347,11 +347,12 @@ class Analysis:
         report = self.report
         share_index, share_count = self.share or (0, 0)
         share_of = in_host_share if self.share_by_hosts else in_share
+        # Other shares' connections are left out before the flow table, or, when ids must be
+        # the capture's (`share_ids`), followed there and left out by the collector.
+        leave_out = share_count if not self.share_ids else 0
         collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases,
                                (share_index, share_count, share_of)
                                if share_count and self.share_ids else None)  # fmt: skip
-        if self.share_ids:
-            share_count = 0  # every segment goes to the flow table
         finished = collector.finished
         table = FlowTable(collector, self.limits)
         add = table.add
@@ -386,7 +387,7 @@ class Analysis:
                         frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
                     continue
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                if share_count and share_of(src, dst, sport, dport, share_count) != share_index:
+                if leave_out and share_of(src, dst, sport, dport, leave_out) != share_index:
                     table.tick(ts_ns)
                     continue
                 segments += 1
