@@ -318,3 +318,29 @@ def test_a_gap_ends_what_the_sink_skips() -> None:
     # sink is asked again.
     assert [(offset, frame) for _, offset, _, frame in rec.chunks] == [(0, 4), (2500, 6)]
     assert [(offset, size) for _, offset, size, _, _ in rec.gaps] == [(2000, 500)]
+
+
+def test_a_fin_seen_early_is_consumed_inside_what_the_sink_skips() -> None:
+    wire = Wire()
+    wire.table.sink = wire.rec = SkippingSink(5000)
+    wire.handshake()
+    wire.send(0, 0, b"A" * 1000)
+    wire.send(0, 2000, flags=FIN | ACK)  # the FIN overtakes the segment before it
+    wire.send(0, 1000, b"B" * 1000)
+    rec = wire.rec.conns[0]
+    # The skipped segment ends where the FIN sits, so the FIN is consumed with it.
+    assert rec.fins == [(0, 2000, 5)]
+
+
+def test_out_of_order_segments_inside_what_the_sink_skips_are_drained() -> None:
+    wire = Wire()
+    wire.table.sink = wire.rec = SkippingSink(5000)
+    wire.handshake()
+    wire.send(0, 0, b"A" * 1000)
+    wire.send(0, 2000, b"C" * 1000)  # held until the hole before it fills
+    wire.send(0, 1000, b"B" * 1000)
+    wire.send(0, 3000, flags=FIN | ACK)
+    rec = wire.rec.conns[0]
+    assert [(offset, frame) for _, offset, _, frame in rec.chunks] == [(0, 4)]
+    assert rec.fins == [(0, 3000, 7)]
+    assert wire.rec.objects[0].halves[0].offset == 3000

@@ -356,7 +356,17 @@ class FlowTable:
 
         n = len(payload) + missing
         if n:
-            self._segment(conn, side, half, other, seq, payload, missing, frame, flags)
+            if (seq == half.next_seq and half.skip > n > 1 and not missing and not half.ooo
+                    and half.fin_seq is None):  # fmt: skip
+                # The next bytes in order, wholly inside a stretch the sink steps over: the
+                # bulk of an encrypted transfer. This is what `_segment` and `_deliver` do
+                # for it, without their calls: there is no held segment to drain and no FIN
+                # to reach, and more than one byte is not a zero-window probe.
+                half.skip -= n
+                half.offset += n
+                half.next_seq = (seq + n) & MASK
+            else:
+                self._segment(conn, side, half, other, seq, payload, missing, frame, flags)
         elif flags == ACK and half.next_seq is not None and (seq - half.next_seq) & MASK == MASK:
             # An empty segment one byte behind: a keep-alive, or a zero-window probe when
             # the peer's window is closed (Linux probes this way).
