@@ -9,6 +9,7 @@ outside `capture`.
 
 from __future__ import annotations
 
+import io
 import zlib
 from typing import BinaryIO
 
@@ -66,6 +67,11 @@ class GzipStream:
                         self._done = True
         return b"".join(out)
 
+    def readinto(self, view: memoryview) -> int:
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def close(self) -> None:
         self._file.close()
 
@@ -80,7 +86,7 @@ class ChunkedInput:
 
     __slots__ = ("_file", "base", "buf", "eof", "error", "path")
 
-    def __init__(self, file: BinaryIO | GzipStream, path: str) -> None:
+    def __init__(self, file: io.BufferedIOBase | GzipStream, path: str) -> None:
         self._file = file
         self.base = 0
         self.buf = memoryview(b"")
@@ -92,22 +98,24 @@ class ChunkedInput:
     def refill(self, pos: int, need: int) -> int:
         leftover = self.buf[pos:]
         self.base += pos
-        parts = [leftover.tobytes()]
         have = len(leftover)
+        # Read straight into the new buffer, after the leftover: one copy of each byte.
+        buf = bytearray(have + max(CHUNK_BYTES, need - have))
+        buf[:have] = leftover
+        view = memoryview(buf)
         while have < need and not self.eof:
             try:
-                data = self._file.read(max(CHUNK_BYTES, need - have))
+                got = self._file.readinto(view[have:])
             except OSError as exc:
                 self.error = f"read error ({exc.strerror or exc})"
-                data = b""
+                got = 0
             if isinstance(self._file, GzipStream) and self._file.error:
                 self.error = self._file.error
-            if not data:
+            if not got:
                 self.eof = True
                 break
-            parts.append(data)
-            have += len(data)
-        self.buf = memoryview(b"".join(parts))
+            have += got
+        self.buf = view[:have]
         return 0
 
     def raw_position(self) -> int:
@@ -128,13 +136,13 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
     Raises CaptureError when the file cannot be opened or is empty.
     """
     try:
-        raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by ChunkedInput.close
+        raw = open(path, "rb")  # noqa: SIM115 - closed by ChunkedInput.close
     except OSError as exc:
         raise CaptureError(path, f"cannot open file: {exc.strerror or exc}") from exc
     head = raw.read(2)
     raw.seek(0)
     compressed = head == GZIP_MAGIC
-    stream: BinaryIO | GzipStream = GzipStream(raw) if compressed else raw
+    stream: io.BufferedIOBase | GzipStream = GzipStream(raw) if compressed else raw
     source = ChunkedInput(stream, path)
     source.refill(0, 64)
     if len(source.buf) == 0:
