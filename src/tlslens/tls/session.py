@@ -19,6 +19,7 @@ This module imports only `tlslens.tls` and `tlslens.limits`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Final
 
 from tlslens.limits import Limits
@@ -275,7 +276,7 @@ class TLSSession:
         if d.tls_start > 0 and role == CLIENT:
             self.starttls = True
         d.records = RecordLayer(
-            lambda *record: self._record(d, *record),
+            partial(self._record, d),  # once per record: no Python frame of its own
             lambda off, fr, msg: self._anomaly(d.role, fr, off, msg),
             d.tls_start,
         )
