@@ -42,3 +42,6 @@ class Limits:
     closed_linger_ns: int = 120 * 1_000_000_000
     #: A connection with no packets for this long (capture time) is finished.
     idle_timeout_ns: int = 3600 * 1_000_000_000
+    #: Finished connections kept in memory while they wait for an earlier one to finish
+    #: (they are handed out in id order); more wait on disk (`analysis.spill`).
+    max_waiting_connections: int = 2_000

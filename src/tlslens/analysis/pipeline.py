@@ -2,7 +2,9 @@
 
 This is the one module that composes `capture`, `net` and `tls`. It streams: conversations
 are yielded as their connections end (in connection-id order), so memory follows the number
-of connections open at once, not the length of the capture.
+of connections open at once, not the length of the capture. Connections that end while an
+earlier one is still open wait for it, in memory up to `Limits.max_waiting_connections` and
+on disk beyond (`analysis.spill`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessSeen
+from tlslens.analysis.spill import SpillFile
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
 from tlslens.limits import Limits
@@ -30,6 +33,8 @@ from tlslens.net.tcp import (
 from tlslens.tls.detect import looks_like_client_hello
 from tlslens.tls.record import SKIP_ALL
 from tlslens.tls.session import CLIENT, SERVER, TLSSession
+
+T = TypeVar("T")
 
 #: The FrameRecord reason of a packet that came after its connection was reported.
 LATE = -1
@@ -210,7 +215,14 @@ class _Collector:
         self.aliases = aliases
         #: (index, count, share function): parse and report only that share's connections.
         self.share = share
-        self.finished: dict[int, Conversation | None] = {}
+        #: Finished connections waiting for their turn (None: another process reports it);
+        #: past `Limits.max_waiting_connections`, they wait in `spill`.
+        self.finished: dict[int, Any] = {}
+        self.spill = SpillFile()
+        #: The id of the next connection to hand out.
+        self.next_id = 0
+        #: What a finished connection is turned into before it waits (`Analysis.prepared`).
+        self.prepare: Callable[[Conversation], Any] | None = None
         #: connection id -> side -> (first ProcessSeen fields, later different pids).
         self.pids: dict[int, dict[int, tuple[ProcessSeen, list[int]]]] = {}
         self.pid_source = pid_source
@@ -302,8 +314,27 @@ class _Collector:
                     session.end(_role(conn, side), "rst", rst)
             session.close()
             summary = TlsSummary.of(session)
-        self.finished[conn.id] = Conversation.of(conn, summary, self._processes(conn), self.aliases)
+        conv = Conversation.of(conn, summary, self._processes(conn), self.aliases)
+        item = conv if self.prepare is None else self.prepare(conv)
+        if conn.id == self.next_id or len(self.finished) < self.limits.max_waiting_connections:
+            self.finished[conn.id] = item
+        else:
+            self.spill.put(conn.id, item)
         conn.state = None
+
+    def ready(self) -> Iterator[Any]:
+        """The finished connections whose turn has come, in id order, one at a time (those
+        read back from disk are not all loaded at once)."""
+        finished, spilled = self.finished, self.spill.index
+        while True:
+            if self.next_id in finished:
+                conv = finished.pop(self.next_id)
+            elif self.next_id in spilled:
+                conv = self.spill.take(self.next_id)
+            else:
+                return
+            self.next_id += 1
+            yield conv
 
 
 class Analysis:
@@ -344,6 +375,15 @@ class Analysis:
         self.report = CaptureReport(path=path, format=self.capture.format_name)
 
     def conversations(self) -> Iterator[Conversation]:
+        return self._in_order(None)
+
+    def prepared(self, prepare: Callable[[Conversation], T]) -> Iterator[T]:
+        """Like `conversations`, but each connection is turned into what `prepare` makes of
+        it (a line of output, say) as soon as it ends: what waits for its turn, in memory or
+        on disk (`analysis.spill`), is then that, cheap to keep, not the whole connection."""
+        return self._in_order(prepare)
+
+    def _in_order(self, prepare: Callable[[Conversation], Any] | None) -> Iterator[Any]:
         report = self.report
         share_index, share_count = self.share or (0, 0)
         share_of = in_host_share if self.share_by_hosts else in_share
@@ -353,12 +393,12 @@ class Analysis:
         collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases,
                                (share_index, share_count, share_of)
                                if share_count and self.share_ids else None)  # fmt: skip
-        finished = collector.finished
+        collector.prepare = prepare
+        finished, spilled = collector.finished, collector.spill.index
         table = FlowTable(collector, self.limits)
         add = table.add
         parse = packet.parse
         skipped = report.skipped
-        next_id = 0
         segments = 0
         progress = self.progress
         size = self.capture.size if progress else 0
@@ -406,25 +446,22 @@ class Analysis:
                     if frames is not None:
                         frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
                                                   len(payload) + missing))  # fmt: skip
-                if finished:
-                    while next_id in finished:
-                        conv = finished.pop(next_id)
-                        next_id += 1
+                if finished or spilled:
+                    for conv in collector.ready():
                         if conv is not None:
                             yield conv
             table.finish_all()
-            while next_id in finished:
-                conv = finished.pop(next_id)
-                next_id += 1
+            for conv in collector.ready():
                 if conv is not None:
                     yield conv
         finally:
+            collector.spill.close()
             self.capture.reader.source.close()
             report.frames = self.capture.frames_read
             report.truncated_frames = self.capture.truncated_frames
             report.problems = list(self.capture.problems)
             report.tcp_segments = segments
-            report.connections = next_id
+            report.connections = collector.next_id
             report.late = SkipCount(table.late_packets, table.late_frames[:EXAMPLE_FRAMES])
 
     def frame_time(self, frame: int) -> int | None:
