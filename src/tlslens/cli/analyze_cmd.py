@@ -15,9 +15,9 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from tlslens.cli.events import EventInput
 
 
+T = TypeVar("T")
+
+
 def _warn(err: TextIO, message: str) -> None:
     print(f"tlslens: warning: {message}", file=err)
 
@@ -49,11 +52,12 @@ def _error(err: TextIO, message: str) -> None:
     print(f"tlslens: error: {message}", file=err)
 
 
-def _guarded(analysis: Analysis, err: TextIO, failures: list[str]) -> Iterator[Conversation]:
-    """Conversations of one file; an unexpected failure ends this file with a message,
-    never with a traceback, and keeps what was produced before it."""
+def _guarded(analysis: Analysis, err: TextIO, failures: list[str],
+             items: Iterator[T] | None = None) -> Iterator[T]:  # fmt: skip
+    """Conversations of one file (or `items` made of them); an unexpected failure ends this
+    file with a message, never with a traceback, and keeps what was produced before it."""
     try:
-        yield from analysis.conversations()
+        yield from items if items is not None else analysis.conversations()  # type: ignore[misc]
     except Exception as exc:
         path = analysis.report.path
         failures.append(path)
@@ -169,6 +173,16 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             conversations = matching(conversations, predicate, args.filter, process_of,
                                      partial(no_match_note, path, err))  # fmt: skip
 
+        def texts(make: Callable[[Conversation], str], analysis: Analysis = analysis,
+                  conversations: Iterable[Conversation] = conversations
+                  ) -> Iterable[str]:  # fmt: skip
+            """Each connection's text. Without a filter or a log, which need the connections
+            themselves in capture order, it is made as the connection ends, so that what
+            waits for its turn behind a long connection is text (`Analysis.prepared`)."""
+            if predicate is None and not events:
+                return _guarded(analysis, err, failures, analysis.prepared(make))
+            return map(make, conversations)
+
         def record_of(conv: Conversation, annotate: Any = annotate) -> dict[str, Any]:
             record = conv.to_record()
             if annotate is not None:
@@ -196,20 +210,20 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print_conversations(console, report, table)
         elif args.format == "jsonl":
             text = _ConnectionText("jsonl", path)
-            for conv in conversations:
-                out.write(text(conv, record_of(conv)))
+            for line in texts(partial(_text_of_record, text, record_of)):
+                out.write(line)
         elif args.format == "csv":
             text = _ConnectionText("csv", path)
-            for conv in conversations:
-                out.write(text(conv, process_of=process_of))
+            for line in texts(partial(text, process_of=process_of)):
+                out.write(line)
         else:
             out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
                       + ', "connections": [')  # fmt: skip
             first_json = False
             first = True
             text = _ConnectionText("json", path)
-            for conv in conversations:
-                out.write(("\n  " if first else ",\n  ") + text(conv, record_of(conv)))
+            for line in texts(partial(_text_of_record, text, record_of)):
+                out.write(("\n  " if first else ",\n  ") + line)
                 first = False
             out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
         if bar is not None:
@@ -220,6 +234,11 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if failures:
         status = 1
     return status
+
+
+def _text_of_record(text: _ConnectionText, record_of: Callable[[Conversation], dict[str, Any]],
+                    conv: Conversation) -> str:  # fmt: skip
+    return text(conv, record_of(conv))
 
 
 def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
