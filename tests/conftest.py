@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -31,3 +32,31 @@ def load_manifest() -> dict:
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+
+
+def long_lived_capture(tmp_path: Path) -> Path:
+    """failures.pcap with one more connection (mid-stream, so no handshake is needed) that
+    sends a packet before the first frame and one after the last: it is connection 0 and
+    every other connection finishes while it is open."""
+    data = (CAPTURES / "failures.pcap").read_bytes()
+    magic, linktype = struct.unpack_from("<I", data)[0], struct.unpack_from("<I", data, 20)[0]
+    assert (magic, linktype) == (0xA1B2C3D4, 1)  # little-endian microsecond pcap, Ethernet
+    stamps = []
+    pos = 24
+    while pos < len(data):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, pos)
+        stamps.append(sec * 1_000_000 + usec)
+        pos += 16 + incl
+
+    def record(stamp: int, seq: int) -> bytes:
+        tcp = struct.pack("!HHIIBBHHH", 3389, 50000, seq, 1, 5 << 4, 0x18, 512, 0, 0) + b"x" * 10
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
+                         bytes([127, 0, 0, 9]), bytes([127, 0, 0, 10])) + tcp  # fmt: skip
+        frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip
+        sec, usec = divmod(stamp, 1_000_000)
+        return struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame
+
+    path = tmp_path / "long-lived.pcap"
+    path.write_bytes(data[:24] + record(min(stamps) - 1, 1000) + data[24:]
+                     + record(max(stamps) + 1, 1010))  # fmt: skip
+    return path

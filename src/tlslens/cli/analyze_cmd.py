@@ -317,6 +317,9 @@ class _RecordJob:
         self.fmt = fmt
         self.keep = keep
         self.text = _ConnectionText(fmt, path) if fmt != "text" else None
+        #: A connection's text is its own; only a filter on findings (which compare a
+        #: connection with earlier ones) needs the connections in order.
+        self.in_capture_order = keep.findings_of is not None
 
     def data(self, conv: Conversation) -> bytes | None:
         if not self.keep.keeps(conv):

@@ -95,6 +95,8 @@ class _PairJob:
     def __init__(self, keep: ConnectionFilter) -> None:
         self.keep = keep
         self.table = PairTable(partial(process_record, log=None))
+        #: A pair's first connection is the first in capture order.
+        self.in_capture_order = True
 
     def data(self, conv: Conversation) -> bytes | None:
         if not self.keep.keeps(conv):

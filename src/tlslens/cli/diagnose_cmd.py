@@ -195,6 +195,8 @@ class _FindingsJob:
         self.show_all = show_all
         self.keep = keep
         self.ctx = Context(trust=trust)
+        #: Findings compare a connection with the same client's earlier ones (retries).
+        self.in_capture_order = True
 
     def data(self, conv: Conversation) -> bytes | None:
         findings = diagnose(conv, self.ctx)

@@ -79,9 +79,14 @@ _OPENED = -2
 
 
 class ShareJob(Protocol):
-    """What a worker makes of its connections, each given in connection order: `data` for
-    one the filter keeps, None for one it drops (the job applies the filter, as it may
-    need the connection's findings first); and `result` once at the end."""
+    """What a worker makes of its connections: `data` for one the filter keeps, None for
+    one it drops (the job applies the filter, as it may need the connection's findings
+    first); and `result` once at the end. With `in_capture_order`, connections are given
+    in connection order, because what `data` makes of one depends on the earlier ones;
+    without, each is given as it ends (`Analysis.prepared`), so that what waits behind a
+    long connection is its data, not the connection."""
+
+    in_capture_order: bool
 
     def data(self, conv: Conversation) -> bytes | None: ...
 
@@ -126,9 +131,14 @@ def _worker(path: str, index: int, count: int, make_job: MakeJob,
         job: ShareJob | None = None
         try:
             predicate = compile_filter(filter_text) if filter_text is not None else None
-            job = make_job(ConnectionFilter(predicate, filter_text))
-            for conv in analysis.conversations():
-                _send(pipe, conv.first_frame, job.data(conv))
+            job = made = make_job(ConnectionFilter(predicate, filter_text))
+            sent: Iterator[tuple[int, bytes | None]] = (
+                ((conv.first_frame, made.data(conv)) for conv in analysis.conversations())
+                if made.in_capture_order
+                else analysis.prepared(lambda conv: (conv.first_frame, made.data(conv)))
+            )
+            for first_frame, data in sent:
+                _send(pipe, first_frame, data)
         except Exception as exc:
             error = (f"{path}: internal error after frame {analysis.capture.frames_read} "
                      f"({type(exc).__name__}: {exc}); results are partial. Please report "
