@@ -26,8 +26,6 @@ class SpillFile:
         self._file: IO[bytes] | None = None
         #: key -> (offset, size) of each object still in the file.
         self.index: dict[int, tuple[int, int]] = {}
-        #: Objects put so far (for tests and curious users).
-        self.spilled = 0
 
     def put(self, key: int, obj: Any) -> None:
         if self._file is None:
@@ -37,7 +35,6 @@ class SpillFile:
         self._file.seek(0, 2)
         self.index[key] = (self._file.tell(), len(data))
         self._file.write(data)
-        self.spilled += 1
 
     def take(self, key: int) -> Any:
         """The object put under `key` (KeyError if there is none)."""

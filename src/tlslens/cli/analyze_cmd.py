@@ -52,12 +52,12 @@ def _error(err: TextIO, message: str) -> None:
     print(f"tlslens: error: {message}", file=err)
 
 
-def _guarded(analysis: Analysis, err: TextIO, failures: list[str],
-             items: Iterator[T] | None = None) -> Iterator[T]:  # fmt: skip
-    """Conversations of one file (or `items` made of them); an unexpected failure ends this
+def _guarded(analysis: Analysis, items: Iterator[T], err: TextIO, failures: list[str]
+             ) -> Iterator[T]:  # fmt: skip
+    """`analysis`'s conversations, or what was made of them; an unexpected failure ends this
     file with a message, never with a traceback, and keeps what was produced before it."""
     try:
-        yield from items if items is not None else analysis.conversations()  # type: ignore[misc]
+        yield from items
     except Exception as exc:
         path = analysis.report.path
         failures.append(path)
@@ -160,7 +160,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             status = 1
             continue
         report = analysis.report
-        conversations: Iterable[Conversation] = _guarded(analysis, err, failures)
+        conversations: Iterable[Conversation] = _guarded(
+            analysis, analysis.conversations(), err, failures
+        )
         process_of = None
         annotate = None
         if events:
@@ -180,7 +182,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             themselves in capture order, it is made as the connection ends, so that what
             waits for its turn behind a long connection is text (`Analysis.prepared`)."""
             if predicate is None and not events:
-                return _guarded(analysis, err, failures, analysis.prepared(make))
+                return _guarded(analysis, analysis.prepared(make), err, failures)
             return map(make, conversations)
 
         def record_of(conv: Conversation, annotate: Any = annotate) -> dict[str, Any]:
