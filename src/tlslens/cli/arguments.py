@@ -74,6 +74,11 @@ def add_event_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def add_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust", metavar="PEM",
+                        help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
+
+
 def add_alias_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--aliases", metavar="FILE",
@@ -147,8 +152,7 @@ def _add_diagnose(commands: Any) -> None:
     )
     diagnose.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
     diagnose.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
-    diagnose.add_argument("--trust", metavar="PEM",
-                          help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
+    add_trust_option(diagnose)
     diagnose.add_argument("--all", action="store_true",
                           help="also list connections without findings")  # fmt: skip
     add_jobs_option(diagnose, "one large capture's connections shared between them, by host pair")
@@ -166,8 +170,7 @@ def _add_certs(commands: Any) -> None:
     )
     certs.add_argument("files", nargs="+", metavar="FILE", help="capture file(s)")
     certs.add_argument("--export", metavar="DIR", help="write each certificate as PEM here")
-    certs.add_argument("--trust", metavar="PEM",
-                       help="trusted roots: a PEM bundle, `system` or `certifi`")  # fmt: skip
+    add_trust_option(certs)
     certs.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     add_alias_option(certs)
     add_filter_option(certs)
