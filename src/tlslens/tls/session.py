@@ -132,14 +132,6 @@ class Anomaly:
 Event = HandshakeMessage | Alert | ChangeCipherSpec | Anomaly
 
 
-def _ignore_record(*_record: object) -> None:
-    """Where a closed session's record layer sends records (none should come)."""
-
-
-def _ignore_anomaly(_offset: int, _frame: int, _message: str) -> None:
-    """Where a closed session's record layer sends anomalies (none should come)."""
-
-
 class _Direction:
     """What one side sent."""
 
@@ -168,7 +160,9 @@ class _Direction:
         "tls_start",
     )
 
-    def __init__(self, role: int) -> None:
+    # `role` has a default only so that the compiled class (`tlslens.compiled`) can be made
+    # empty and filled by pickle.
+    def __init__(self, role: int = CLIENT) -> None:
         self.role = role
         self.mode = START
         #: The first plaintext bytes this side sent (what a non-TLS answer said).
@@ -209,6 +203,9 @@ class TLSSession:
         #: The capture missed the TCP handshake: TLS may start with any record.
         self.midstream = midstream
         self.dirs = (_Direction(CLIENT), _Direction(SERVER))
+        #: `close` was called: no more input, and the record layers are gone.
+        self.closed = False
+        self._records_say_tls = False
         self.events: list[Event] = []
         self.anomalies: list[Anomaly] = []
         self.history: list[str] = []
@@ -343,14 +340,16 @@ class TLSSession:
             )  # fmt: skip
 
     def close(self) -> None:
-        """No more input will come. Drops what the record layers call back into, which
-        refers to this session: that cycle would keep every finished session, with all its
-        messages, alive until the garbage collector's next full pass (on a busy capture that
-        is most of the memory, and the collector's passes cost about a tenth of the run)."""
+        """No more input will come. Keeps what `is_tls` needs of the record layers and drops
+        them. They call back into this session: that cycle would keep every finished session,
+        with all its messages, alive until the garbage collector's next full pass (on a busy
+        capture that is most of the memory, and the collector's passes cost about a tenth of
+        the run). A finished session must also pickle (`analysis.spill`), and its parsing
+        state need not."""
+        self._records_say_tls = self._records_look_like_tls()
         for d in self.dirs:
-            if d.records is not None:
-                d.records.on_record = _ignore_record
-                d.records.on_anomaly = _ignore_anomaly
+            d.records = None
+        self.closed = True
 
     def end(self, role: int, how: str, frame: int) -> None:
         """This side closed (FIN) or reset (RST) the connection at `frame`."""
@@ -609,15 +608,17 @@ class TLSSession:
     def is_tls(self) -> bool:
         if self.client_hello or self.server_hello or self.sslv2_server_hello:
             return True
-        # Mid-stream (the capture missed the handshake): whole records that parse as TLS,
-        # and nothing that does not.
+        if not self.midstream:
+            return False
+        if self.closed:
+            return self._records_say_tls
+        return self._records_look_like_tls()
+
+    def _records_look_like_tls(self) -> bool:
+        """Mid-stream (the capture missed the handshake): whole records that parse as TLS,
+        and nothing that does not."""
         layers = [d.records for d in self.dirs if d.records is not None]
-        return (
-            self.midstream
-            and bool(layers)
-            and any(r.records for r in layers)
-            and not any(r.dead for r in layers)
-        )
+        return bool(layers) and any(r.records for r in layers) and not any(r.dead for r in layers)
 
     @property
     def version(self) -> int | None:
