@@ -29,11 +29,35 @@ ensure_venv() {
             "$python" -m venv .venv
         fi
     fi
-    # Reinstall only when pyproject.toml changed since the last install.
+    # Reinstall when the packaging changed since the last install, or the source of a
+    # compiled module did (the extension module beside it would be stale).
     local stamp=".venv/.installed$extras"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    local core
+    core=$(.venv/bin/python -c 'import runpy; print(*("src/" + n.replace(".", "/") + ".py"
+        for n in runpy.run_path("src/tlslens/compiled.py")["CORE"]))')
+    # shellcheck disable=SC2086  # one word per file
+    if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py $core -newer "$stamp")" ]; then
+        ensure_compiler
+        echo "tlslens: installing into .venv, compiling the core with mypyc (about a minute)" >&2
+        # pip's failure stops the script (pipefail); grep only filters its noise.
         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 \
-            | grep -v "^WARNING: Location" >&2 || true
+            | { grep -v "^WARNING: Location" >&2 || true; }
         .venv/bin/python -c 'import tlslens' && touch "$stamp"
+    fi
+}
+
+ensure_compiler() {
+    # The core is compiled to C (tlslens.compiled): that needs a C compiler and Python's
+    # headers. Without them, and no apt-get to fetch them, install pure Python (slower);
+    # TLSLENS_COMPILE=0 asks for that anyway.
+    [ "${TLSLENS_COMPILE:-1}" = 0 ] && return 0
+    local include
+    include=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    local missing=()
+    command -v cc >/dev/null || missing+=(gcc)
+    [ -f "$include/Python.h" ] || missing+=(python3-dev)
+    if [ ${#missing[@]} -gt 0 ] && ! apt_install "${missing[@]}"; then
+        echo "tlslens: no C compiler: installing the slower pure-Python core" >&2
+        export TLSLENS_COMPILE=0
     fi
 }

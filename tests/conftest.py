@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import sys
@@ -16,6 +17,24 @@ MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop before testing a compiled core module older than its source (tlslens.compiled):
+    the tests would run the old code. (With TLSLENS_PURE=1 the source runs anyway.)"""
+    from tlslens.compiled import CORE
+
+    if os.environ.get("TLSLENS_PURE", "0") not in ("", "0"):
+        return
+    for name in CORE:
+        source = ROOT / "src" / Path(*name.split(".")).with_suffix(".py")
+        for built in source.parent.glob(source.stem + ".*.so"):
+            if built.stat().st_mtime < source.stat().st_mtime:
+                pytest.exit(
+                    f"{built.relative_to(ROOT)} is older than its source: run scripts/test "
+                    "(or pip install -e .) to compile it again, or delete it to test pure Python",
+                    returncode=4,
+                )
 
 
 def corpus_captures() -> list[Path]:

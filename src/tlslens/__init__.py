@@ -12,9 +12,17 @@ pipeline before it knows which command it runs.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if os.environ.get("TLSLENS_PURE", "0") not in ("", "0"):
+    # Run the compiled core from its source (tlslens.compiled); must come before any of it
+    # is imported, which nothing here does.
+    from tlslens.compiled import prefer_source
+
+    prefer_source()
 
 if TYPE_CHECKING:
     from tlslens.analysis.conversation import Conversation

@@ -15,6 +15,7 @@ for an option that was given (or for a string default, see `skew_argument`).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from tlslens import __version__
@@ -96,13 +97,27 @@ def add_filter_option(parser: argparse.ArgumentParser, frames: bool = False) -> 
                         help=what + " (`tlslens fields` lists the fields)")  # fmt: skip
 
 
+class _Version(argparse.Action):
+    """`--version`: the version and how the core runs. Looked up only when asked for, since
+    it imports the core modules."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from tlslens.compiled import describe
+
+        sys.stdout.write(f"tlslens {__version__}, {describe()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tlslens",
         description="Explain the TLS in packet captures: connections, versions, ciphers, "
         "certificates, and why handshakes failed.",
     )
-    parser.add_argument("--version", action="version", version=f"tlslens {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version, and whether the core "
+        "runs compiled, and exit"
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order of `tlslens --help`.
     _add_analyze(commands)

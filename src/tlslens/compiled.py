@@ -1,0 +1,81 @@
+"""Which modules of the hot path are compiled, and whether this installation runs them so.
+
+Why compile: following TCP and framing TLS records costs a few microseconds of interpreter
+time per packet and a few hundred per connection (bench/stages.py), more than issue 8's
+budget of a tenth of tshark's time, however the pure-Python code is arranged. mypyc compiles
+these modules, written and type-checked (mypy --strict) as ordinary Python, into C
+extensions; the source stays the one truth, and without a C compiler (or with
+TLSLENS_COMPILE=0 at install time) the same modules run as plain Python, only slower.
+
+TLSLENS_PURE=1 in the environment runs the core from its source even where it is compiled
+(`prefer_source`): to compare the two (tests do), or to rule the compiled code out when
+something looks wrong.
+
+`setup.py` reads `CORE` from this file without importing the package, so this module
+imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+#: The modules setup.py compiles with mypyc: capture reading, packet decoding, TCP
+#: following and the TLS parsers. Each is strict-typed and imports only modules of the
+#: same layers, the standard library and `tlslens.limits`.
+CORE = (
+    "tlslens.capture.pcap",
+    "tlslens.capture.source",
+    "tlslens.net.packet",
+    "tlslens.net.tcp",
+    "tlslens.tls.detect",
+    "tlslens.tls.messages",
+    "tlslens.tls.record",
+    "tlslens.tls.session",
+    "tlslens.tls.wire",
+)
+
+
+class _SourceFirst:
+    """An import finder that loads the core modules from their .py files, ahead of the
+    extension modules beside them (which the standard finder prefers)."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name not in CORE:
+            return None
+        leaf = name.rpartition(".")[2] + ".py"
+        for entry in path if path is not None else sys.path:
+            source = Path(entry, leaf)
+            if source.is_file():
+                return importlib.util.spec_from_file_location(name, source)
+        return None
+
+
+def prefer_source() -> None:
+    """Load the core modules imported from now on from source (TLSLENS_PURE=1)."""
+    if not any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFirst())
+
+
+def is_compiled(module_name: str) -> bool:
+    """Whether `module_name` was loaded from a C extension rather than from its source."""
+    path = getattr(importlib.import_module(module_name), "__file__", None) or ""
+    return path.endswith(tuple(EXTENSION_SUFFIXES))
+
+
+def describe() -> str:
+    """One line for `tlslens --version`: which of the core modules run compiled."""
+    compiled = [name for name in CORE if is_compiled(name)]
+    if len(compiled) == len(CORE):
+        return f"compiled core ({len(CORE)} modules, mypyc)"
+    if not compiled:
+        return "pure Python (no compiled core: reinstall with a C compiler to get one)"
+    pure = ", ".join(name for name in CORE if name not in compiled)
+    return f"partly compiled core (pure Python: {pure})"
