@@ -17,6 +17,8 @@ imports only the standard library.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -62,6 +64,28 @@ def prefer_source() -> None:
     """Load the core modules imported from now on from source (TLSLENS_PURE=1)."""
     if not any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
         sys.meta_path.insert(0, _SourceFirst())
+
+
+def _by_fields(obj: object) -> tuple[type, tuple[object, ...]]:
+    """Pickle's recipe for a frozen dataclass: call the class with the field values."""
+    values = tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))  # type: ignore[arg-type]
+    return type(obj), values
+
+
+def pickle_by_fields() -> None:
+    """Make the core's frozen dataclasses picklable when compiled. By default pickle makes an
+    empty instance and sets each field, which a compiled frozen class refuses; this has
+    it call the class with the fields instead (every field of theirs is an `__init__`
+    argument). Whoever pickles core objects (`analysis.spill`) calls this first; running
+    pure Python, it changes nothing pickle gives back."""
+    for name in CORE:
+        for value in vars(importlib.import_module(name)).values():
+            if (
+                isinstance(value, type)
+                and dataclasses.is_dataclass(value)
+                and value.__dataclass_params__.frozen  # type: ignore[attr-defined]
+            ):
+                copyreg.pickle(value, _by_fields)
 
 
 def is_compiled(module_name: str) -> bool:

@@ -19,6 +19,7 @@ from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessS
 from tlslens.analysis.spill import SpillFile
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
+from tlslens.compiled import pickle_by_fields
 from tlslens.limits import Limits
 from tlslens.net import packet
 from tlslens.net.tcp import (
@@ -35,6 +36,9 @@ from tlslens.tls.record import SKIP_ALL
 from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 T = TypeVar("T")
+
+# Waiting connections may be pickled (analysis.spill), and so may the core's objects in them.
+pickle_by_fields()
 
 #: The FrameRecord reason of a packet that came after its connection was reported.
 LATE = -1
