@@ -28,9 +28,11 @@ from pathlib import Path
 from types import ModuleType
 
 #: The modules setup.py compiles with mypyc: capture reading, packet decoding, TCP
-#: following and the TLS parsers. Each is strict-typed and imports only modules of the
-#: same layers, the standard library and `tlslens.limits`.
+#: following, the TLS parsers (each strict-typed, importing only those layers, the
+#: standard library and `tlslens.limits`), and the pipeline's per-packet loop that
+#: drives them.
 CORE = (
+    "tlslens.analysis.pipeline",
     "tlslens.capture.pcap",
     "tlslens.capture.source",
     "tlslens.net.packet",

@@ -400,8 +400,8 @@ class Analysis:
         collector.prepare = prepare
         finished, spilled = collector.finished, collector.spill.index
         table = FlowTable(collector, self.limits)
-        add = table.add
-        parse = packet.parse
+        # `table.add` and `packet.parse` are called as written, not through local aliases:
+        # compiled (tlslens.compiled), that is a direct C call, and an alias a generic one.
         skipped = report.skipped
         segments = 0
         progress = self.progress
@@ -416,7 +416,7 @@ class Analysis:
                     if len(times) < index - 1:  # a reader skipped damaged frames
                         times.extend([ts_ns] * (index - 1 - len(times)))
                     times.append(ts_ns)
-                seg = parse(linktype, data)
+                seg = packet.parse(linktype, data)
                 if seg.__class__ is int:
                     assert isinstance(seg, int)
                     if seg == packet.UNSUPPORTED_LINK:
@@ -435,8 +435,8 @@ class Analysis:
                     table.tick(ts_ns)
                     continue
                 segments += 1
-                conn = add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window, payload,
-                           missing)  # fmt: skip
+                conn = table.add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
+                                 payload, missing)  # fmt: skip
                 if conn is None:  # a late packet of a connection already reported
                     if frames is not None:
                         frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
