@@ -20,21 +20,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Stop before testing a compiled core module older than its source (tlslens.compiled):
-    the tests would run the old code. (With TLSLENS_PURE=1 the source runs anyway.)"""
+    """Stop before testing a compiled module (tlslens.compiled) that is older than its
+    source, or no longer in the core: the tests would run old code. (With TLSLENS_PURE=1
+    the core's source runs anyway, but a module outside the core would still load.)"""
     from tlslens.compiled import CORE
 
-    if os.environ.get("TLSLENS_PURE", "0") not in ("", "0"):
-        return
-    for name in CORE:
-        source = ROOT / "src" / Path(*name.split(".")).with_suffix(".py")
-        for built in source.parent.glob(source.stem + ".*.so"):
-            if built.stat().st_mtime < source.stat().st_mtime:
-                pytest.exit(
-                    f"{built.relative_to(ROOT)} is older than its source: run scripts/test "
-                    "(or pip install -e .) to compile it again, or delete it to test pure Python",
-                    returncode=4,
-                )
+    pure = os.environ.get("TLSLENS_PURE", "0") not in ("", "0")
+    core = {ROOT / "src" / Path(*name.split(".")) for name in CORE}
+    for built in (ROOT / "src" / "tlslens").rglob("*.so"):
+        source = (built.parent / built.name.split(".")[0]).with_suffix(".py")
+        if source.with_suffix("") not in core:
+            problem = "is not in the core any more"
+        elif not pure and built.stat().st_mtime < source.stat().st_mtime:
+            problem = "is older than its source"
+        else:
+            continue
+        pytest.exit(
+            f"{built.relative_to(ROOT)} {problem}: run scripts/test (or pip install -e .) to "
+            "compile the core again, or delete it to test pure Python",
+            returncode=4,
+        )
 
 
 def corpus_captures() -> list[Path]:
