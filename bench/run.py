@@ -236,7 +236,12 @@ def machine() -> str:
     if shutil.which("tshark"):
         res = subprocess.run(["tshark", "--version"], capture_output=True, text=True)
         tshark = res.stdout.splitlines()[0]
-    return f"{cpu}, {cores} cores, {mem}; {osname}; Python {platform.python_version()}; {tshark}"
+    # Whether tlslens runs its compiled core (tlslens.compiled) changes its times by half.
+    build = subprocess.run([tlslens_command(), "--version"], capture_output=True, text=True)
+    return (
+        f"{cpu}, {cores} cores, {mem}; {osname}; Python {platform.python_version()}; "
+        f"{build.stdout.strip()}; {tshark}"
+    )
 
 
 def table(results: list[Result]) -> str:
