@@ -1,18 +1,24 @@
 """Build step beyond pyproject.toml: compile the hot path with mypyc (`tlslens.compiled`).
 
-Set TLSLENS_COMPILE=0 to install pure Python. Without mypyc or a C compiler the build
-stops with the compiler's message; TLSLENS_COMPILE=0 is then the way to install anyway.
+Where that cannot be done (no C compiler, as on many Windows machines, or no mypyc), the
+same modules install as pure Python, which works, only slower: `tlslens --version` tells
+which. TLSLENS_COMPILE=0 asks for pure Python.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import sys
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, CompileError, ExecError, LinkError, PlatformError
 
 HERE = Path(__file__).parent
+#: Endings of extension modules (Windows: .pyd).
+EXTENSIONS = ("*.so", "*.pyd")
 
 
 def core_sources() -> list[str]:
@@ -26,15 +32,44 @@ def remove_stale_extensions(sources: list[str]) -> None:
     build, of a module the core no longer names, would still be imported before its
     source and fail against the new shared library: remove it."""
     keep = {HERE / Path(source).with_suffix("") for source in sources}
-    for built in (HERE / "src" / "tlslens").rglob("*.so"):
-        if built.parent / built.name.split(".")[0] not in keep:
-            built.unlink()
+    for pattern in EXTENSIONS:
+        for built in (HERE / "src").rglob(pattern):
+            if built.parent / built.name.split(".")[0] not in keep and built.parent.name != "src":
+                built.unlink()
+
+
+class BuildCoreOrFallBack(build_ext):
+    """Compiles the core; if the compiler fails, installs pure Python, saying so, and
+    leaves no extension module behind: in an editable install (built in src/) a
+    half-built or older core would be imported before the source."""
+
+    def run(self) -> None:
+        # setuptools clears `inplace` while it builds, and does not set it back on failure.
+        inplace = self.inplace
+        try:
+            super().run()
+        except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
+            if inplace:  # an editable install: older builds are in src/ too
+                for pattern in EXTENSIONS:
+                    for built in (HERE / "src").rglob(pattern):
+                        built.unlink()
+            for output in self.get_outputs():
+                Path(output).unlink(missing_ok=True)
+            print(
+                f"tlslens: the core could not be compiled ({exc}); it installs as pure "
+                "Python, which is slower",
+                file=sys.stderr,
+            )
 
 
 def ext_modules() -> list[object]:
     if os.environ.get("TLSLENS_COMPILE", "1") == "0":
         return []
-    from mypyc.build import mypycify
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("tlslens: mypyc is not installed: the core installs as pure Python", file=sys.stderr)
+        return []
 
     sources = core_sources()
     remove_stale_extensions(sources)
@@ -46,4 +81,4 @@ def ext_modules() -> list[object]:
     return list(mypycify([*options, *sources], opt_level="3", group_name="tlslens"))
 
 
-setup(ext_modules=ext_modules())
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildCoreOrFallBack})
