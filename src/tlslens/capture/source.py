@@ -1,30 +1,21 @@
 """Open a capture file, undo gzip, and feed readers large chunks of bytes.
 
 Readers parse headers with `struct.Struct.unpack_from` straight out of a memoryview over a
-chunk of bytes, so no Python object is made per header field and memory does not grow with
-the file's length. A plain file is mapped into memory and the chunk is a window that moves
-over it (no byte is copied: reading a 250 MB file into buffers cost about 0.15 s, in every
-process of a split capture); a gzip-compressed file, or one that cannot be mapped (a pipe),
-is decompressed or read into chunks of a megabyte. Readers see the same `ChunkedInput`
-either way. This module imports nothing from tlslens outside `capture`.
+chunk of about a megabyte, so no Python object is made per header field and memory does not
+grow with the file's length. The same code path serves plain and gzip-compressed files, which
+is why this is a chunked reader rather than an mmap. This module imports nothing from tlslens
+outside `capture`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import mmap
 import zlib
 from typing import BinaryIO
 
 from tlslens.capture.frame import CaptureError
 
 CHUNK_BYTES = 1 << 20
-#: How much of a mapped file a window shows at once; the pages behind it are let go.
-WINDOW_BYTES = 1 << 20
-#: Whether pages can be let go (madvise is not on Windows: there the mapped pages count as
-#: the process's memory until the file is closed).
-CAN_RELEASE = hasattr(mmap, "MADV_DONTNEED")
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -93,11 +84,9 @@ class ChunkedInput:
     Views handed out of an older `buf` stay valid: a refill makes a new buffer.
     """
 
-    __slots__ = ("_file", "_map", "_mapped", "_released", "base", "buf", "eof", "error", "path")
+    __slots__ = ("_file", "base", "buf", "eof", "error", "path")
 
-    def __init__(
-        self, file: io.BufferedIOBase | GzipStream, path: str, mapped: mmap.mmap | None = None
-    ) -> None:
+    def __init__(self, file: io.BufferedIOBase | GzipStream, path: str) -> None:
         self._file = file
         self.base = 0
         self.buf = memoryview(b"")
@@ -105,15 +94,8 @@ class ChunkedInput:
         #: Why the stream ended early (a damaged gzip member), or None.
         self.error: str | None = None
         self.path = path
-        #: The whole file mapped into memory, or None (read into chunks instead).
-        self._map = mapped
-        self._mapped = memoryview(mapped) if mapped is not None else memoryview(b"")
-        #: Mapped bytes before this offset have been let go (`_move_window`).
-        self._released = 0
 
     def refill(self, pos: int, need: int) -> int:
-        if self._map is not None:
-            return self._move_window(pos, need)
         leftover = self.buf[pos:]
         self.base += pos
         have = len(leftover)
@@ -136,26 +118,8 @@ class ChunkedInput:
         self.buf = view[:have]
         return 0
 
-    def _move_window(self, pos: int, need: int) -> int:
-        """`refill` for a mapped file: the window moves on and nothing is copied. The pages
-        behind it are let go: they stop counting as this process's memory, and come back
-        from the page cache should a view handed out earlier still be read."""
-        assert self._map is not None
-        start = self.base + pos
-        stop = min(len(self._mapped), start + max(WINDOW_BYTES, need))
-        behind = start // mmap.PAGESIZE * mmap.PAGESIZE
-        if CAN_RELEASE and behind > self._released:
-            self._map.madvise(mmap.MADV_DONTNEED, self._released, behind - self._released)
-            self._released = behind
-        self.base = start
-        self.buf = self._mapped[start:stop]
-        self.eof = stop == len(self._mapped)
-        return 0
-
     def raw_position(self) -> int:
         """Bytes of the file on disk read so far (compressed bytes for gzip)."""
-        if self._map is not None:
-            return self.base + len(self.buf)
         raw = self._file._file if isinstance(self._file, GzipStream) else self._file
         try:
             return raw.tell()
@@ -164,12 +128,6 @@ class ChunkedInput:
 
     def close(self) -> None:
         self._file.close()
-        if self._map is not None:
-            self.buf = self._mapped = memoryview(b"")
-            # Views of frames may still be held by their readers; the mapping then goes
-            # when the last of them does.
-            with contextlib.suppress(BufferError):
-                self._map.close()
 
 
 def open_input(path: str) -> tuple[ChunkedInput, bool]:
@@ -185,12 +143,7 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
     raw.seek(0)
     compressed = head == GZIP_MAGIC
     stream: io.BufferedIOBase | GzipStream = GzipStream(raw) if compressed else raw
-    mapped = None
-    if not compressed:
-        # An empty file, or one that is not a regular file, is read into chunks.
-        with contextlib.suppress(OSError, ValueError):
-            mapped = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
-    source = ChunkedInput(stream, path, mapped)
+    source = ChunkedInput(stream, path)
     source.refill(0, 64)
     if len(source.buf) == 0:
         source.close()
