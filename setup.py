@@ -27,15 +27,19 @@ def core_sources() -> list[str]:
     return [str(Path("src", *name.split(".")).with_suffix(".py")) for name in core]
 
 
-def remove_stale_extensions(sources: list[str]) -> None:
-    """An editable install compiles into src/. An extension module left there by an earlier
-    build, of a module the core no longer names, would still be imported before its
-    source and fail against the new shared library: remove it."""
-    keep = {HERE / Path(source).with_suffix("") for source in sources}
+def remove_extensions(keep: list[str]) -> None:
+    """An editable install compiles into src/, where an extension module is imported before
+    its source. Remove those of modules not in `keep` (source files), and with `keep` empty
+    the shared library too: left from an earlier build, they would be imported and be out
+    of date, or fail against a new shared library."""
+    kept = {HERE / Path(source).with_suffix("") for source in keep}
     for pattern in EXTENSIONS:
         for built in (HERE / "src").rglob(pattern):
-            if built.parent / built.name.split(".")[0] not in keep and built.parent.name != "src":
-                built.unlink()
+            if built.parent / built.name.split(".")[0] in kept:
+                continue
+            if keep and built.parent.name == "src":
+                continue  # the shared library, built again now
+            built.unlink()
 
 
 class BuildCoreOrFallBack(build_ext):
@@ -50,9 +54,7 @@ class BuildCoreOrFallBack(build_ext):
             super().run()
         except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
             if inplace:  # an editable install: older builds are in src/ too
-                for pattern in EXTENSIONS:
-                    for built in (HERE / "src").rglob(pattern):
-                        built.unlink()
+                remove_extensions(keep=[])
             for output in self.get_outputs():
                 Path(output).unlink(missing_ok=True)
             print(
@@ -64,15 +66,17 @@ class BuildCoreOrFallBack(build_ext):
 
 def ext_modules() -> list[object]:
     if os.environ.get("TLSLENS_COMPILE", "1") == "0":
+        remove_extensions(keep=[])
         return []
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("tlslens: mypyc is not installed: the core installs as pure Python", file=sys.stderr)
+        remove_extensions(keep=[])
         return []
 
     sources = core_sources()
-    remove_stale_extensions(sources)
+    remove_extensions(keep=sources)
     # The core's own type errors stop the build; the modules it imports are followed for
     # their types only (the build environment does not have the package's dependencies,
     # and `scripts/test` type-checks everything). The group name names the one shared

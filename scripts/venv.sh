@@ -36,13 +36,21 @@ ensure_venv() {
     core=$(.venv/bin/python -c 'import runpy; print(*("src/" + n.replace(".", "/") + ".py"
         for n in runpy.run_path("src/tlslens/compiled.py")["CORE"]))')
     # shellcheck disable=SC2086  # one word per file
-    if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py $core -newer "$stamp")" ]; then
+    if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py src/tlslens/compiled.py $core \
+            -newer "$stamp")" ]; then
         ensure_compiler
         echo "tlslens: installing into .venv, compiling the core with mypyc (about a minute)" >&2
         # pip's failure stops the script (pipefail); grep only filters its noise.
         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 \
             | { grep -v "^WARNING: Location" >&2 || true; }
-        .venv/bin/python -c 'import tlslens' && touch "$stamp"
+        # A core that should have compiled and did not is tried again next time.
+        local version
+        version=$(TLSLENS_PURE=0 .venv/bin/tlslens --version)
+        if [ "${TLSLENS_COMPILE:-1}" = 0 ] || [[ "$version" == *"compiled core"* ]]; then
+            touch "$stamp"
+        else
+            echo "tlslens: the core did not compile and runs as pure Python (slower)" >&2
+        fi
     fi
 }
 

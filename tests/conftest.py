@@ -27,7 +27,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     pure = os.environ.get("TLSLENS_PURE", "0") not in ("", "0")
     core = {ROOT / "src" / Path(*name.split(".")) for name in CORE}
-    for built in (ROOT / "src" / "tlslens").rglob("*.so"):
+    extensions = [
+        *(ROOT / "src" / "tlslens").rglob("*.so"),
+        *(ROOT / "src" / "tlslens").rglob("*.pyd"),
+    ]
+    for built in extensions:
         source = (built.parent / built.name.split(".")[0]).with_suffix(".py")
         if source.with_suffix("") not in core:
             problem = "is not in the core any more"

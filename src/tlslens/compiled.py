@@ -52,10 +52,10 @@ class _SourceFirst:
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name not in CORE:
+        if name not in CORE or path is None:  # every core module is in a package
             return None
         leaf = name.rpartition(".")[2] + ".py"
-        for entry in path if path is not None else sys.path:
+        for entry in path:
             source = Path(entry, leaf)
             if source.is_file():
                 return importlib.util.spec_from_file_location(name, source)
@@ -78,12 +78,16 @@ def pickle_by_fields() -> None:
     """Make the core's frozen dataclasses picklable when compiled. By default pickle makes an
     empty instance and sets each field, which a compiled frozen class refuses; this has
     it call the class with the fields instead (every field of theirs is an `__init__`
-    argument). Whoever pickles core objects (`analysis.spill`) calls this first; running
-    pure Python, it changes nothing pickle gives back."""
+    argument). Whoever pickles core objects (`analysis.spill`) calls this first, once the
+    core modules are imported whole; running pure Python, it changes nothing pickle gives
+    back. Compiled classes that are not dataclasses and take `__init__` arguments (the
+    flow table's `Gap`, `Connection`) cannot be pickled at all: they must stay out of
+    what is pickled."""
     for name in CORE:
         for value in vars(importlib.import_module(name)).values():
             if (
                 isinstance(value, type)
+                and value.__module__ == name
                 and dataclasses.is_dataclass(value)
                 and value.__dataclass_params__.frozen  # type: ignore[attr-defined]
             ):
@@ -101,6 +105,8 @@ def describe() -> str:
     compiled = [name for name in CORE if is_compiled(name)]
     if len(compiled) == len(CORE):
         return f"compiled core ({len(CORE)} modules, mypyc)"
+    if any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
+        return "pure Python (TLSLENS_PURE=1: the core runs from its source)"
     if not compiled:
         return "pure Python (no compiled core: reinstall with a C compiler to get one)"
     pure = ", ".join(name for name in CORE if name not in compiled)

@@ -37,8 +37,6 @@ from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 T = TypeVar("T")
 
-# Waiting connections may be pickled (analysis.spill), and so may the core's objects in them.
-pickle_by_fields()
 
 #: The FrameRecord reason of a packet that came after its connection was reported.
 LATE = -1
@@ -479,3 +477,8 @@ class Analysis:
 def analyze(path: str, limits: Limits | None = None) -> Iterator[Conversation]:
     """Conversations of one capture file, in connection-id order (raises CaptureError)."""
     return Analysis(path, limits).conversations()
+
+
+# Waiting connections may be pickled (analysis.spill), and so may the core's objects in them.
+# Last in the module, so that this module's own classes exist.
+pickle_by_fields()
