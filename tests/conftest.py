@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import sys
@@ -23,9 +22,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop before testing a compiled module (tlslens.compiled) that is older than its
     source, or no longer in the core: the tests would run old code. (With TLSLENS_PURE=1
     the core's source runs anyway, but a module outside the core would still load.)"""
-    from tlslens.compiled import CORE
+    from tlslens.compiled import CORE, runs_from_source
 
-    pure = os.environ.get("TLSLENS_PURE", "0") not in ("", "0")
+    pure = runs_from_source()
     core = {ROOT / "src" / Path(*name.split(".")) for name in CORE}
     extensions = [
         *(ROOT / "src" / "tlslens").rglob("*.so"),
@@ -88,3 +87,20 @@ def long_lived_capture(tmp_path: Path) -> Path:
     path.write_bytes(data[:24] + record(min(stamps) - 1, 1000) + data[24:]
                      + record(max(stamps) + 1, 1010))  # fmt: skip
     return path
+
+
+@pytest.fixture
+def spilled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, object]]:
+    """(key, object) of everything put in a spill file (analysis.spill) during the test, in
+    this process."""
+    from tlslens.analysis.spill import SpillFile
+
+    put = SpillFile.put
+    recorded: list[tuple[int, object]] = []
+
+    def recording_put(self: SpillFile, key: int, obj: object) -> None:
+        recorded.append((key, obj))
+        put(self, key, obj)
+
+    monkeypatch.setattr(SpillFile, "put", recording_put)
+    return recorded

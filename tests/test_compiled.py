@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import CAPTURES, corpus_captures
 
-from tlslens.compiled import CORE, describe, is_compiled
+from tlslens.compiled import CORE, describe, is_compiled, runs_from_source
 
-PURE_ONLY = os.environ.get("TLSLENS_PURE", "0") not in ("", "0") or (
-    os.environ.get("TLSLENS_COMPILE") == "0"
-)
+PURE_ONLY = runs_from_source() or os.environ.get("TLSLENS_COMPILE") == "0"
 
 
 def _tlslens(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:

@@ -64,8 +64,13 @@ class _SourceFirst:
 
 def prefer_source() -> None:
     """Load the core modules imported from now on from source (TLSLENS_PURE=1)."""
-    if not any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
+    if not runs_from_source():
         sys.meta_path.insert(0, _SourceFirst())
+
+
+def runs_from_source() -> bool:
+    """Whether `prefer_source` is in force (TLSLENS_PURE=1)."""
+    return any(isinstance(finder, _SourceFirst) for finder in sys.meta_path)
 
 
 def _by_fields(obj: object) -> tuple[type, tuple[object, ...]]:
@@ -105,7 +110,7 @@ def describe() -> str:
     compiled = [name for name in CORE if is_compiled(name)]
     if len(compiled) == len(CORE):
         return f"compiled core ({len(CORE)} modules, mypyc)"
-    if any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
+    if runs_from_source():
         return "pure Python (TLSLENS_PURE=1: the core runs from its source)"
     if not compiled:
         return "pure Python (no compiled core: reinstall with a C compiler to get one)"

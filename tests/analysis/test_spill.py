@@ -13,7 +13,6 @@ import pytest
 from conftest import CAPTURES, corpus_captures, long_lived_capture
 
 from tlslens import Analysis
-from tlslens.analysis.spill import SpillFile
 from tlslens.limits import Limits
 
 
@@ -24,24 +23,17 @@ def _records(path: Path, limits: Limits | None = None) -> list[dict[str, object]
 
 
 def test_connections_waiting_for_a_long_one_wait_on_disk_and_come_back_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, spilled: list[tuple[int, object]]
 ) -> None:
     path = long_lived_capture(tmp_path)
     in_memory = _records(path)
-    spilled: list[int] = []
-    put = SpillFile.put
-
-    def counting_put(self: SpillFile, key: int, obj: object) -> None:
-        spilled.append(key)
-        put(self, key, obj)
-
-    monkeypatch.setattr(SpillFile, "put", counting_put)
+    assert not spilled
     on_disk = _records(path, Limits(max_waiting_connections=2))
     assert on_disk == in_memory
     connections = len(in_memory) - 1
     assert in_memory[0]["server"] == {"ip": "127.0.0.9", "port": 3389}
     # Connection 0 is open until the end; of the others, two wait in memory, the rest on disk.
-    assert sorted(spilled) == list(range(3, connections))
+    assert sorted(key for key, _ in spilled) == list(range(3, connections))
 
 
 @pytest.mark.parametrize(
@@ -55,20 +47,13 @@ def test_every_capture_gives_the_same_records_when_all_waiting_is_on_disk(path: 
 
 
 def test_prepared_connections_wait_as_what_was_made_of_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, spilled: list[tuple[int, object]]
 ) -> None:
     path = long_lived_capture(tmp_path)
     expected = [f"{conv.id} {conv.server}" for conv in Analysis(str(path)).conversations()]
-    waiting: list[object] = []
-    put = SpillFile.put
-
-    def recording_put(self: SpillFile, key: int, obj: object) -> None:
-        waiting.append(obj)
-        put(self, key, obj)
-
-    monkeypatch.setattr(SpillFile, "put", recording_put)
+    assert not spilled
     analysis = Analysis(str(path), Limits(max_waiting_connections=2))
     made = list(analysis.prepared(lambda conv: f"{conv.id} {conv.server}"))
     assert made == expected
     # What waited on disk was the text made of each connection, not the connection.
-    assert waiting and all(isinstance(item, str) for item in waiting)
+    assert spilled and all(isinstance(item, str) for _, item in spilled)

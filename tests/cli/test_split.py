@@ -19,7 +19,6 @@ from conftest import CAPTURES, corpus_captures, long_lived_capture
 
 from tlslens.analysis import pipeline
 from tlslens.analysis.pipeline import Analysis, in_host_share, in_share
-from tlslens.analysis.spill import SpillFile
 from tlslens.cli import files, split
 from tlslens.cli import main as cli_main
 from tlslens.limits import Limits
@@ -328,19 +327,15 @@ def test_shares_with_the_captures_ids(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "text"])
 def test_split_behind_a_long_lived_connection_equals_one_process(
-    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fmt: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    spilled: list[tuple[int, object]],
 ) -> None:
     """Every other connection waits for connection 0; with room for only two in memory, the
     rest wait on disk, in the workers (as the text they send) and in one process alike."""
     monkeypatch.setattr(pipeline, "Limits", partial(Limits, max_waiting_connections=2))
-    spilled: list[object] = []
-    put = SpillFile.put
-
-    def recording_put(self: SpillFile, key: int, obj: object) -> None:
-        spilled.append(obj)
-        put(self, key, obj)
-
-    monkeypatch.setattr(SpillFile, "put", recording_put)
     path = str(long_lived_capture(tmp_path))
     one = run(capsys, "--format", fmt, "-j", "1", path)
     assert spilled  # the one-process run waited on disk (workers are other processes)

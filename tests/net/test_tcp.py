@@ -291,10 +291,16 @@ class SkippingSink(Recorder):
         super().on_gap(conn, side, offset, size, frame, reason)
 
 
-def test_segments_inside_what_the_sink_skips_are_left_out() -> None:
+def _skipping_wire(skip: int) -> Wire:
+    """A wire after its handshake, whose sink skips `skip` bytes after every chunk."""
     wire = Wire()
-    wire.table.sink = wire.rec = SkippingSink(2500)
+    wire.table.sink = wire.rec = SkippingSink(skip)
     wire.handshake()
+    return wire
+
+
+def test_segments_inside_what_the_sink_skips_are_left_out() -> None:
+    wire = _skipping_wire(2500)
     for i in range(6):  # 6 segments of 1000 bytes: skip 2500 after the first
         wire.send(0, i * 1000, bytes([65 + i]) * 1000)
     wire.send(0, 6000, flags=FIN | ACK)
@@ -307,9 +313,7 @@ def test_segments_inside_what_the_sink_skips_are_left_out() -> None:
 
 
 def test_a_gap_ends_what_the_sink_skips() -> None:
-    wire = Wire()
-    wire.table.sink = wire.rec = SkippingSink(5000)
-    wire.handshake()
+    wire = _skipping_wire(5000)
     wire.send(0, 0, b"A" * 1000)
     wire.send(0, 1000, b"B" * 1000, missing=500)  # the capture cut 500 bytes off
     wire.send(0, 2500, b"C" * 1000)
@@ -321,9 +325,7 @@ def test_a_gap_ends_what_the_sink_skips() -> None:
 
 
 def test_a_fin_seen_early_is_consumed_inside_what_the_sink_skips() -> None:
-    wire = Wire()
-    wire.table.sink = wire.rec = SkippingSink(5000)
-    wire.handshake()
+    wire = _skipping_wire(5000)
     wire.send(0, 0, b"A" * 1000)
     wire.send(0, 2000, flags=FIN | ACK)  # the FIN overtakes the segment before it
     wire.send(0, 1000, b"B" * 1000)
@@ -333,9 +335,7 @@ def test_a_fin_seen_early_is_consumed_inside_what_the_sink_skips() -> None:
 
 
 def test_out_of_order_segments_inside_what_the_sink_skips_are_drained() -> None:
-    wire = Wire()
-    wire.table.sink = wire.rec = SkippingSink(5000)
-    wire.handshake()
+    wire = _skipping_wire(5000)
     wire.send(0, 0, b"A" * 1000)
     wire.send(0, 2000, b"C" * 1000)  # held until the hole before it fills
     wire.send(0, 1000, b"B" * 1000)

@@ -37,7 +37,6 @@ from tlslens.tls.session import CLIENT, SERVER, TLSSession
 
 T = TypeVar("T")
 
-
 #: The FrameRecord reason of a packet that came after its connection was reported.
 LATE = -1
 
