@@ -78,7 +78,7 @@ def test_aliases_in_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["timeline", "--aliases", path, str(BASIC)]) == 0
     assert "TCP SYN loop:40001 → loop:4433" in capsys.readouterr().out
     assert main(["certs", "--aliases", path, "--format", "jsonl", str(BASIC)]) == 0
-    assert '"alias": "loop"' in capsys.readouterr().out
+    assert '"alias":"loop"' in capsys.readouterr().out
 
 
 def test_bad_aliases_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +30,7 @@ from tlslens.cli.files import (
     read_inputs,
     split_plan,
 )
+from tlslens.cli.json_text import to_json
 from tlslens.cli.parallel import default_jobs, run_parallel
 
 if TYPE_CHECKING:
@@ -219,15 +219,14 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for line in texts(partial(text, process_of=process_of)):
                 out.write(line)
         else:
-            out.write(("" if first_json else ",") + '\n {"file": ' + json.dumps(path)
-                      + ', "connections": [')  # fmt: skip
+            out.write(("" if first_json else ",") + _json_file_head(path))
             first_json = False
             first = True
             text = _ConnectionText("json", path)
             for line in texts(partial(_text_of_record, text, record_of)):
                 out.write(("\n  " if first else ",\n  ") + line)
                 first = False
-            out.write('],\n  "report": ' + json.dumps(report.to_record()) + "}")
+            out.write(_json_file_tail(report.to_record()))
         if bar is not None:
             bar.stop()
         status = max(status, _after_file(report, args.format, err))
@@ -253,6 +252,17 @@ def _after_file(report: CaptureReport, fmt: str, err: TextIO) -> int:
         _error(err, f"{report.path}: no packets could be read from this file")
         return 1
     return 0
+
+
+def _json_file_head(path: str) -> str:
+    """The JSON document's part for one file, up to its first connection; the
+    connections follow one per line."""
+    return '\n {"file":' + to_json(path) + ',"connections":['
+
+
+def _json_file_tail(report: dict[str, Any] | None) -> str:
+    """The rest of one file's part of the JSON document, after its last connection."""
+    return '],\n  "report":' + to_json(report) + "}"
 
 
 def _write_head(out: TextIO, fmt: str) -> None:
@@ -295,14 +305,14 @@ class _ConnectionText:
             record = conv.to_record()
         if self.fmt == "jsonl":
             record["file"] = self.path
-            return json.dumps(record) + "\n"
-        return json.dumps(record)
+            return to_json(record) + "\n"
+        return to_json(record)
 
     def id_prefix(self, conn_id: int) -> str:
         """The start of a connection's text, up to the end of its id: the JSON record's
-        opening `{"id": N, `; the CSV row's file and id columns."""
+        opening `{"id":N,`; the CSV row's file and id columns."""
         if self.fmt != "csv":
-            return f'{{"id": {conn_id}, '
+            return f'{{"id":{conn_id},'
         self.line.seek(0)
         self.line.truncate()
         self.csv.writerow([self.path, conn_id, ""])  # the third column only for the comma
@@ -384,7 +394,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
                                         table_of_rows(console, rows, False))  # fmt: skip
             elif analysis.opened:
                 if fmt == "json":
-                    out.write('\n {"file": ' + json.dumps(path) + ', "connections": [')
+                    out.write(_json_file_head(path))
                 text = _ConnectionText(fmt, path)
                 for conn_id, _first, data in analysis.records():
                     if fmt == "json":
@@ -393,7 +403,7 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
                     written += 1
                 if fmt == "json":
                     summary = analysis.report.to_record() if analysis.report else None
-                    out.write('],\n  "report": ' + json.dumps(summary) + "}")
+                    out.write(_json_file_tail(summary))
             if fmt == "json":
                 out.write("\n]}\n")
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.console import Console
 from tlslens.certs.chain import check_chain
 from tlslens.cli.diagnose_cmd import SEVERITY_STYLE, trust_store
 from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
+from tlslens.cli.json_text import to_json
 from tlslens.cli.table import Lines
 
 
@@ -89,5 +89,5 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         lines.line((text, SEVERITY_STYLE[issue.severity]))
                     lines.line()
             if args.format != "text":
-                out.write(json.dumps(record) + "\n")
+                out.write(to_json(record) + "\n")
     return captures.status

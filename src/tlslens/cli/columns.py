@@ -8,7 +8,6 @@ connection record does not: `tlslens.cli.analyze_cmd` imports this module only w
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tlslens.analysis.conversation import Conversation
+from tlslens.cli.json_text import to_json
 from tlslens.cli.table import Column, Table
 from tlslens.query import Row, suggest_fields
 from tlslens.query.fields import BY_NAME, Field
@@ -77,9 +77,9 @@ def print_columns(out: TextIO, console: Console | None, fmt: str, path: str,
             writer.writerow({"file": path, **{k: column_text(v) for k, v in row.items()}})
     elif fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps({"file": path, **row}) + "\n")
+            out.write(to_json({"file": path, **row}) + "\n")
     elif fmt == "json":
-        out.write(json.dumps({"file": path, "connections": list(rows)}) + "\n")
+        out.write(to_json({"file": path, "connections": list(rows)}) + "\n")
     else:
         assert console is not None
         table = Table([Column(name) for name in names])

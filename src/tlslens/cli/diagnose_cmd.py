@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +30,7 @@ from tlslens.cli.files import (
     report_problems,
     split_plan,
 )
+from tlslens.cli.json_text import to_json
 from tlslens.cli.parallel import default_jobs
 from tlslens.cli.table import Cell, Lines
 from tlslens.diagnose import Context, Finding, diagnose
@@ -203,7 +203,7 @@ class _FindingsJob:
         if not self.keep.keeps(conv, [f.code for f in findings].copy):
             return None
         if self.fmt != "text":
-            return json.dumps(_record(conv, findings, self.path)).encode()
+            return to_json(_record(conv, findings, self.path)).encode()
         if not findings and not self.show_all:
             return pickle.dumps(None)
         return pickle.dumps(_block_of(conv, findings, None))
@@ -241,9 +241,8 @@ def _split_diagnose(path: str, args: argparse.Namespace, aliases: Aliases | None
     if args.format == "text":
         _print_blocks(console, path, blocks, quiet, None)
     elif args.format == "json":
-        # What json.dumps({"file": ..., "connections": [...]}) writes, from records made apart.
-        out.write('{"file": ' + json.dumps(path) + ', "connections": [' + ", ".join(records)
-                  + "]}\n")  # fmt: skip
+        # What to_json({"file": ..., "connections": [...]}) writes, from records made apart.
+        out.write('{"file":' + to_json(path) + ',"connections":[' + ",".join(records) + "]}\n")
     return max(report_problems(report, err), 1 if analysis.errors else 0)
 
 
@@ -282,16 +281,16 @@ def run_diagnose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if correlation is not None:
                     correlation.annotate(record, conv.id)
                 if args.format == "jsonl":
-                    out.write(json.dumps(record) + "\n")  # as it comes: memory stays flat
+                    out.write(to_json(record) + "\n")  # as it comes: memory stays flat
                 else:
                     records.append(record)
             loose = [event_record(a) for a in _unattached_schannel(correlation)]
             if args.format == "jsonl":
                 for event in loose:
-                    out.write(json.dumps({"file": path, "unattached_event": event}) + "\n")
+                    out.write(to_json({"file": path, "unattached_event": event}) + "\n")
             else:
                 document = {"file": path, "connections": records}
                 if correlation is not None:
                     document["unattached_events"] = loose
-                out.write(json.dumps(document) + "\n")
+                out.write(to_json(document) + "\n")
     return max(captures.status, events.status)

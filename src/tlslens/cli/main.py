@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import io
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -59,12 +60,25 @@ def _collect_rarely() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
+def _utf8_for_machines(args: argparse.Namespace) -> None:
+    """JSON and CSV go out as UTF-8 whatever the locale (RFC 8259 8.1 asks it of JSON): the
+    records keep non-ASCII names as they are (`tlslens.cli.json_text`), and a Windows
+    console's code page, when the output is redirected, could not write them."""
+    stream = sys.stdout
+    if getattr(args, "format", "text") in ("json", "jsonl", "csv") and isinstance(
+        stream, io.TextIOWrapper
+    ):
+        if stream.encoding.lower().replace("-", "") != "utf8":
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in COMMANDS:
         return 2
     run = command(args.command)
     _collect_rarely()
+    _utf8_for_machines(args)
     try:
         return run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from functools import partial
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ from tlslens.analysis.timeline import (
 )
 from tlslens.cli.events import EventInput
 from tlslens.cli.files import Captures, matching, no_match_note, read_inputs
+from tlslens.cli.json_text import to_json
 from tlslens.cli.table import Lines
 
 #: Events this long before the capture's first frame or after its last are still shown.
@@ -95,10 +95,9 @@ def run_timeline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _print_text(console, path, merged)
         elif args.format == "jsonl":
             for e in merged:
-                out.write(json.dumps(e.to_record()) + "\n")
+                out.write(to_json(e.to_record()) + "\n")
         elif args.format == "json":
-            json.dump({"file": path, "entries": [e.to_record() for e in merged]}, out)
-            out.write("\n")
+            out.write(to_json({"file": path, "entries": [e.to_record() for e in merged]}) + "\n")
         else:
             writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore",
                                     lineterminator="\n")  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from functools import partial
 from typing import Any, TextIO
 
@@ -19,6 +18,7 @@ from tlslens.analysis.frame_list import frame_rows
 from tlslens.analysis.timeline import capture_entries
 from tlslens.cli.arguments import FRAME_COLUMNS
 from tlslens.cli.files import Captures, matching_frames, no_frame_note, read_inputs
+from tlslens.cli.json_text import to_json
 from tlslens.cli.table import Column, Table
 
 #: Width of the arrows in the ladder.
@@ -58,10 +58,9 @@ def run_messages(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         records = ({c: record[c] for c in columns} for record in (r.to_record() for r in rows))
         if args.format == "jsonl":
             for record in records:
-                out.write(json.dumps(record) + "\n")
+                out.write(to_json(record) + "\n")
         elif args.format == "json":
-            json.dump({"file": path, "frames": list(records)}, out)
-            out.write("\n")
+            out.write(to_json({"file": path, "frames": list(records)}) + "\n")
         elif args.format == "csv":
             writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
@@ -135,9 +134,8 @@ def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         nodes = message_tree(conv, args.frame)
         head = f"conn {conv.id}  {conv.client} → {conv.server}  {conv.outcome}"
         if args.format == "json":
-            json.dump({"file": analysis.report.path, "conn": conv.id, "frame": args.frame,
-                       "messages": [n.to_record() for n in nodes]}, out)  # fmt: skip
-            out.write("\n")
+            out.write(to_json({"file": analysis.report.path, "conn": conv.id, "frame": args.frame,
+                       "messages": [n.to_record() for n in nodes]}) + "\n")  # fmt: skip
             continue
         console = _console(out, 160)
         console.print(Text(head, style="bold"))
@@ -179,10 +177,9 @@ def run_ladder(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          key=lambda e: (e.frame or 0, e.ts_ns))  # fmt: skip
         start = conv.start_ns
         if args.format == "json":
-            json.dump({"file": analysis.report.path, "conn": conv.id, "steps": [
+            out.write(to_json({"file": analysis.report.path, "conn": conv.id, "steps": [
                 {"frame": e.frame, "t": round((e.ts_ns - start) / 1e9, 6), "from": e.side,
-                 "kind": e.kind, "label": e.label} for e in entries]}, out)  # fmt: skip
-            out.write("\n")
+                 "kind": e.kind, "label": e.label} for e in entries]}) + "\n")  # fmt: skip
             continue
         console = _console(out, 120)
         client, server = f"client {conv.client}", f"server {conv.server}"
