@@ -41,6 +41,7 @@ CORE = (
     "tlslens.tls.messages",
     "tlslens.tls.record",
     "tlslens.tls.session",
+    "tlslens.tls.value",
     "tlslens.tls.wire",
 )
 

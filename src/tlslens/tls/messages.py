@@ -1,4 +1,5 @@
-"""Handshake messages and extensions as frozen dataclasses with RFC field names.
+"""Handshake messages and extensions as frozen dataclasses with RFC field names (the
+extension itself, made a dozen times per hello, is a `Value`: see `tlslens.tls.value`).
 
 Code points are kept as ints (names are looked up only for display, in `registry`), unknown
 extensions are kept raw, and a malformed extension body is noted on its message instead of
@@ -16,9 +17,10 @@ This module imports only `tlslens.tls`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import ClassVar, Final
 
 from tlslens.tls.errors import DecodeError
+from tlslens.tls.value import Value
 from tlslens.tls.wire import Reader
 
 # Handshake types (RFC 8446 4, RFC 5246 7.4, RFC 6066 8).
@@ -72,10 +74,15 @@ HELLO_RETRY_REQUEST_RANDOM: Final = bytes.fromhex(
 LAYER = "handshake"
 
 
-@dataclass(frozen=True, slots=True)
-class Extension:
-    type: int
-    data: bytes
+class Extension(Value):
+    """One extension as sent: its type and its body (RFC 8446 4.2)."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("type", "data")
+    __slots__ = __match_args__
+
+    def __init__(self, type: int, data: bytes) -> None:
+        self.type: Final = type
+        self.data: Final = data
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ This module imports only `tlslens.tls` and `tlslens.limits`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import ClassVar, Final
 
 from tlslens.limits import Limits
 from tlslens.tls import messages as m
@@ -39,6 +39,7 @@ from tlslens.tls.record import (
     plausible_header,
 )
 from tlslens.tls.registry import cipher_suite_name
+from tlslens.tls.value import Value
 
 CLIENT: Final = 0
 SERVER: Final = 1
@@ -89,36 +90,69 @@ def is_tls13(version: int | None) -> bool:
     return version is not None and (version == TLS13 or version >> 8 == 0x7F)
 
 
-@dataclass(frozen=True, slots=True)
-class HandshakeMessage:
-    role: str
-    #: Handshake type, or None for an encrypted handshake record we cannot read.
-    msg_type: int | None
-    length: int
-    offset: int
-    first_frame: int
-    last_frame: int
-    body: m.Body | None
+# The events are `Value`s, not dataclasses: a connection makes a dozen of them, and a
+# compiled dataclass is slow to make (`tlslens.tls.value`).
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    role: str
-    frame: int
-    offset: int
-    encrypted: bool
-    level: int | None
-    description: int | None
-    record_length: int
-    #: For an encrypted alert, what it most likely is: "close_notify" or "fatal".
-    likely: str | None = None
+class HandshakeMessage(Value):
+    """One handshake message, whole, or an encrypted handshake record we cannot read."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "role", "msg_type", "length", "offset", "first_frame", "last_frame", "body"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, role: str, msg_type: int | None, length: int, offset: int,
+                 first_frame: int, last_frame: int, body: m.Body | None) -> None:  # fmt: skip
+        self.role: Final = role
+        #: Handshake type, or None for an encrypted handshake record we cannot read.
+        self.msg_type: Final = msg_type
+        self.length: Final = length
+        #: Stream offset of the message's first byte (its handshake header).
+        self.offset: Final = offset
+        self.first_frame: Final = first_frame
+        self.last_frame: Final = last_frame
+        self.body: Final = body
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeCipherSpec:
-    role: str
-    frame: int
-    offset: int
+class Alert(Value):
+    """An alert record (RFC 8446 6, RFC 5246 7.2), or one that is most likely an alert."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "role", "frame", "offset", "encrypted", "level", "description", "record_length",
+        "likely",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, role: str, frame: int, offset: int, encrypted: bool, level: int | None,
+                 description: int | None, record_length: int, likely: str | None = None
+                 ) -> None:  # fmt: skip
+        self.role: Final = role
+        self.frame: Final = frame
+        self.offset: Final = offset
+        self.encrypted: Final = encrypted
+        self.level: Final = level
+        self.description: Final = description
+        self.record_length: Final = record_length
+        #: For an encrypted alert, what it most likely is: "close_notify" or "fatal".
+        self.likely: Final = likely
+
+    def most_likely(self, likely: str | None) -> Alert:
+        """This alert, saying what it most likely is."""
+        return Alert(self.role, self.frame, self.offset, self.encrypted, self.level,
+                     self.description, self.record_length, likely)  # fmt: skip
+
+
+class ChangeCipherSpec(Value):
+    """A ChangeCipherSpec record (RFC 5246 7.1; in TLS 1.3 only for middlebox compatibility)."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("role", "frame", "offset")
+    __slots__ = __match_args__
+
+    def __init__(self, role: str, frame: int, offset: int) -> None:
+        self.role: Final = role
+        self.frame: Final = frame
+        self.offset: Final = offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -689,7 +723,7 @@ class TLSSession:
         out: list[Alert] = []
         for alert in self.alerts:
             if alert.encrypted:
-                alert = replace(alert, likely=self._likely(alert, established))
+                alert = alert.most_likely(self._likely(alert, established))
             out.append(alert)
         if is_tls13(self.version):
             for d in self.dirs:
