@@ -1,5 +1,6 @@
-"""Handshake messages and extensions as frozen dataclasses with RFC field names (the
-extension itself, made a dozen times per hello, is a `Value`: see `tlslens.tls.value`).
+"""Handshake messages and extensions as immutable records with RFC field names: frozen
+dataclasses, but for the hellos and their extensions, made for every connection, which are
+`Value`s (quicker to make when compiled: see `tlslens.tls.value`).
 
 Code points are kept as ints (names are looked up only for display, in `registry`), unknown
 extensions are kept raw, and a malformed extension body is noted on its message instead of
@@ -16,7 +17,7 @@ This module imports only `tlslens.tls`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from tlslens.tls.errors import DecodeError
@@ -85,57 +86,102 @@ class Extension(Value):
         self.data: Final = data
 
 
-@dataclass(frozen=True, slots=True)
-class Extensions:
+class Extensions(Value):
     """The extensions of a hello, raw and (for the ones we know) parsed."""
 
-    raw: tuple[Extension, ...] = ()
-    server_name: str | None = None
-    #: ClientHello: versions offered; ServerHello: the one selected (RFC 8446 4.2.1).
-    supported_versions: tuple[int, ...] = ()
-    supported_groups: tuple[int, ...] = ()
-    #: ClientHello: groups with a key share; ServerHello: the selected share's group;
-    #: HelloRetryRequest: the group the server asks for (RFC 8446 4.2.8).
-    key_share_groups: tuple[int, ...] = ()
-    signature_algorithms: tuple[int, ...] = ()
-    signature_algorithms_cert: tuple[int, ...] = ()
-    alpn: tuple[str, ...] = ()
-    ec_point_formats: tuple[int, ...] = ()
-    psk_key_exchange_modes: tuple[int, ...] = ()
-    #: ClientHello: number of PSK identities offered (0 if none).
-    psk_identities: int = 0
-    #: ServerHello: index of the PSK identity the server accepted (RFC 8446 4.2.11).
-    psk_selected_identity: int | None = None
-    #: The session ticket sent (b"" asks for a new one); None when absent (RFC 5077 3.2).
-    session_ticket: bytes | None = None
-    early_data: bool = False
-    extended_master_secret: bool = False
-    encrypt_then_mac: bool = False
-    renegotiation_info: bytes | None = None
-    status_request: bool = False
-    record_size_limit: int | None = None
-    #: What could not be parsed, one sentence each (the raw bytes are still in `raw`).
-    problems: tuple[str, ...] = ()
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "raw", "server_name", "supported_versions", "supported_groups", "key_share_groups",
+        "signature_algorithms", "signature_algorithms_cert", "alpn", "ec_point_formats",
+        "psk_key_exchange_modes", "psk_identities", "psk_selected_identity", "session_ticket",
+        "early_data", "extended_master_secret", "encrypt_then_mac", "renegotiation_info",
+        "status_request", "record_size_limit", "problems",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(
+        self,
+        raw: tuple[Extension, ...] = (),
+        server_name: str | None = None,
+        supported_versions: tuple[int, ...] = (),
+        supported_groups: tuple[int, ...] = (),
+        key_share_groups: tuple[int, ...] = (),
+        signature_algorithms: tuple[int, ...] = (),
+        signature_algorithms_cert: tuple[int, ...] = (),
+        alpn: tuple[str, ...] = (),
+        ec_point_formats: tuple[int, ...] = (),
+        psk_key_exchange_modes: tuple[int, ...] = (),
+        psk_identities: int = 0,
+        psk_selected_identity: int | None = None,
+        session_ticket: bytes | None = None,
+        early_data: bool = False,
+        extended_master_secret: bool = False,
+        encrypt_then_mac: bool = False,
+        renegotiation_info: bytes | None = None,
+        status_request: bool = False,
+        record_size_limit: int | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        self.raw: Final = raw
+        self.server_name: Final = server_name
+        #: ClientHello: versions offered; ServerHello: the one selected (RFC 8446 4.2.1).
+        self.supported_versions: Final = supported_versions
+        self.supported_groups: Final = supported_groups
+        #: ClientHello: groups with a key share; ServerHello: the selected share's group;
+        #: HelloRetryRequest: the group the server asks for (RFC 8446 4.2.8).
+        self.key_share_groups: Final = key_share_groups
+        self.signature_algorithms: Final = signature_algorithms
+        self.signature_algorithms_cert: Final = signature_algorithms_cert
+        self.alpn: Final = alpn
+        self.ec_point_formats: Final = ec_point_formats
+        self.psk_key_exchange_modes: Final = psk_key_exchange_modes
+        #: ClientHello: number of PSK identities offered (0 if none).
+        self.psk_identities: Final = psk_identities
+        #: ServerHello: index of the PSK identity the server accepted (RFC 8446 4.2.11).
+        self.psk_selected_identity: Final = psk_selected_identity
+        #: The session ticket sent (b"" asks for a new one); None when absent (RFC 5077 3.2).
+        self.session_ticket: Final = session_ticket
+        self.early_data: Final = early_data
+        self.extended_master_secret: Final = extended_master_secret
+        self.encrypt_then_mac: Final = encrypt_then_mac
+        self.renegotiation_info: Final = renegotiation_info
+        self.status_request: Final = status_request
+        self.record_size_limit: Final = record_size_limit
+        #: What could not be parsed, one sentence each (the raw bytes are still in `raw`).
+        self.problems: Final = problems
 
     @property
     def types(self) -> tuple[int, ...]:
-        return tuple(e.type for e in self.raw)
+        return tuple([e.type for e in self.raw])
 
     def has(self, ext_type: int) -> bool:
         return any(e.type == ext_type for e in self.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHello:
-    #: "tls" for a TLS/SSL 3.0 handshake message, "sslv2" for the SSL 2.0-format hello.
-    format: str
-    legacy_version: int
-    random: bytes
-    session_id: bytes
-    #: Cipher suites; SSL 2.0 cipher kinds are kept as their 24-bit values.
-    cipher_suites: tuple[int, ...]
-    compression_methods: tuple[int, ...]
-    extensions: Extensions = field(default_factory=Extensions)
+#: A hello without extensions (SSL 3.0 style, or SSL 2.0's).
+NO_EXTENSIONS: Final = Extensions()
+
+
+class ClientHello(Value):
+    """RFC 8446 4.1.2 / RFC 5246 7.4.1.2, or the SSL 2.0 CLIENT-HELLO (RFC 5246 E.2)."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "format", "legacy_version", "random", "session_id", "cipher_suites",
+        "compression_methods", "extensions",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, format: str, legacy_version: int, random: bytes, session_id: bytes,
+                 cipher_suites: tuple[int, ...], compression_methods: tuple[int, ...],
+                 extensions: Extensions = NO_EXTENSIONS) -> None:  # fmt: skip
+        #: "tls" for a TLS/SSL 3.0 handshake message, "sslv2" for the SSL 2.0-format hello.
+        self.format: Final = format
+        self.legacy_version: Final = legacy_version
+        self.random: Final = random
+        self.session_id: Final = session_id
+        #: Cipher suites; SSL 2.0 cipher kinds are kept as their 24-bit values.
+        self.cipher_suites: Final = cipher_suites
+        self.compression_methods: Final = compression_methods
+        self.extensions: Final = extensions
 
     @property
     def offered_versions(self) -> tuple[int, ...]:
@@ -143,14 +189,24 @@ class ClientHello:
         return self.extensions.supported_versions or (self.legacy_version,)
 
 
-@dataclass(frozen=True, slots=True)
-class ServerHello:
-    legacy_version: int
-    random: bytes
-    session_id: bytes
-    cipher_suite: int
-    compression_method: int
-    extensions: Extensions = field(default_factory=Extensions)
+class ServerHello(Value):
+    """RFC 8446 4.1.3 / RFC 5246 7.4.1.3 (also a HelloRetryRequest)."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "legacy_version", "random", "session_id", "cipher_suite", "compression_method",
+        "extensions",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, legacy_version: int, random: bytes, session_id: bytes, cipher_suite: int,
+                 compression_method: int, extensions: Extensions = NO_EXTENSIONS
+                 ) -> None:  # fmt: skip
+        self.legacy_version: Final = legacy_version
+        self.random: Final = random
+        self.session_id: Final = session_id
+        self.cipher_suite: Final = cipher_suite
+        self.compression_method: Final = compression_method
+        self.extensions: Final = extensions
 
     @property
     def is_hello_retry_request(self) -> bool:
@@ -297,7 +353,7 @@ def _parse_extension(ext: Extension, values: dict[str, object], base: int, serve
 def parse_extensions(r: Reader, server: bool) -> Extensions:
     """The extensions block at the end of a hello; absent (SSL 3.0 style) is allowed."""
     if r.remaining == 0:
-        return Extensions()
+        return NO_EXTENSIONS
     block = r.sub(2, "extensions")
     raw: list[Extension] = []
     offsets: list[int] = []
@@ -351,7 +407,7 @@ def parse_sslv2_client_hello(body: bytes, base: int) -> ClientHello:
     session_id = r.take(session_len, "session_id")
     challenge = r.take(challenge_len, "challenge")
     random = challenge.rjust(32, b"\0")[-32:]
-    return ClientHello("sslv2", version, random, session_id, suites, (0,), Extensions())
+    return ClientHello("sslv2", version, random, session_id, suites, (0,))
 
 
 def parse_sslv2_server_hello(body: bytes, base: int) -> SSLv2ServerHello:
