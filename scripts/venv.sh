@@ -30,28 +30,47 @@ ensure_venv() {
         fi
     fi
     # Reinstall when the packaging changed since the last install, or the source of a
-    # compiled module did (the extension module beside it would be stale).
+    # compiled module did (the extension module beside it would be stale). One stamp per
+    # set of extras: .venv/.installed (scripts/demo) and .venv/.installed[dev] (scripts/test).
     local stamp=".venv/.installed$extras"
+    if fresh ".venv/.installed[dev]" || fresh "$stamp"; then
+        return 0  # the [dev] install holds the plain one
+    fi
+    if [ "$extras" = "[dev]" ] && fresh ".venv/.installed"; then
+        # tlslens is installed and compiled (scripts/demo did it): add only the tools the
+        # tests need instead of compiling the core a second time.
+        # shellcheck disable=SC2046  # one word per requirement
+        .venv/bin/python -m pip install -q --disable-pip-version-check $(.venv/bin/python -c \
+            'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))
+                ["project"]["optional-dependencies"]["dev"])') 2>&1 \
+            | { grep -v "^WARNING: Location" >&2 || true; }
+        touch "$stamp"
+        return 0
+    fi
+    ensure_compiler
+    echo "tlslens: installing into .venv, compiling the core with mypyc (about a minute)" >&2
+    # pip's failure stops the script (pipefail); grep only filters its noise.
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 \
+        | { grep -v "^WARNING: Location" >&2 || true; }
+    # A core that should have compiled and did not is tried again next time.
+    local version
+    version=$(TLSLENS_PURE=0 .venv/bin/tlslens --version)
+    if [ "${TLSLENS_COMPILE:-1}" = 0 ] || [[ "$version" == *"compiled core"* ]]; then
+        touch "$stamp"
+    else
+        echo "tlslens: the core did not compile and runs as pure Python (slower)" >&2
+    fi
+}
+
+fresh() {
+    # Whether the install stamp $1 exists and nothing it depends on changed since: the
+    # packaging, and the source of every compiled module.
+    [ -f "$1" ] || return 1
     local core
     core=$(.venv/bin/python -c 'import runpy; print(*("src/" + n.replace(".", "/") + ".py"
         for n in runpy.run_path("src/tlslens/compiled.py")["CORE"]))')
     # shellcheck disable=SC2086  # one word per file
-    if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py src/tlslens/compiled.py $core \
-            -newer "$stamp")" ]; then
-        ensure_compiler
-        echo "tlslens: installing into .venv, compiling the core with mypyc (about a minute)" >&2
-        # pip's failure stops the script (pipefail); grep only filters its noise.
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 \
-            | { grep -v "^WARNING: Location" >&2 || true; }
-        # A core that should have compiled and did not is tried again next time.
-        local version
-        version=$(TLSLENS_PURE=0 .venv/bin/tlslens --version)
-        if [ "${TLSLENS_COMPILE:-1}" = 0 ] || [[ "$version" == *"compiled core"* ]]; then
-            touch "$stamp"
-        else
-            echo "tlslens: the core did not compile and runs as pure Python (slower)" >&2
-        fi
-    fi
+    [ -z "$(find pyproject.toml setup.py src/tlslens/compiled.py $core -newer "$1")" ]
 }
 
 ensure_compiler() {

@@ -17,7 +17,9 @@ from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.net.tcp import Connection, Half
 
 
+@lru_cache(maxsize=4096)
 def format_ip(raw: bytes) -> str:
+    """An address as text (remembered: a capture's connections share few hosts)."""
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 

@@ -43,8 +43,17 @@ class CertificateSeen:
     frame: int
 
     def to_record(self) -> dict[str, Any]:
-        s = self.summary
-        record: dict[str, Any] = {
+        record = _certificate_fields(self.summary).copy()
+        record["frame"] = self.frame
+        return record
+
+
+@lru_cache(maxsize=1024)
+def _certificate_fields(s: CertSummary) -> dict[str, Any]:
+    """A certificate's part of its record, but the frame: remembered per certificate, which
+    a server sends on every connection. Shared, so callers copy it before adding to it, and
+    its lists are tuples (the same JSON arrays)."""
+    record: dict[str, Any] = {
             "subject": s.subject,
             "issuer": s.issuer,
             "serial": s.serial,
@@ -53,19 +62,18 @@ class CertificateSeen:
             if s.not_before else None,
             "not_after": s.not_after.isoformat().replace("+00:00", "Z") if s.not_after else None,
             "key": f"{s.key_type} {s.key_bits}" if s.key_type else None,
-            "san": list(s.san_dns),
+            "san": tuple(s.san_dns),
             "sha256": s.sha256,
             "sha1": s.sha1,
             "ca": s.ca,
-            "key_usage": list(s.key_usage),
-            "extended_key_usage": list(s.extended_key_usage),
+            "key_usage": tuple(s.key_usage),
+            "extended_key_usage": tuple(s.extended_key_usage),
             "subject_key_id": s.subject_key_id,
             "authority_key_id": s.authority_key_id,
-            "frame": self.frame,
         }  # fmt: skip
-        if s.error:
-            record["error"] = s.error
-        return record
+    if s.error:
+        record["error"] = s.error
+    return record
 
 
 @lru_cache(maxsize=1024)
@@ -73,6 +81,13 @@ def _dashed(values: tuple[int, ...]) -> str:
     """A JA3 field: decimal values joined by dashes, GREASE left out (remembered per list:
     the same few client builds offer the same lists over and over)."""
     return "-".join([str(v) for v in values if not is_grease(v)])
+
+
+@lru_cache(maxsize=1024)
+def _md5(text: str) -> str:
+    """A JA3 or JA3S hash (MD5 of the string, as JA3 defines it), remembered per string: a
+    capture holds few distinct client and server builds."""
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def _alert_record(alert: Alert) -> dict[str, Any]:
@@ -166,7 +181,7 @@ class TlsSummary:
     @property
     def ja3(self) -> str | None:
         text = self.ja3_string
-        return hashlib.md5(text.encode()).hexdigest() if text is not None else None
+        return _md5(text) if text is not None else None
 
     @property
     def ja3s_string(self) -> str | None:
@@ -179,7 +194,7 @@ class TlsSummary:
     @property
     def ja3s(self) -> str | None:
         text = self.ja3s_string
-        return hashlib.md5(text.encode()).hexdigest() if text is not None else None
+        return _md5(text) if text is not None else None
 
     @property
     def history(self) -> str:
