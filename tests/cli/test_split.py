@@ -244,18 +244,24 @@ def test_an_internal_error_in_a_worker_is_one_message(monkeypatch: pytest.Monkey
                                                       ) -> None:  # fmt: skip
     """A worker that fails in the middle reports it; the records stop where its part of
     the ids stops being known, and nothing prints a traceback."""
-    from tlslens.analysis import pipeline
+    # What a worker makes of each connection is the command's (interpreted) job; the
+    # analysis below it may be compiled, where a patch would not reach.
+    from tlslens.cli import analyze_cmd, audit_cmd
 
-    real = pipeline.Conversation.of
     calls = {"n": 0}
 
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("boom")
-        return real(*args, **kwargs)
+    def failing_on_the_third(real: Any) -> Any:
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("boom")
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline.Conversation, "of", failing)
+        return failing
+
+    monkeypatch.setattr(analyze_cmd._RecordJob, "data",
+                        failing_on_the_third(analyze_cmd._RecordJob.data))  # fmt: skip
+    monkeypatch.setattr(audit_cmd._PairJob, "data", failing_on_the_third(audit_cmd._PairJob.data))
     path = str(CAPTURES / "failures.pcap")
     status, out, err = run(capsys, "--format", "jsonl", "-j", "2", path)
     assert status == 1
