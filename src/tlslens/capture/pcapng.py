@@ -111,7 +111,7 @@ class PcapngReader(ReaderBase):
         order = "<"
         head = struct.Struct("<II")
         epb_fixed = struct.Struct("<IIIII")
-        spb_fixed = struct.Struct("<I")
+        u32 = struct.Struct("<I")  # a simple packet block's length, every block's trailer
         opb_fixed = struct.Struct("<HHIIII")
         section: list[_Interface] = []
         processes: list[tuple[int, str | None]] = []
@@ -147,7 +147,7 @@ class PcapngReader(ReaderBase):
                         break
                     head = struct.Struct(order + "II")
                     epb_fixed = struct.Struct(order + "IIIII")
-                    spb_fixed = struct.Struct(order + "I")
+                    u32 = struct.Struct(order + "I")
                     opb_fixed = struct.Struct(order + "HHIIII")
                     block_type, total = head.unpack_from(buf, pos)
                 if total < 12 or total % 4 or total > max_block:
@@ -168,7 +168,7 @@ class PcapngReader(ReaderBase):
                             f"({total} bytes, {end} remain); {index} complete packets were read",
                         )
                         break
-                (trailer,) = struct.unpack_from(order + "I", buf, pos + total - 4)
+                (trailer,) = u32.unpack_from(buf, pos + total - 4)
                 if trailer != total:
                     self._problem(
                         source.base + pos,
@@ -223,7 +223,7 @@ class PcapngReader(ReaderBase):
                         pos += total
                         continue
                     iface = section[0]
-                    (origlen,) = spb_fixed.unpack_from(buf, pos + 8)
+                    (origlen,) = u32.unpack_from(buf, pos + 8)
                     # An SPB holds min(original length, interface snaplen) bytes (pcapng 4.4).
                     caplen = min(origlen, body_end - (pos + 12))
                     if iface.snaplen:
