@@ -387,7 +387,8 @@ class Analysis:
     def _in_order(self, prepare: Callable[[Conversation], Any] | None) -> Iterator[Any]:
         report = self.report
         share_index, share_count = self.share or (0, 0)
-        share_of = in_host_share if self.share_by_hosts else in_share
+        by_hosts = self.share_by_hosts
+        share_of = in_host_share if by_hosts else in_share
         # Other shares' connections are left out before the flow table, or, when ids must be
         # the capture's (`share_ids`), followed there and left out by the collector.
         leave_out = share_count if not self.share_ids else 0
@@ -428,7 +429,11 @@ class Analysis:
                         frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
                     continue
                 src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                if leave_out and share_of(src, dst, sport, dport, leave_out) != share_index:
+                # Called by name, not through `share_of`: compiled, a direct call.
+                if leave_out and (
+                    in_host_share(src, dst, sport, dport, leave_out) if by_hosts
+                    else in_share(src, dst, sport, dport, leave_out)
+                ) != share_index:  # fmt: skip
                     table.tick(ts_ns)
                     continue
                 segments += 1
