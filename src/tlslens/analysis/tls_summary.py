@@ -54,23 +54,23 @@ def _certificate_fields(s: CertSummary) -> dict[str, Any]:
     a server sends on every connection. Shared, so callers copy it before adding to it, and
     its lists are tuples (the same JSON arrays)."""
     record: dict[str, Any] = {
-            "subject": s.subject,
-            "issuer": s.issuer,
-            "serial": s.serial,
-            "sig_alg": s.sig_alg,
-            "not_before": s.not_before.isoformat().replace("+00:00", "Z")
-            if s.not_before else None,
-            "not_after": s.not_after.isoformat().replace("+00:00", "Z") if s.not_after else None,
-            "key": f"{s.key_type} {s.key_bits}" if s.key_type else None,
-            "san": tuple(s.san_dns),
-            "sha256": s.sha256,
-            "sha1": s.sha1,
-            "ca": s.ca,
-            "key_usage": tuple(s.key_usage),
-            "extended_key_usage": tuple(s.extended_key_usage),
-            "subject_key_id": s.subject_key_id,
-            "authority_key_id": s.authority_key_id,
-        }  # fmt: skip
+        "subject": s.subject,
+        "issuer": s.issuer,
+        "serial": s.serial,
+        "sig_alg": s.sig_alg,
+        "not_before": s.not_before.isoformat().replace("+00:00", "Z")
+        if s.not_before else None,
+        "not_after": s.not_after.isoformat().replace("+00:00", "Z") if s.not_after else None,
+        "key": f"{s.key_type} {s.key_bits}" if s.key_type else None,
+        "san": tuple(s.san_dns),
+        "sha256": s.sha256,
+        "sha1": s.sha1,
+        "ca": s.ca,
+        "key_usage": tuple(s.key_usage),
+        "extended_key_usage": tuple(s.extended_key_usage),
+        "subject_key_id": s.subject_key_id,
+        "authority_key_id": s.authority_key_id,
+    }  # fmt: skip
     if s.error:
         record["error"] = s.error
     return record

@@ -144,7 +144,8 @@ class Alert(Value):
 
 
 class ChangeCipherSpec(Value):
-    """A ChangeCipherSpec record (RFC 5246 7.1; in TLS 1.3 only for middlebox compatibility)."""
+    """A ChangeCipherSpec record (RFC 5246 7.1; in TLS 1.3, middlebox compatibility: RFC 8446
+    D.4)."""
 
     __match_args__: ClassVar[tuple[str, ...]] = ("role", "frame", "offset")
     __slots__ = __match_args__
