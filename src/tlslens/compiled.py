@@ -89,8 +89,9 @@ def pickle_by_fields() -> None:
     it call the class with the fields instead (every field of theirs is an `__init__`
     argument). Whoever pickles core objects (`analysis.spill`) calls this first, once the
     core modules are imported whole; running pure Python, it changes nothing pickle gives
-    back. Compiled classes that are not dataclasses and take `__init__` arguments (the
-    flow table's `Gap`, `Connection`) cannot be pickled at all: they must stay out of
+    back. `tlslens.tls.value.Value`s need none of this: they pickle by their fields
+    themselves (`Value.__reduce__`). Other compiled classes that take `__init__` arguments
+    (the flow table's `Gap`, `Connection`) cannot be pickled at all: they must stay out of
     what is pickled."""
     for name in CORE:
         for value in vars(importlib.import_module(name)).values():

@@ -135,7 +135,7 @@ def run_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         head = f"conn {conv.id}  {conv.client} → {conv.server}  {conv.outcome}"
         if args.format == "json":
             out.write(to_json({"file": analysis.report.path, "conn": conv.id, "frame": args.frame,
-                       "messages": [n.to_record() for n in nodes]}) + "\n")  # fmt: skip
+                               "messages": [n.to_record() for n in nodes]}) + "\n")  # fmt: skip
             continue
         console = _console(out, 160)
         console.print(Text(head, style="bold"))
