@@ -37,6 +37,7 @@ CORE = (
     "tlslens.analysis.pipeline",
     "tlslens.analysis.tls_summary",
     "tlslens.capture.pcap",
+    "tlslens.capture.sink",
     "tlslens.capture.source",
     "tlslens.net.packet",
     "tlslens.net.tcp",

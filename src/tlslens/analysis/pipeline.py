@@ -19,6 +19,7 @@ from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessS
 from tlslens.analysis.spill import SpillFile
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
+from tlslens.capture.sink import FrameSink
 from tlslens.compiled import pickle_by_fields
 from tlslens.limits import Limits
 from tlslens.net import packet
@@ -338,6 +339,93 @@ class _Collector:
             yield conv
 
 
+class _FrameLoop(FrameSink):
+    """The work of every frame: the reader pushes it here (`capture.sink`), and it is
+    decoded, left out if it belongs to another share's connection, and handed to the flow
+    table, which passes its connection's bytes on to `_Collector`."""
+
+    def __init__(self, analysis: Analysis, collector: _Collector, table: FlowTable) -> None:
+        self.report = analysis.report
+        self.collector = collector
+        self.table = table
+        share_index, share_count = analysis.share or (0, 0)
+        self.share_index = share_index
+        self.by_hosts = analysis.share_by_hosts
+        # Other shares' connections are left out before the flow table, or, when ids must be
+        # the capture's (`share_ids`), followed there and left out by the collector.
+        self.leave_out = share_count if not analysis.share_ids else 0
+        self.capture = analysis.capture
+        self.progress = analysis.progress
+        self.size = analysis.capture.size if analysis.progress else 0
+        self.times = analysis.frame_times
+        self.frames = analysis.frames
+        #: TCP segments handed to the flow table.
+        self.segments = 0
+        #: The reader's current chunk, and a view of it for the payloads `decode` hands out.
+        self.chunk = b""
+        self.view = memoryview(self.chunk)
+
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
+              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+        index = number  # the frame number, as the flow table and FrameRecord call it
+        if chunk is not self.chunk:
+            self.chunk = chunk
+            self.view = memoryview(chunk)
+        progress = self.progress
+        if progress is not None and not index & 0x3FFF:
+            progress(self.capture.position(), self.size)
+        times = self.times
+        if times is not None:
+            if len(times) < index - 1:  # a reader skipped damaged frames
+                times.extend([ts_ns] * (index - 1 - len(times)))
+            times.append(ts_ns)
+        frames = self.frames
+        # `packet.decode`, `table.add` and the share functions are called as written, not
+        # through aliases: compiled (tlslens.compiled), that is a direct C call.
+        seg = packet.decode(linktype, chunk, self.view, start, stop)
+        if isinstance(seg, int):  # no TCP segment; which reason
+            report = self.report
+            if seg == packet.UNSUPPORTED_LINK:
+                counts = report.unsupported_linktypes
+                counts[linktype] = counts.get(linktype, 0) + 1
+            else:
+                skip = report.skipped.get(seg)
+                if skip is None:
+                    skip = report.skipped[seg] = SkipCount()
+                skip.add(index)
+            if frames is not None:
+                frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
+            return False
+        src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg
+        leave_out = self.leave_out
+        if leave_out and (
+            in_host_share(src, dst, sport, dport, leave_out) if self.by_hosts
+            else in_share(src, dst, sport, dport, leave_out)
+        ) != self.share_index:  # fmt: skip
+            self.table.tick(ts_ns)
+            return False
+        self.segments += 1
+        conn = self.table.add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
+                              payload, missing)  # fmt: skip
+        if conn is None:  # a late packet of a connection already reported
+            if frames is not None:
+                frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
+            return False
+        has_pid = meta is not None and "pid" in meta
+        if has_pid or frames is not None:
+            # Which half sent it: the one whose address and port are the source.
+            side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
+            if has_pid:
+                self.collector.on_process(conn, side, index, meta)  # type: ignore[arg-type]
+            if frames is not None:
+                frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
+                                          len(payload) + missing))  # fmt: skip
+        # Yield when the next connection in id order has finished: it can be handed on.
+        collector = self.collector
+        next_id = collector.next_id
+        return next_id in collector.finished or next_id in collector.spill.index
+
+
 class Analysis:
     """One capture being analysed. Iterate `conversations()` once; then read `report`."""
 
@@ -387,75 +475,19 @@ class Analysis:
     def _in_order(self, prepare: Callable[[Conversation], Any] | None) -> Iterator[Any]:
         report = self.report
         share_index, share_count = self.share or (0, 0)
-        by_hosts = self.share_by_hosts
-        share_of = in_host_share if by_hosts else in_share
-        # Other shares' connections are left out before the flow table, or, when ids must be
-        # the capture's (`share_ids`), followed there and left out by the collector.
-        leave_out = share_count if not self.share_ids else 0
+        share_of = in_host_share if self.share_by_hosts else in_share
         collector = _Collector(self.limits, self.capture.format_name.split("+")[0], self.aliases,
                                (share_index, share_count, share_of)
                                if share_count and self.share_ids else None)  # fmt: skip
         collector.prepare = prepare
-        finished, spilled = collector.finished, collector.spill.index
         table = FlowTable(collector, self.limits)
-        # `table.add` and `packet.parse` are called as written, not through local aliases:
-        # compiled (tlslens.compiled), that is a direct C call, and an alias a generic one.
-        skipped = report.skipped
-        segments = 0
-        progress = self.progress
-        size = self.capture.size if progress else 0
-        times = self.frame_times
-        frames = self.frames
+        loop = _FrameLoop(self, collector, table)
         try:
-            for index, ts_ns, linktype, data, meta in self.capture.reader:
-                if progress is not None and not index & 0x3FFF:
-                    progress(self.capture.position(), size)
-                if times is not None:
-                    if len(times) < index - 1:  # a reader skipped damaged frames
-                        times.extend([ts_ns] * (index - 1 - len(times)))
-                    times.append(ts_ns)
-                seg = packet.parse(linktype, data)
-                if seg.__class__ is int:
-                    assert isinstance(seg, int)
-                    if seg == packet.UNSUPPORTED_LINK:
-                        counts = report.unsupported_linktypes
-                        counts[linktype] = counts.get(linktype, 0) + 1
-                    else:
-                        skip = skipped.get(seg)
-                        if skip is None:
-                            skip = skipped[seg] = SkipCount()
-                        skip.add(index)
-                    if frames is not None:
-                        frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
-                    continue
-                src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg  # type: ignore[misc]
-                # Called by name, not through `share_of`: compiled, a direct call.
-                if leave_out and (
-                    in_host_share(src, dst, sport, dport, leave_out) if by_hosts
-                    else in_share(src, dst, sport, dport, leave_out)
-                ) != share_index:  # fmt: skip
-                    table.tick(ts_ns)
-                    continue
-                segments += 1
-                conn = table.add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
-                                 payload, missing)  # fmt: skip
-                if conn is None:  # a late packet of a connection already reported
-                    if frames is not None:
-                        frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
-                    continue
-                has_pid = meta is not None and "pid" in meta
-                if has_pid or frames is not None:
-                    # Which half sent it: the one whose address and port are the source.
-                    side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
-                    if has_pid:
-                        collector.on_process(conn, side, index, meta)  # type: ignore[arg-type]
-                    if frames is not None:
-                        frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
-                                                  len(payload) + missing))  # fmt: skip
-                if finished or spilled:
-                    for conv in collector.ready():
-                        if conv is not None:
-                            yield conv
+            # The reader yields after a frame that let connections through (`_FrameLoop`).
+            for _ in self.capture.reader.push(loop):
+                for conv in collector.ready():
+                    if conv is not None:
+                        yield conv
             table.finish_all()
             for conv in collector.ready():
                 if conv is not None:
@@ -466,7 +498,7 @@ class Analysis:
             report.frames = self.capture.frames_read
             report.truncated_frames = self.capture.truncated_frames
             report.problems = list(self.capture.problems)
-            report.tcp_segments = segments
+            report.tcp_segments = loop.segments
             report.connections = collector.next_id
             report.late = SkipCount(table.late_packets, table.late_frames[:EXAMPLE_FRAMES])
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tlslens.capture.frame import CaptureError, CaptureProblem, Frame
 from tlslens.capture.pcap import PcapReader, is_pcap
 from tlslens.capture.pcapng import PcapngReader, is_pcapng
+from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput, open_input
 from tlslens.limits import Limits
 
@@ -42,7 +43,8 @@ _KNOWN_UNSUPPORTED: list[tuple[bytes, str]] = [
 
 
 class CaptureReader(Protocol):
-    """What every reader offers. Iterate it once for `Frame`-ordered tuples."""
+    """What every reader offers. Iterate it once for `Frame`-ordered tuples, or have it
+    `push` its frames into a `FrameSink` (`tlslens.capture.sink`)."""
 
     format_name: str
     linktype: int
@@ -51,6 +53,8 @@ class CaptureReader(Protocol):
     truncated_frames: int
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]: ...
+
+    def push(self, sink: FrameSink) -> Iterator[None]: ...
 
 
 class OpenCapture:

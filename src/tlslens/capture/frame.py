@@ -1,8 +1,9 @@
 """The unit a capture reader produces: one captured frame, plus what went wrong reading.
 
-Readers yield plain tuples in the field order of `Frame` on the hot path (building a
-NamedTuple costs about ten times as much as a tuple literal, and a 250 MB capture holds
-millions of frames); `Frame` documents the order and gives slower callers names.
+Iterated, readers yield plain tuples in the field order of `Frame` (building a NamedTuple
+costs about ten times as much as a tuple literal, and a 250 MB capture holds millions of
+frames); `Frame` documents the order and gives slower callers names. The pipeline takes
+frames another way, pushed with their place in the reader's chunk (`capture.sink`).
 This module imports nothing from tlslens.
 """
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any
 
 from tlslens.capture.frame import CaptureError
 from tlslens.capture.reader import ReaderBase
+from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -31,12 +31,20 @@ MAGICS: dict[int, tuple[str, bool, int]] = {
 GLOBAL_HEADER_BYTES = 24
 
 
+def _u32le(data: bytes, pos: int) -> int:
+    return data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
+
+
+def _u32be(data: bytes, pos: int) -> int:
+    return data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
+
+
 def is_pcap(head: bytes) -> bool:
     return len(head) >= 4 and struct.unpack_from("<I", head)[0] in MAGICS
 
 
 class PcapReader(ReaderBase):
-    """Iterates the frames of a classic pcap file as `Frame`-ordered tuples."""
+    """Reads the frames of a classic pcap file (`push`, or iterate for `Frame` tuples)."""
 
     format_name = "pcap"
 
@@ -60,31 +68,30 @@ class PcapReader(ReaderBase):
         _, major, minor, _, _, snaplen, network = struct.unpack_from(
             self.byte_order + "IHHiIII", buf, 0
         )
-        self.version = (major, minor)
-        self.snaplen = snaplen
+        self.version: tuple[int, int] = (major, minor)
+        self.snaplen: int = snaplen
         # Bits 16-31 of the link-type field carry FCS information (pcap draft, 4).
-        self.linktype = network & 0xFFFF
+        self.linktype: int = network & 0xFFFF
 
-    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+    def push(self, sink: FrameSink) -> Iterator[None]:
         source = self.source
-        record = struct.Struct(self.byte_order + "IIII")
+        little = self.byte_order == "<"
         hdr_len = self.record_header_bytes
         scale = 1 if self.nanoseconds else 1000
         linktype = self.linktype
         # A record longer than this means the header is damaged (as Wireshark judges it).
         max_len = max(self.limits.max_packet_bytes, min(self.snaplen, 64 * 1024 * 1024))
-        buf = source.buf
-        end = len(buf)
+        data = source.data
+        end = len(data)
         pos = GLOBAL_HEADER_BYTES
         index = 0
         truncated = 0
-        unpack = record.unpack_from
         try:
             while True:
                 if pos + hdr_len > end:
                     pos = source.refill(pos, hdr_len)
-                    buf = source.buf
-                    end = len(buf)
+                    data = source.data
+                    end = len(data)
                     if end == 0:
                         break
                     if end < hdr_len:
@@ -94,7 +101,17 @@ class PcapReader(ReaderBase):
                             f"{hdr_len} bytes) after {index} packets",
                         )
                         break
-                ts_sec, ts_frac, incl, orig = unpack(buf, pos)
+                # Byte by byte: compiled, quicker than `unpack_from` and its tuple.
+                if little:
+                    ts_sec = _u32le(data, pos)
+                    ts_frac = _u32le(data, pos + 4)
+                    incl = _u32le(data, pos + 8)
+                    orig = _u32le(data, pos + 12)
+                else:
+                    ts_sec = _u32be(data, pos)
+                    ts_frac = _u32be(data, pos + 4)
+                    incl = _u32be(data, pos + 8)
+                    orig = _u32be(data, pos + 12)
                 if incl > max_len:
                     self._problem(
                         source.base + pos,
@@ -107,8 +124,8 @@ class PcapReader(ReaderBase):
                 stop = start + incl
                 if stop > end:
                     pos = source.refill(pos, hdr_len + incl)
-                    buf = source.buf
-                    end = len(buf)
+                    data = source.data
+                    end = len(data)
                     start = hdr_len
                     stop = start + incl
                     if stop > end:
@@ -124,13 +141,9 @@ class PcapReader(ReaderBase):
                 if incl < orig:
                     truncated += 1
                     meta = {"orig_len": orig}
-                yield (
-                    index,
-                    ts_sec * 1_000_000_000 + ts_frac * scale,
-                    linktype,
-                    buf[start:stop],
-                    meta,
-                )
+                if sink.frame(index, ts_sec * 1_000_000_000 + ts_frac * scale, linktype, data,
+                              start, stop, meta):  # fmt: skip
+                    yield None
                 pos = stop
         finally:
             self.frames_read = index

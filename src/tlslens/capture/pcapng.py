@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tlslens.capture.reader import ReaderBase
+from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -100,10 +101,10 @@ class PcapngReader(ReaderBase):
         self.interfaces: list[_Interface] = []
         self.linktype = -1
 
-    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+    def push(self, sink: FrameSink) -> Iterator[None]:
         source = self.source
         max_block = self.limits.max_block_bytes
-        buf = source.buf
+        buf, data = source.buf, source.data
         end = len(buf)
         pos = 0
         index = 0
@@ -119,7 +120,7 @@ class PcapngReader(ReaderBase):
             while True:
                 if pos + 12 > end:
                     pos = source.refill(pos, 12)
-                    buf = source.buf
+                    buf, data = source.buf, source.data
                     end = len(buf)
                     if end == 0:
                         break
@@ -159,7 +160,7 @@ class PcapngReader(ReaderBase):
                     break
                 if pos + total > end:
                     pos = source.refill(pos, total)
-                    buf = source.buf
+                    buf, data = source.buf, source.data
                     end = len(buf)
                     if total > end:
                         self._problem(
@@ -206,13 +207,9 @@ class PcapngReader(ReaderBase):
                     truncated += caplen < origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
-                    yield (
-                        index,
-                        ts * iface.mul // iface.div + iface.offset_ns,
-                        iface.linktype,
-                        buf[start:stop],
-                        meta,
-                    )
+                    if sink.frame(index, ts * iface.mul // iface.div + iface.offset_ns,
+                                  iface.linktype, data, start, stop, meta):  # fmt: skip
+                        yield None
                 elif block_type == SPB:
                     if not section:
                         self._once(
@@ -233,7 +230,9 @@ class PcapngReader(ReaderBase):
                     truncated += caplen < origlen
                     index += 1
                     # SPBs carry no time stamp; 0 tells later layers that time is unknown.
-                    yield (index, 0, iface.linktype, buf[pos + 12 : pos + 12 + caplen], meta)
+                    if sink.frame(index, 0, iface.linktype, data, pos + 12, pos + 12 + caplen,
+                                  meta):  # fmt: skip
+                        yield None
                 elif block_type == OPB:
                     iface_id, _drops, ts_hi, ts_lo, caplen, origlen = opb_fixed.unpack_from(
                         buf, pos + 8
@@ -251,13 +250,9 @@ class PcapngReader(ReaderBase):
                     truncated += caplen < origlen
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
-                    yield (
-                        index,
-                        ts * iface.mul // iface.div + iface.offset_ns,
-                        iface.linktype,
-                        buf[start:stop],
-                        meta,
-                    )
+                    if sink.frame(index, ts * iface.mul // iface.div + iface.offset_ns,
+                                  iface.linktype, data, start, stop, meta):  # fmt: skip
+                        yield None
                 elif block_type == IDB:
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
                     iface = _Interface(len(self.interfaces), linktype, snaplen)

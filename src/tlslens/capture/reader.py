@@ -1,18 +1,30 @@
 """What every capture reader keeps: its input, its limits, the frames read, and the problems
-found, recorded the same way (one `CaptureProblem` each, or once per kind).
+found, recorded the same way (one `CaptureProblem` each, or once per kind); and the two ways
+of reading its frames.
 
 Imports only `tlslens.capture` and `tlslens.limits`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from tlslens.capture.frame import CaptureProblem
+from tlslens.capture.sink import FrameList, FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
 
 class ReaderBase:
-    """The state and problem recording the pcap, pcapng, Network Monitor and ETL readers share."""
+    """The state and problem recording the pcap, pcapng, Network Monitor and ETL readers share.
+
+    A reader gives its frames both by pushing them into a sink (`push`, the pipeline's way:
+    `capture.sink`) and as `Frame`-ordered tuples (iterating it). It defines one of the two,
+    and this class makes the other of it: pcap and pcapng define `push` (their frames lie in
+    the chunk as they are), Network Monitor and ETL `__iter__` (theirs are put together
+    first).
+    """
 
     format_name = ""
 
@@ -33,3 +45,18 @@ class ReaderBase:
         if key not in self._reported:
             self._reported.add(key)
             self._problem(offset, message)
+
+    def push(self, sink: FrameSink) -> Iterator[None]:
+        """Push every frame into `sink`, yielding when it asks (`FrameSink.frame`); each
+        frame is copied out of the view iterating gives."""
+        for number, ts_ns, linktype, view, meta in self:
+            data = view.tobytes()
+            if sink.frame(number, ts_ns, linktype, data, 0, len(data), meta):
+                yield None
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        """The frames as `Frame`-ordered tuples, `data` a view into the reader's chunk."""
+        frames = FrameList()
+        for _ in self.push(frames):
+            yield from frames.take()
+        yield from frames.take()

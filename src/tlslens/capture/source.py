@@ -1,15 +1,21 @@
 """Open a capture file, undo gzip, and feed readers large chunks of bytes.
 
-Readers parse headers with `struct.Struct.unpack_from` straight out of a memoryview over a
-chunk of about a megabyte, so no Python object is made per header field and memory does not
-grow with the file's length. The same code path serves plain and gzip-compressed files, which
-is why this is a chunked reader rather than an mmap. This module imports nothing from tlslens
-outside `capture`.
+Readers parse headers straight out of a chunk of about a megabyte, so no Python object is
+made per header field and memory does not grow with the file's length. The same code path
+serves plain and gzip-compressed files, which is why this is a chunked reader rather than an
+mmap (a mapped file that shrinks while it is read kills the process with SIGBUS).
+
+A chunk is an immutable `bytes` object: compiled code (tlslens.compiled) indexes `bytes` with
+a direct C access, about ten times quicker than indexing a memoryview or a bytearray, which is
+what lets the pcap reader and `net.packet.decode` read header fields byte by byte. Making it
+costs no extra copy for a plain file: the bytes a refill keeps (the start of a record cut by
+the chunk's end) are read again from the file, which the page cache answers; only a
+compressed or unseekable stream joins them to the new bytes. This module imports nothing from
+tlslens outside `capture`.
 """
 
 from __future__ import annotations
 
-import io
 import zlib
 from typing import BinaryIO
 
@@ -67,56 +73,73 @@ class GzipStream:
                         self._done = True
         return b"".join(out)
 
-    def readinto(self, view: memoryview) -> int:
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         self._file.close()
 
 
 class ChunkedInput:
-    """A window onto a byte stream: `buf` holds the bytes from file offset `base` on.
+    """A window onto a byte stream: `data` holds the bytes from file offset `base` on, and
+    `buf` is a memoryview of it (for `struct` and for views handed to later layers).
 
     `refill(pos, need)` keeps the bytes from `pos` on and reads more until `need` bytes are
     available (or the stream ends); it returns the new position of those bytes (always 0).
-    Views handed out of an older `buf` stay valid: a refill makes a new buffer.
+    Views handed out of an older chunk stay valid: a refill makes a new one.
     """
 
-    __slots__ = ("_file", "base", "buf", "eof", "error", "path")
+    __slots__ = ("_file", "_plain", "base", "buf", "data", "eof", "error", "path")
 
-    def __init__(self, file: io.BufferedIOBase | GzipStream, path: str) -> None:
+    def __init__(self, file: BinaryIO | GzipStream, path: str) -> None:
         self._file = file
+        #: A plain file, whose bytes a refill keeps are read again rather than copied.
+        self._plain = None if isinstance(file, GzipStream) or not file.seekable() else file
         self.base = 0
-        self.buf = memoryview(b"")
+        self.data = b""
+        self.buf = memoryview(self.data)
         self.eof = False
         #: Why the stream ended early (a damaged gzip member), or None.
         self.error: str | None = None
         self.path = path
 
     def refill(self, pos: int, need: int) -> int:
-        leftover = self.buf[pos:]
+        old, kept = self.data, max(len(self.data) - pos, 0)
         self.base += pos
-        have = len(leftover)
-        # Read straight into the new buffer, after the leftover: one copy of each byte.
-        buf = bytearray(have + max(CHUNK_BYTES, need - have))
-        buf[:have] = leftover
-        view = memoryview(buf)
+        # The chunk keeps `kept` bytes and grows by a chunk's worth, or to `need`.
+        size = kept + max(CHUNK_BYTES, need - kept)
+        parts: list[bytes] = []
+        have = 0
+        if not (kept and self._read_again()):
+            if kept:
+                parts.append(old[pos:])
+            have = kept
         while have < need and not self.eof:
             try:
-                got = self._file.readinto(view[have:])
+                got = self._file.read(size - have)
             except OSError as exc:
                 self.error = f"read error ({exc.strerror or exc})"
-                got = 0
+                got = b""
             if isinstance(self._file, GzipStream) and self._file.error:
                 self.error = self._file.error
             if not got:
                 self.eof = True
                 break
-            have += got
-        self.buf = view[:have]
+            parts.append(got)
+            have += len(got)
+        if have < kept:  # the file shrank under us: keep what was read before
+            parts, have = [old[pos:]], kept
+        self.data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.buf = memoryview(self.data)
         return 0
+
+    def _read_again(self) -> bool:
+        """Move a plain file back to `base`, so that the kept bytes are read again."""
+        if self._plain is None or self.eof:
+            return False
+        try:
+            self._plain.seek(self.base)
+        except OSError:
+            self._plain = None
+            return False
+        return True
 
     def raw_position(self) -> int:
         """Bytes of the file on disk read so far (compressed bytes for gzip)."""
@@ -136,13 +159,14 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
     Raises CaptureError when the file cannot be opened or is empty.
     """
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by ChunkedInput.close
+        # Unbuffered: chunks are a megabyte, and a buffer in between would copy each twice.
+        raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by ChunkedInput.close
     except OSError as exc:
         raise CaptureError(path, f"cannot open file: {exc.strerror or exc}") from exc
     head = raw.read(2)
     raw.seek(0)
     compressed = head == GZIP_MAGIC
-    stream: io.BufferedIOBase | GzipStream = GzipStream(raw) if compressed else raw
+    stream: BinaryIO | GzipStream = GzipStream(raw) if compressed else raw
     source = ChunkedInput(stream, path)
     source.refill(0, 64)
     if len(source.buf) == 0:

@@ -1,0 +1,52 @@
+"""Where a reader pushes its frames: the pipeline's way of reading a capture.
+
+A reader's `push(sink)` walks the file and calls `sink.frame(...)` once per frame, with the
+frame given as its place in the reader's chunk (`chunk[start:stop]`), not as an object of its
+own. Compiled (tlslens.compiled), that is a direct call through the class's method table with
+the numbers passed as machine integers: no tuple, no boxed integer and no view per frame, and
+no generator step between the file and the TCP layer. For a capture of a quarter of a million
+frames that is about a third of the time every frame costs before its connection is known
+(measured on bench/generate.py's bulk profile), which a process following one share of a
+capture pays for every frame (cli/split.py).
+
+`push` is a generator all the same: it yields (None) whenever `frame` returns True, so that
+the pipeline can hand on the connections that frame finished while the reader keeps its
+place. This module imports nothing from tlslens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FrameSink:
+    """Receives the frames a reader pushes. Subclasses define `frame`."""
+
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
+              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+        """Take frame number `number` (from 1), captured at `ts_ns` (0: not known), of
+        link type `linktype`, whose bytes are chunk[start:stop]; `meta` as in `Frame`.
+        Return True to have the reader yield before its next frame."""
+        raise NotImplementedError
+
+
+class FrameList(FrameSink):
+    """A sink that keeps each frame as a `Frame`-ordered tuple, its data a view into the
+    chunk, until they are taken: how a pushing reader is iterated."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, int, int, memoryview, dict[str, Any] | None]] = []
+        self._chunk = b""
+        self._view = memoryview(self._chunk)
+
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
+              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+        if chunk is not self._chunk:
+            self._chunk = chunk
+            self._view = memoryview(chunk)
+        self.frames.append((number, ts_ns, linktype, self._view[start:stop], meta))
+        return True
+
+    def take(self) -> list[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        frames, self.frames = self.frames, []
+        return frames
