@@ -172,19 +172,16 @@ UNKNOWN_INBOUND_PIDS = (0, 4)
 
 
 def in_share(src: bytes, dst: bytes, sport: int, dport: int, count: int) -> int:
-    """Which of `count` shares a TCP segment's connection belongs to: the same for both
-    directions, and the same in every process (Python's own hash of bytes is not)."""
-    # Port parity is no use alone: Linux hands out even ephemeral ports to connect().
-    mixed = (sport ^ dport ^ (src[-1] ^ dst[-1]) << 16) * 0x9E3779B1
-    return (mixed >> 16) % count
+    """Which of `count` shares a TCP segment's connection belongs to (`packet.flow_share`)."""
+    return packet.flow_share(src[-1], dst[-1], sport, dport, count)
 
 
 def in_host_share(src: bytes, dst: bytes, _sport: int, _dport: int, count: int) -> int:
-    """Like `in_share`, from the two addresses alone: every connection between the same two
-    hosts falls in the same share (for views that compare them: audit's pairs, diagnose's
-    retries)."""
-    mixed = (int.from_bytes(src[-4:], "big") ^ int.from_bytes(dst[-4:], "big")) * 0x9E3779B1
-    return (mixed >> 16) % count
+    """Like `in_share`, from the two addresses alone (`packet.hosts_share`): every connection
+    between the same two hosts falls in the same share (for views that compare them:
+    audit's pairs, diagnose's retries)."""
+    return packet.hosts_share(int.from_bytes(src[-4:], "big"), int.from_bytes(dst[-4:], "big"),
+                              count)  # fmt: skip
 
 
 class _NotOurs:
@@ -380,8 +377,16 @@ class _FrameLoop(FrameSink):
                 times.extend([ts_ns] * (index - 1 - len(times)))
             times.append(ts_ns)
         frames = self.frames
+        leave_out = self.leave_out
         # `packet.decode`, `table.add` and the share functions are called as written, not
         # through aliases: compiled (tlslens.compiled), that is a direct C call.
+        if leave_out:
+            # Another share's frame is known by its addresses and ports alone, undecoded.
+            share = packet.share_of_frame(linktype, chunk, start, stop, leave_out,
+                                          self.by_hosts)  # fmt: skip
+            if share >= 0 and share != self.share_index:
+                self.table.tick(ts_ns)
+                return False
         seg = packet.decode(linktype, chunk, self.view, start, stop)
         if isinstance(seg, int):  # no TCP segment; which reason
             report = self.report
@@ -397,7 +402,6 @@ class _FrameLoop(FrameSink):
                 frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
             return False
         src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg
-        leave_out = self.leave_out
         if leave_out and (
             in_host_share(src, dst, sport, dport, leave_out) if self.by_hosts
             else in_share(src, dst, sport, dport, leave_out)

@@ -123,41 +123,81 @@ def parse(linktype: int, data: bytes | memoryview) -> Segment | int:
     return decode(linktype, frame, memoryview(frame), 0, len(frame))
 
 
+def _common(chunk: bytes, s: int, n: int) -> bool:
+    """Whether the Ethernet frame chunk[s:s+n] is the common kind: Ethernet II, IPv4
+    without options (version/IHL 0x45), TCP, not a fragment (neither the more-fragments
+    flag nor an offset, RFC 791 3.1), an IP total length of at least the two headers and a
+    TCP data offset from 5 to within that length. Nearly every frame of a wire capture is;
+    `decode` and `share_of_frame` read those field by field, with no call. Anything
+    unusual (a VLAN tag, IP options, a length to distrust) takes the general path, which
+    gives the same answer for the frames this accepts (tests/net/test_packet.py)."""
+    if not (n >= 54 and chunk[s + 12] == 0x08 and chunk[s + 13] == 0x00
+            and chunk[s + 14] == 0x45 and chunk[s + 23] == 6
+            and not (chunk[s + 20] & 0x3F or chunk[s + 21])):  # fmt: skip
+        return False
+    total = chunk[s + 16] << 8 | chunk[s + 17]
+    payload_start = 34 + (chunk[s + 46] >> 4) * 4
+    return total >= 40 and 54 <= payload_start <= 14 + total
+
+
+def flow_share(src_last: int, dst_last: int, sport: int, dport: int, count: int) -> int:
+    """Which of `count` shares a TCP connection belongs to, from the last byte of each
+    address and the two ports: the same for both directions, and the same in every process
+    (Python's own hash of bytes is not). Port parity is no use alone: Linux hands out even
+    ephemeral ports to connect()."""
+    mixed = (sport ^ dport ^ (src_last ^ dst_last) << 16) * 0x9E3779B1
+    return (mixed >> 16) % count
+
+
+def hosts_share(src_word: int, dst_word: int, count: int) -> int:
+    """Like `flow_share`, from the two addresses alone (their last four bytes, as numbers):
+    every connection between the same two hosts falls in the same share."""
+    return ((src_word ^ dst_word) * 0x9E3779B1 >> 16) % count
+
+
+def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: int,
+                   by_hosts: bool) -> int:  # fmt: skip
+    """`flow_share` (or with `by_hosts`, `hosts_share`) of the frame chunk[start:stop], read
+    straight from the chunk, for a frame `decode` reads on its fast path; -1 for any other
+    (decode it first). A process that follows one share of a capture skips the others'
+    frames this way without decoding them."""
+    s = start
+    if linktype != LINKTYPE_ETHERNET or not _common(chunk, s, stop - start):
+        return -1
+    if by_hosts:
+        src = chunk[s + 26] << 24 | chunk[s + 27] << 16 | chunk[s + 28] << 8 | chunk[s + 29]
+        dst = chunk[s + 30] << 24 | chunk[s + 31] << 16 | chunk[s + 32] << 8 | chunk[s + 33]
+        return hosts_share(src, dst, count)
+    return flow_share(chunk[s + 29], chunk[s + 33], chunk[s + 34] << 8 | chunk[s + 35],
+                      chunk[s + 36] << 8 | chunk[s + 37], count)  # fmt: skip
+
+
 def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
            ) -> Segment | int:  # fmt: skip
     """`parse` of the frame chunk[start:stop], `view` being a memoryview of `chunk`: the
     payload is a view into the chunk, and nothing else of the frame is copied."""
     n = stop - start
     s = start
-    # Ethernet II, IPv4 without options (version/IHL 0x45), TCP, not a fragment (neither
-    # the more-fragments flag nor an offset, RFC 791 3.1): nearly every frame of a wire
-    # capture, so it is read here, field by field, with no call. Anything unusual about it
-    # (a VLAN tag, IP options, a length to distrust) takes the general path, which gives the
-    # same answer for the frames this one accepts (tests/net/test_packet.py checks it).
-    if (linktype == LINKTYPE_ETHERNET and n >= 54 and chunk[s + 12] == 0x08
-            and chunk[s + 13] == 0x00 and chunk[s + 14] == 0x45 and chunk[s + 23] == 6
-            and not (chunk[s + 20] & 0x3F or chunk[s + 21])):  # fmt: skip
-        total = chunk[s + 16] << 8 | chunk[s + 17]
+    if linktype == LINKTYPE_ETHERNET and _common(chunk, s, n):
         offset_byte = chunk[s + 46]
         payload_start = 34 + (offset_byte >> 4) * 4
-        ip_end = 14 + total
-        if total >= 40 and 54 <= payload_start <= ip_end:
-            t = s + 34  # the TCP header (RFC 9293 3.1)
-            src = chunk[s + 26 : s + 30]
-            dst = chunk[s + 30 : s + 34]
-            sport = chunk[t] << 8 | chunk[t + 1]
-            dport = chunk[t + 2] << 8 | chunk[t + 3]
-            seq = chunk[t + 4] << 24 | chunk[t + 5] << 16 | chunk[t + 6] << 8 | chunk[t + 7]
-            ack = chunk[t + 8] << 24 | chunk[t + 9] << 16 | chunk[t + 10] << 8 | chunk[t + 11]
-            # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
-            flags = chunk[t + 13] | (offset_byte & 1) << 8
-            window = chunk[t + 14] << 8 | chunk[t + 15]
-            captured_end = ip_end if ip_end <= n else n
-            if payload_start >= captured_end:
-                return (src, dst, sport, dport, seq, ack, flags, window, view[0:0],
-                        ip_end - payload_start)  # fmt: skip
-            return (src, dst, sport, dport, seq, ack, flags, window,
-                    view[s + payload_start : s + captured_end], ip_end - captured_end)  # fmt: skip
+        ip_end = 14 + (chunk[s + 16] << 8 | chunk[s + 17])
+        t = s + 34  # the TCP header (RFC 9293 3.1)
+        src = chunk[s + 26 : s + 30]
+        dst = chunk[s + 30 : s + 34]
+        sport = chunk[t] << 8 | chunk[t + 1]
+        dport = chunk[t + 2] << 8 | chunk[t + 3]
+        seq = chunk[t + 4] << 24 | chunk[t + 5] << 16 | chunk[t + 6] << 8 | chunk[t + 7]
+        ack = chunk[t + 8] << 24 | chunk[t + 9] << 16 | chunk[t + 10] << 8 | chunk[t + 11]
+        # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
+        flags = chunk[t + 13] | (offset_byte & 1) << 8
+        window = chunk[t + 14] << 8 | chunk[t + 15]
+        captured_end = ip_end if ip_end <= n else n
+        if payload_start >= captured_end:
+            return (src, dst, sport, dport, seq, ack, flags, window, view[0:0],
+                    ip_end - payload_start)  # fmt: skip
+        return (src, dst, sport, dport, seq, ack, flags, window,
+                view[s + payload_start : s + captured_end], ip_end - captured_end)  # fmt: skip
     return parse_general(linktype, view[start:stop])
 
 
