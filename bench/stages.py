@@ -6,20 +6,20 @@ Usage::
 
     .venv/bin/python bench/stages.py /tmp/bench/handshake.pcap [--runs 3] [--tshark]
 
-The stages build on each other: each row from "read" on does the work of the rows above it
-(reading, decoding, ...), importing only the modules it needs, so "read" can come out
-faster than "import":
+The stages build on each other: each row from "floor" on does the work of the rows above it,
+importing only the modules it needs, so "floor" can come out faster than "import":
 
 1. ``start``: the Python interpreter starting and exiting (``python -c pass``);
 2. ``import``: importing what ``analyze`` loads (what it pays before reading a byte);
-3. ``read``: iterating the capture's frames (the reader alone);
-4. ``decode``: plus decoding link, IP and TCP headers of every frame;
-5. ``reassemble``: plus following every TCP connection (a sink that keeps nothing);
-6. ``tls``: plus the TLS layer and the connection records (`Analysis.conversations`);
-7. ``analyze``: the whole command in one process, ``tlslens analyze --format jsonl -j 1
+3. ``floor``: the pipeline reading every frame and following no connection (a share that
+   none is in): what every process pays per frame before it knows whose connection a frame
+   is in, and what a split worker pays for the other shares' frames;
+4. ``tls``: plus following TCP, the TLS layer and the connection records
+   (`Analysis.conversations`);
+5. ``analyze``: the whole command in one process, ``tlslens analyze --format jsonl -j 1
    FILE > file``;
-8. ``split``: the same with the default ``-j``, one process per core (a large capture is
-   split by connection over them, each reading every frame: see ``tlslens.cli.split``).
+6. ``split``: the same with the default ``-j``, one process per core (a large capture is
+   split by connection over them: see ``tlslens.cli.split``).
 
 With ``--tshark`` the table also times tshark's handshake listing (the same command as
 ``bench/run.py``) and shows, per stage, what fraction of a 10x-tshark budget it already uses:
@@ -43,34 +43,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from run import commands  # noqa: E402
 
-READ = """
-from tlslens.capture import open_capture
-for frame in open_capture(PATH):
+# A share index no connection has: every frame is read, and skipped or decoded, and none
+# is followed.
+FLOOR = """
+from tlslens.analysis.pipeline import Analysis
+for conv in Analysis(PATH, share=(1 << 20, 1 << 20)).conversations():
     pass
-"""
-DECODE = """
-from tlslens.capture import open_capture
-from tlslens.net.packet import parse
-for _n, _ts, linktype, data, _meta in open_capture(PATH):
-    parse(linktype, data)
-"""
-REASSEMBLE = """
-from tlslens.capture import open_capture
-from tlslens.net.packet import parse
-from tlslens.net.tcp import FlowTable
-
-class Nothing:
-    def on_data(self, *args): return None
-    def on_gap(self, *args): pass
-    def on_fin(self, *args): pass
-    def on_finished(self, conn): pass
-
-table = FlowTable(Nothing())
-for n, ts, linktype, data, _meta in open_capture(PATH):
-    seg = parse(linktype, data)
-    if seg.__class__ is tuple:
-        table.add(n, ts, *seg)
-table.finish_all()
 """
 TLS = """
 from tlslens.analysis.pipeline import Analysis
@@ -81,10 +59,8 @@ for conv in Analysis(PATH).conversations():
 STAGES = (
     ("start", "interpreter start-up", None),
     ("import", "import what `analyze` loads", "import tlslens.cli.main, tlslens.cli.analyze_cmd"),
-    ("read", "+ read every frame", READ),
-    ("decode", "+ decode link/IP/TCP", DECODE),
-    ("reassemble", "+ follow TCP connections", REASSEMBLE),
-    ("tls", "+ TLS and connection records", TLS),
+    ("floor", "+ read every frame, follow none", FLOOR),
+    ("tls", "+ TCP, TLS and connection records", TLS),
     ("analyze", "the whole `analyze --format jsonl -j 1`", None),
     ("split", "the same on every core (the default)", None),
 )

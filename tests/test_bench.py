@@ -89,4 +89,4 @@ def test_stage_breakdown_runs_every_stage_on_a_tiny_capture() -> None:
     )  # fmt: skip
     stages = [line.split("|")[1].strip() for line in proc.stdout.splitlines()
               if line.startswith("| ") and not line.startswith("| stage")]  # fmt: skip
-    assert stages == ["start", "import", "read", "decode", "reassemble", "tls", "analyze", "split"]
+    assert stages == ["start", "import", "floor", "tls", "analyze", "split"]
