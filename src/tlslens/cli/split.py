@@ -1,9 +1,11 @@
 """One capture on several cores, for `tlslens analyze`, `audit` and `diagnose`.
 
-Each worker process reads and decodes the whole file but follows only its share of the TCP
-connections (`Analysis(share=(i, k))`): TCP reassembly, TLS parsing and writing the records,
-which is most of the work, divide; reading the frames does not (it is about a fifth of a
-run).
+Each worker process reads the whole file but follows only its share of the TCP connections
+(`Analysis(share=(i, k))`): decoding, TCP reassembly, TLS parsing and writing the records,
+which is most of the work, divide; reading the frames does not. A worker knows another
+share's common frame (Ethernet, IPv4, TCP) by its addresses and ports without decoding it
+(`net.packet.share_of_frame`), so what it pays for the others' frames is about a tenth of
+a run on a handshake-heavy capture.
 
 What a worker makes of its connections is its command's job (`ShareJob`: `_RecordJob` in
 analyze_cmd, `_PairJob` in audit_cmd, `_FindingsJob` in diagnose_cmd); this module only
