@@ -358,23 +358,16 @@ class _FrameLoop(FrameSink):
         self.frames = analysis.frames
         #: TCP segments handed to the flow table.
         self.segments = 0
-        #: The reader's current chunk, and a view of it for the payloads `decode` hands out.
-        self.chunk = b""
-        self.view = memoryview(self.chunk)
 
-    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
-              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
-        index = number  # the frame number, as the flow table and FrameRecord call it
-        if chunk is not self.chunk:
-            self.chunk = chunk
-            self.view = memoryview(chunk)
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
+              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
         progress = self.progress
-        if progress is not None and not index & 0x3FFF:
+        if progress is not None and not number & 0x3FFF:
             progress(self.capture.position(), self.size)
         times = self.times
         if times is not None:
-            if len(times) < index - 1:  # a reader skipped damaged frames
-                times.extend([ts_ns] * (index - 1 - len(times)))
+            if len(times) < number - 1:  # a reader skipped damaged frames
+                times.extend([ts_ns] * (number - 1 - len(times)))
             times.append(ts_ns)
         frames = self.frames
         leave_out = self.leave_out
@@ -387,7 +380,7 @@ class _FrameLoop(FrameSink):
             if share >= 0 and share != self.share_index:
                 self.table.tick(ts_ns)
                 return False
-        seg = packet.decode(linktype, chunk, self.view, start, stop)
+        seg = packet.decode(linktype, chunk, view, start, stop)
         if isinstance(seg, int):  # no TCP segment; which reason
             report = self.report
             if seg == packet.UNSUPPORTED_LINK:
@@ -397,9 +390,9 @@ class _FrameLoop(FrameSink):
                 skip = report.skipped.get(seg)
                 if skip is None:
                     skip = report.skipped[seg] = SkipCount()
-                skip.add(index)
+                skip.add(number)
             if frames is not None:
-                frames.append(FrameRecord(index, ts_ns, None, None, seg, 0))
+                frames.append(FrameRecord(number, ts_ns, None, None, seg, 0))
             return False
         src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg
         if leave_out and (
@@ -409,20 +402,20 @@ class _FrameLoop(FrameSink):
             self.table.tick(ts_ns)
             return False
         self.segments += 1
-        conn = self.table.add(index, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
+        conn = self.table.add(number, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
                               payload, missing)  # fmt: skip
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
-                frames.append(FrameRecord(index, ts_ns, None, None, LATE, 0))
+                frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))
             return False
         has_pid = meta is not None and "pid" in meta
         if has_pid or frames is not None:
             # Which half sent it: the one whose address and port are the source.
             side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
             if has_pid:
-                self.collector.on_process(conn, side, index, meta)  # type: ignore[arg-type]
+                self.collector.on_process(conn, side, number, meta)  # type: ignore[arg-type]
             if frames is not None:
-                frames.append(FrameRecord(index, ts_ns, conn.id, side, flags,
+                frames.append(FrameRecord(number, ts_ns, conn.id, side, flags,
                                           len(payload) + missing))  # fmt: skip
         # Yield when the next connection in id order has finished: it can be handed on.
         collector = self.collector

@@ -83,7 +83,7 @@ class PcapReader(ReaderBase):
         linktype = self.linktype
         # A record longer than this means the header is damaged (as Wireshark judges it).
         max_len = max(self.limits.max_packet_bytes, min(self.snaplen, 64 * 1024 * 1024))
-        data = source.data
+        data, view = source.data, source.buf
         end = len(data)
         pos = GLOBAL_HEADER_BYTES
         index = 0
@@ -92,7 +92,7 @@ class PcapReader(ReaderBase):
             while True:
                 if pos + hdr_len > end:
                     pos = source.refill(pos, hdr_len)
-                    data = source.data
+                    data, view = source.data, source.buf
                     end = len(data)
                     if end == 0:
                         break
@@ -126,7 +126,7 @@ class PcapReader(ReaderBase):
                 stop = start + incl
                 if stop > end:
                     pos = source.refill(pos, hdr_len + incl)
-                    data = source.data
+                    data, view = source.data, source.buf
                     end = len(data)
                     start = hdr_len
                     stop = start + incl
@@ -144,7 +144,7 @@ class PcapReader(ReaderBase):
                     truncated += 1
                     meta = {"orig_len": orig}
                 if sink.frame(index, ts_sec * 1_000_000_000 + ts_frac * scale, linktype, data,
-                              start, stop, meta):  # fmt: skip
+                              view, start, stop, meta):  # fmt: skip
                     yield None
                 pos = stop
         finally:

@@ -208,7 +208,7 @@ class PcapngReader(ReaderBase):
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
                     if sink.frame(index, ts * iface.mul // iface.div + iface.offset_ns,
-                                  iface.linktype, data, start, stop, meta):  # fmt: skip
+                                  iface.linktype, data, buf, start, stop, meta):  # fmt: skip
                         yield None
                 elif block_type == SPB:
                     if not section:
@@ -230,8 +230,8 @@ class PcapngReader(ReaderBase):
                     truncated += caplen < origlen
                     index += 1
                     # SPBs carry no time stamp; 0 tells later layers that time is unknown.
-                    if sink.frame(index, 0, iface.linktype, data, pos + 12, pos + 12 + caplen,
-                                  meta):  # fmt: skip
+                    if sink.frame(index, 0, iface.linktype, data, buf, pos + 12,
+                                  pos + 12 + caplen, meta):  # fmt: skip
                         yield None
                 elif block_type == OPB:
                     iface_id, _drops, ts_hi, ts_lo, caplen, origlen = opb_fixed.unpack_from(
@@ -251,7 +251,7 @@ class PcapngReader(ReaderBase):
                     index += 1
                     ts = (ts_hi << 32) | ts_lo
                     if sink.frame(index, ts * iface.mul // iface.div + iface.offset_ns,
-                                  iface.linktype, data, start, stop, meta):  # fmt: skip
+                                  iface.linktype, data, buf, start, stop, meta):  # fmt: skip
                         yield None
                 elif block_type == IDB:
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)

@@ -51,7 +51,7 @@ class ReaderBase:
         frame is copied out of the view iterating gives."""
         for number, ts_ns, linktype, view, meta in self:
             data = view.tobytes()
-            if sink.frame(number, ts_ns, linktype, data, 0, len(data), meta):
+            if sink.frame(number, ts_ns, linktype, data, memoryview(data), 0, len(data), meta):
                 yield None
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:

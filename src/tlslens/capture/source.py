@@ -105,12 +105,10 @@ class ChunkedInput:
         self.base += pos
         # The chunk keeps `kept` bytes and grows by a chunk's worth, or to `need`.
         size = kept + max(CHUNK_BYTES, need - kept)
-        parts: list[bytes] = []
-        have = 0
-        if not (kept and self._read_again()):
-            if kept:
-                parts.append(old[pos:])
-            have = kept
+        # A plain file reads the kept bytes again with the rest; other streams copy them.
+        read_again = kept > 0 and self._read_again()
+        parts = [old[pos:]] if kept and not read_again else []
+        have = 0 if read_again else kept
         while have < need and not self.eof:
             try:
                 got = self._file.read(size - have)

@@ -123,6 +123,11 @@ def parse(linktype: int, data: bytes | memoryview) -> Segment | int:
     return decode(linktype, frame, memoryview(frame), 0, len(frame))
 
 
+def _u32(chunk: bytes, p: int) -> int:
+    """The big-endian (network order) 32-bit number at chunk[p:p+4]."""
+    return chunk[p] << 24 | chunk[p + 1] << 16 | chunk[p + 2] << 8 | chunk[p + 3]
+
+
 def _common(chunk: bytes, s: int, n: int) -> bool:
     """Whether the Ethernet frame chunk[s:s+n] is the common kind: Ethernet II, IPv4
     without options (version/IHL 0x45), TCP, not a fragment (neither the more-fragments
@@ -165,9 +170,7 @@ def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: in
     if linktype != LINKTYPE_ETHERNET or not _common(chunk, s, stop - start):
         return -1
     if by_hosts:
-        src = chunk[s + 26] << 24 | chunk[s + 27] << 16 | chunk[s + 28] << 8 | chunk[s + 29]
-        dst = chunk[s + 30] << 24 | chunk[s + 31] << 16 | chunk[s + 32] << 8 | chunk[s + 33]
-        return hosts_share(src, dst, count)
+        return hosts_share(_u32(chunk, s + 26), _u32(chunk, s + 30), count)
     return flow_share(chunk[s + 29], chunk[s + 33], chunk[s + 34] << 8 | chunk[s + 35],
                       chunk[s + 36] << 8 | chunk[s + 37], count)  # fmt: skip
 
@@ -187,8 +190,8 @@ def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
         dst = chunk[s + 30 : s + 34]
         sport = chunk[t] << 8 | chunk[t + 1]
         dport = chunk[t + 2] << 8 | chunk[t + 3]
-        seq = chunk[t + 4] << 24 | chunk[t + 5] << 16 | chunk[t + 6] << 8 | chunk[t + 7]
-        ack = chunk[t + 8] << 24 | chunk[t + 9] << 16 | chunk[t + 10] << 8 | chunk[t + 11]
+        seq = _u32(chunk, t + 4)
+        ack = _u32(chunk, t + 8)
         # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
         flags = chunk[t + 13] | (offset_byte & 1) << 8
         window = chunk[t + 14] << 8 | chunk[t + 15]
