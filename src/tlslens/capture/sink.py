@@ -4,10 +4,11 @@ A reader's `push(sink)` walks the file and calls `sink.frame(...)` once per fram
 frame given as its place in the reader's chunk (`chunk[start:stop]`), not as an object of its
 own. Compiled (tlslens.compiled), that is a direct call through the class's method table with
 the numbers passed as machine integers: no tuple, no boxed integer and no view per frame, and
-no generator step between the file and the TCP layer. For a capture of a quarter of a million
-frames that is about a third of the time every frame costs before its connection is known
-(measured on bench/generate.py's bulk profile), which a process following one share of a
-capture pays for every frame (cli/split.py).
+no generator step between the file and the TCP layer. With the record header read byte by
+byte and typed as integers, it took what the frames of bench/generate.py's bulk profile
+cost before their connections are known from 0.365 s (frames yielded as tuples out of the
+same bytes chunk) to 0.259 s (bench/RESULTS.md); a process following one share of a
+capture pays that for every frame (cli/split.py).
 
 `push` is a generator all the same: it yields (None) whenever `frame` returns True, so that
 the pipeline can hand on the connections that frame finished while the reader keeps its
@@ -22,11 +23,12 @@ from typing import Any
 class FrameSink:
     """Receives the frames a reader pushes. Subclasses define `frame`."""
 
-    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
-              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
+              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
         """Take frame number `number` (from 1), captured at `ts_ns` (0: not known), of
-        link type `linktype`, whose bytes are chunk[start:stop]; `meta` as in `Frame`.
-        Return True to have the reader yield before its next frame."""
+        link type `linktype`, whose bytes are chunk[start:stop]; `view` is the reader's
+        memoryview of `chunk`, for views into it; `meta` as in `Frame`. Return True to have
+        the reader yield before its next frame."""
         raise NotImplementedError
 
 
@@ -36,15 +38,10 @@ class FrameList(FrameSink):
 
     def __init__(self) -> None:
         self.frames: list[tuple[int, int, int, memoryview, dict[str, Any] | None]] = []
-        self._chunk = b""
-        self._view = memoryview(self._chunk)
 
-    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, start: int,
-              stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
-        if chunk is not self._chunk:
-            self._chunk = chunk
-            self._view = memoryview(chunk)
-        self.frames.append((number, ts_ns, linktype, self._view[start:stop], meta))
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
+              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+        self.frames.append((number, ts_ns, linktype, view[start:stop], meta))
         return True
 
     def take(self) -> list[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
