@@ -280,7 +280,44 @@ Body = (
 # -- extensions ------------------------------------------------------------------------
 
 
-def _parse_extension(ext: Extension, values: dict[str, object], base: int, server: bool) -> None:
+class _Parsed:
+    """What `_parse_extension` found so far, one attribute per field of `Extensions` (a
+    compiled class: setting a field is a store, and `Extensions` is then made with
+    positional arguments, where keyword arguments from a dict went through a generic call
+    that cost as much as parsing the extensions)."""
+
+    def __init__(self) -> None:
+        self.server_name: str | None = None
+        self.supported_versions: tuple[int, ...] = ()
+        self.supported_groups: tuple[int, ...] = ()
+        self.key_share_groups: tuple[int, ...] = ()
+        self.signature_algorithms: tuple[int, ...] = ()
+        self.signature_algorithms_cert: tuple[int, ...] = ()
+        self.alpn: tuple[str, ...] = ()
+        self.ec_point_formats: tuple[int, ...] = ()
+        self.psk_key_exchange_modes: tuple[int, ...] = ()
+        self.psk_identities = 0
+        self.psk_selected_identity: int | None = None
+        self.session_ticket: bytes | None = None
+        self.early_data = False
+        self.extended_master_secret = False
+        self.encrypt_then_mac = False
+        self.renegotiation_info: bytes | None = None
+        self.status_request = False
+        self.record_size_limit: int | None = None
+
+    def extensions(self, raw: tuple[Extension, ...], problems: tuple[str, ...]) -> Extensions:
+        return Extensions(
+            raw, self.server_name, self.supported_versions, self.supported_groups,
+            self.key_share_groups, self.signature_algorithms, self.signature_algorithms_cert,
+            self.alpn, self.ec_point_formats, self.psk_key_exchange_modes, self.psk_identities,
+            self.psk_selected_identity, self.session_ticket, self.early_data,
+            self.extended_master_secret, self.encrypt_then_mac, self.renegotiation_info,
+            self.status_request, self.record_size_limit, problems,
+        )  # fmt: skip
+
+
+def _parse_extension(ext: Extension, found: _Parsed, base: int, server: bool) -> None:
     r = Reader(ext.data, "extension", base)
     t = ext.type
     if t == EXT_SERVER_NAME:
@@ -290,42 +327,42 @@ def _parse_extension(ext: Extension, values: dict[str, object], base: int, serve
         while names.remaining:
             name_type = names.u8("name_type")
             name = names.vector(2, "HostName")
-            if name_type == 0 and "server_name" not in values:
-                values["server_name"] = name.decode("ascii", "replace")
+            if name_type == 0 and found.server_name is None:
+                found.server_name = name.decode("ascii", "replace")
     elif t == EXT_SUPPORTED_VERSIONS:
-        values["supported_versions"] = (
+        found.supported_versions = (
             (r.u16("selected_version"),) if server else r.u16_list(1, "supported_versions")
         )
     elif t == EXT_SUPPORTED_GROUPS:
-        values["supported_groups"] = r.u16_list(2, "named_group_list")
+        found.supported_groups = r.u16_list(2, "named_group_list")
     elif t in (EXT_KEY_SHARE, EXT_KEY_SHARE_DRAFT):
         if server:
             # ServerHello: one KeyShareEntry; HelloRetryRequest: only the group.
-            values["key_share_groups"] = (r.u16("group"),)
+            found.key_share_groups = (r.u16("group"),)
         else:
             shares = r.sub(2, "client_shares")
             groups = []
             while shares.remaining:
                 groups.append(shares.u16("group"))
                 shares.vector(2, "key_exchange")
-            values["key_share_groups"] = tuple(groups)
+            found.key_share_groups = tuple(groups)
     elif t == EXT_SIGNATURE_ALGORITHMS:
-        values["signature_algorithms"] = r.u16_list(2, "supported_signature_algorithms")
+        found.signature_algorithms = r.u16_list(2, "supported_signature_algorithms")
     elif t == EXT_SIGNATURE_ALGORITHMS_CERT:
-        values["signature_algorithms_cert"] = r.u16_list(2, "supported_signature_algorithms")
+        found.signature_algorithms_cert = r.u16_list(2, "supported_signature_algorithms")
     elif t == EXT_ALPN:
         names = r.sub(2, "protocol_name_list")
         protocols = []
         while names.remaining:
             protocols.append(names.vector(1, "ProtocolName").decode("ascii", "replace"))
-        values["alpn"] = tuple(protocols)
+        found.alpn = tuple(protocols)
     elif t == EXT_EC_POINT_FORMATS:
-        values["ec_point_formats"] = r.u8_list(1, "ec_point_format_list")
+        found.ec_point_formats = r.u8_list(1, "ec_point_format_list")
     elif t == EXT_PSK_KEY_EXCHANGE_MODES:
-        values["psk_key_exchange_modes"] = r.u8_list(1, "ke_modes")
+        found.psk_key_exchange_modes = r.u8_list(1, "ke_modes")
     elif t == EXT_PRE_SHARED_KEY:
         if server:
-            values["psk_selected_identity"] = r.u16("selected_identity")
+            found.psk_selected_identity = r.u16("selected_identity")
         else:
             identities = r.sub(2, "identities")
             count = 0
@@ -333,25 +370,27 @@ def _parse_extension(ext: Extension, values: dict[str, object], base: int, serve
                 identities.vector(2, "identity")
                 identities.u32("obfuscated_ticket_age")
                 count += 1
-            values["psk_identities"] = count
+            found.psk_identities = count
     elif t == EXT_SESSION_TICKET:
-        values["session_ticket"] = ext.data
+        found.session_ticket = ext.data
     elif t == EXT_EARLY_DATA:
-        values["early_data"] = True
+        found.early_data = True
     elif t == EXT_EXTENDED_MASTER_SECRET:
-        values["extended_master_secret"] = True
+        found.extended_master_secret = True
     elif t == EXT_ENCRYPT_THEN_MAC:
-        values["encrypt_then_mac"] = True
+        found.encrypt_then_mac = True
     elif t == EXT_RENEGOTIATION_INFO:
-        values["renegotiation_info"] = r.vector(1, "renegotiated_connection")
+        found.renegotiation_info = r.vector(1, "renegotiated_connection")
     elif t == EXT_STATUS_REQUEST:
-        values["status_request"] = True
+        found.status_request = True
     elif t == EXT_RECORD_SIZE_LIMIT:
-        values["record_size_limit"] = r.u16("RecordSizeLimit")
+        found.record_size_limit = r.u16("RecordSizeLimit")
 
 
 def parse_extensions(r: Reader, server: bool) -> Extensions:
-    """The extensions block at the end of a hello; absent (SSL 3.0 style) is allowed."""
+    """The extensions block at the end of a hello; absent (SSL 3.0 style) is allowed. The
+    block's framing is read first, whole: a lying length there fails the message, while a
+    malformed extension body only becomes one of `problems`."""
     if r.remaining == 0:
         return NO_EXTENSIONS
     block = r.sub(2, "extensions")
@@ -361,14 +400,14 @@ def parse_extensions(r: Reader, server: bool) -> Extensions:
         ext_type = block.u16("extension_type")
         offsets.append(block.base + block.pos + 2)
         raw.append(Extension(ext_type, block.vector(2, "extension_data")))
-    values: dict[str, object] = {}
+    found = _Parsed()
     problems: list[str] = []
-    for ext, offset in zip(raw, offsets, strict=True):
+    for i, ext in enumerate(raw):
         try:
-            _parse_extension(ext, values, offset, server)
+            _parse_extension(ext, found, offsets[i], server)
         except DecodeError as exc:
             problems.append(f"extension {ext.type} malformed at offset {exc.offset}: {exc.reason}")
-    return Extensions(raw=tuple(raw), problems=tuple(problems), **values)  # type: ignore[arg-type]
+    return found.extensions(tuple(raw), tuple(problems))
 
 
 # -- messages ----------------------------------------------------------------------------
