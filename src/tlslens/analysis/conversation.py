@@ -1,7 +1,12 @@
 """One record per TCP connection, like a row of Zeek's conn.log/ssl.log, built when the
 connection ends. Interfaces render it; they never look at packets.
 
-Imports only `tlslens.net` (for the connection state it summarises).
+The records made for every connection (`Conversation`, its two `DirectionStats` and
+`Endpoint`s, its `GapRecord`s) are `tlslens.tls.value.Value`s: compiled, a frozen
+dataclass with a dozen fields took as long to make as the connection's TLS parsing.
+
+Imports `tlslens.net` (for the connection state it summarises), `tlslens.tls.value`, and
+beside it only `aliases` and `tls_summary`.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar, Final
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.net.tcp import Connection, Half
+from tlslens.tls.value import Value
 
 
 @lru_cache(maxsize=4096)
@@ -35,12 +41,15 @@ def _utc_second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    ip: str
-    port: int
-    #: A nickname from the user's aliases file; shown instead of the address.
-    alias: str | None = None
+class Endpoint(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = ("ip", "port", "alias")
+    __slots__ = __match_args__
+
+    def __init__(self, ip: str, port: int, alias: str | None = None) -> None:
+        self.ip: Final = ip
+        self.port: Final = port
+        #: A nickname from the user's aliases file; shown instead of the address.
+        self.alias: Final = alias
 
     def __str__(self) -> str:
         host = self.alias or (f"[{self.ip}]" if ":" in self.ip else self.ip)
@@ -58,50 +67,53 @@ def _endpoint(raw: bytes, port: int, aliases: Aliases | None) -> Endpoint:
     return Endpoint(ip, port, aliases.lookup(ip) if aliases is not None else None)
 
 
-@dataclass(frozen=True, slots=True)
-class GapRecord:
+class GapRecord(Value):
     """Stream bytes one side sent that the capture does not hold."""
 
-    side: str
-    offset: int
-    size: int
-    frame: int
-    reason: str
+    __match_args__: ClassVar[tuple[str, ...]] = ("side", "offset", "size", "frame", "reason")
+    __slots__ = __match_args__
+
+    def __init__(self, side: str, offset: int, size: int, frame: int, reason: str) -> None:
+        self.side: Final = side
+        self.offset: Final = offset
+        self.size: Final = size
+        self.frame: Final = frame
+        self.reason: Final = reason
 
 
-@dataclass(frozen=True, slots=True)
-class DirectionStats:
+class DirectionStats(Value):
     """What one side sent."""
 
-    packets: int
-    bytes: int
-    syn_frame: int | None
-    fin_frame: int | None
-    rst_frame: int | None
-    retransmissions: int
-    out_of_order: int
-    keepalives: int
-    zero_window_probes: int
-    gap_count: int
-    gap_bytes: int
-    truncated_bytes: int
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "packets", "bytes", "syn_frame", "fin_frame", "rst_frame", "retransmissions",
+        "out_of_order", "keepalives", "zero_window_probes", "gap_count", "gap_bytes",
+        "truncated_bytes",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, packets: int, bytes: int, syn_frame: int | None, fin_frame: int | None,
+                 rst_frame: int | None, retransmissions: int, out_of_order: int,
+                 keepalives: int, zero_window_probes: int, gap_count: int, gap_bytes: int,
+                 truncated_bytes: int) -> None:  # fmt: skip
+        self.packets: Final = packets
+        self.bytes: Final = bytes
+        self.syn_frame: Final = syn_frame
+        self.fin_frame: Final = fin_frame
+        self.rst_frame: Final = rst_frame
+        self.retransmissions: Final = retransmissions
+        self.out_of_order: Final = out_of_order
+        self.keepalives: Final = keepalives
+        self.zero_window_probes: Final = zero_window_probes
+        self.gap_count: Final = gap_count
+        self.gap_bytes: Final = gap_bytes
+        self.truncated_bytes: Final = truncated_bytes
 
     @classmethod
     def of(cls, half: Half) -> DirectionStats:
-        return cls(
-            packets=half.packets,
-            bytes=half.offset,
-            syn_frame=half.syn_frame,
-            fin_frame=half.fin_frame,
-            rst_frame=half.rst_frame,
-            retransmissions=half.retransmissions,
-            out_of_order=half.out_of_order,
-            keepalives=half.keepalives,
-            zero_window_probes=half.zero_window_probes,
-            gap_count=half.gap_count,
-            gap_bytes=half.gap_bytes,
-            truncated_bytes=half.truncated_bytes,
-        )
+        return cls(half.packets, half.offset, half.syn_frame, half.fin_frame, half.rst_frame,
+                   half.retransmissions, half.out_of_order, half.keepalives,
+                   half.zero_window_probes, half.gap_count, half.gap_bytes,
+                   half.truncated_bytes)  # fmt: skip
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -164,33 +176,45 @@ class ProcessSeen:
         return record
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
+class Conversation(Value):
     """Everything tlslens knows about one TCP connection."""
 
-    id: int
-    client: Endpoint
-    server: Endpoint
-    #: How the roles were decided: syn, syn-ack, client-hello or port-heuristic.
-    roles_from: str
-    first_frame: int
-    last_frame: int
-    start_ns: int
-    end_ns: int
-    packets: int
-    to_server: DirectionStats
-    to_client: DirectionStats
-    #: Who sent the first FIN or RST (client|server), None if neither was seen.
-    end_first: str | None
-    end_how: str
-    end_frame: int | None
-    gaps: tuple[GapRecord, ...]
-    #: What the TLS layer found; None when no byte of payload was exchanged.
-    tls: TlsSummary | None = None
-    #: Process ids the capture recorded on each side's packets, most trusted first.
-    processes: tuple[ProcessSeen, ...] = ()
-    #: Which of the flow's two halves (0: the first packet's sender) is the client.
-    client_side: int = 0
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "id", "client", "server", "roles_from", "first_frame", "last_frame", "start_ns",
+        "end_ns", "packets", "to_server", "to_client", "end_first", "end_how", "end_frame",
+        "gaps", "tls", "processes", "client_side",
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, id: int, client: Endpoint, server: Endpoint, roles_from: str,
+                 first_frame: int, last_frame: int, start_ns: int, end_ns: int, packets: int,
+                 to_server: DirectionStats, to_client: DirectionStats, end_first: str | None,
+                 end_how: str, end_frame: int | None, gaps: tuple[GapRecord, ...],
+                 tls: TlsSummary | None = None, processes: tuple[ProcessSeen, ...] = (),
+                 client_side: int = 0) -> None:  # fmt: skip
+        self.id: Final = id
+        self.client: Final = client
+        self.server: Final = server
+        #: How the roles were decided: syn, syn-ack, client-hello or port-heuristic.
+        self.roles_from: Final = roles_from
+        self.first_frame: Final = first_frame
+        self.last_frame: Final = last_frame
+        self.start_ns: Final = start_ns
+        self.end_ns: Final = end_ns
+        self.packets: Final = packets
+        self.to_server: Final = to_server
+        self.to_client: Final = to_client
+        #: Who sent the first FIN or RST (client|server), None if neither was seen.
+        self.end_first: Final = end_first
+        self.end_how: Final = end_how
+        self.end_frame: Final = end_frame
+        self.gaps: Final = gaps
+        #: What the TLS layer found; None when no byte of payload was exchanged.
+        self.tls: Final = tls
+        #: Process ids the capture recorded on each side's packets, most trusted first.
+        self.processes: Final = processes
+        #: Which of the flow's two halves (0: the first packet's sender) is the client.
+        self.client_side: Final = client_side
 
     @classmethod
     def of(cls, conn: Connection, tls: TlsSummary | None = None,
@@ -203,26 +227,27 @@ class Conversation:
             for side in (c, s)
             for g in conn.halves[side].gaps
         ]
-        gaps.sort(key=lambda g: g.frame)
+        if len(gaps) > 1:
+            gaps.sort(key=lambda g: g.frame)
         return cls(
-            id=conn.id,
-            client=_endpoint(conn.addrs[c], conn.ports[c], aliases),
-            server=_endpoint(conn.addrs[s], conn.ports[s], aliases),
-            roles_from=conn.role_source,
-            first_frame=conn.first_frame,
-            last_frame=conn.last_frame,
-            start_ns=conn.first_ns,
-            end_ns=conn.last_ns,
-            packets=conn.packets,
-            to_server=DirectionStats.of(conn.halves[c]),
-            to_client=DirectionStats.of(conn.halves[s]),
-            end_first=None if conn.end_side is None else conn.role_of(conn.end_side),
-            end_how=conn.end_how or "none",
-            end_frame=conn.end_frame,
-            gaps=tuple(gaps),
-            tls=tls,
-            processes=processes,
-            client_side=c,
+            conn.id,
+            _endpoint(conn.addrs[c], conn.ports[c], aliases),
+            _endpoint(conn.addrs[s], conn.ports[s], aliases),
+            conn.role_source,
+            conn.first_frame,
+            conn.last_frame,
+            conn.first_ns,
+            conn.last_ns,
+            conn.packets,
+            DirectionStats.of(conn.halves[c]),
+            DirectionStats.of(conn.halves[s]),
+            None if conn.end_side is None else conn.role_of(conn.end_side),
+            conn.end_how or "none",
+            conn.end_frame,
+            tuple(gaps),
+            tls,
+            processes,
+            c,
         )
 
     @property
