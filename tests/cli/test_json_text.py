@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from tlslens.cli.json_text import to_json
-from tlslens.cli.main import _utf8_for_machines
+from tlslens.cli.main import _stdout_for_machines
 
 
 def test_compact_line_that_reads_back() -> None:
@@ -36,5 +39,33 @@ def test_machine_formats_write_utf8(monkeypatch: pytest.MonkeyPatch, fmt: str,
                                     encoding: str) -> None:  # fmt: skip
     stream = io.TextIOWrapper(io.BytesIO(), encoding="cp1252")
     monkeypatch.setattr(sys, "stdout", stream)
-    _utf8_for_machines(argparse.Namespace(format=fmt))
-    assert stream.encoding == encoding
+    _stdout_for_machines(argparse.Namespace(format=fmt))
+    assert sys.stdout is stream and stream.encoding == encoding
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "text"])
+def test_machine_formats_are_buffered_under_pythonunbuffered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str
+) -> None:
+    # What Python gives as stdout with PYTHONUNBUFFERED=1: a raw file under a text layer
+    # that writes through, so that every write is a write(2) call.
+    raw = open(tmp_path / "out", "wb", buffering=0)  # noqa: SIM115 (closed below)
+    stream = io.TextIOWrapper(raw, encoding="cp1252", write_through=True)
+    stream.write("before ")
+    monkeypatch.setattr(sys, "stdout", stream)
+    _stdout_for_machines(argparse.Namespace(format=fmt))
+    out = sys.stdout
+    out.write("bücher\n")
+    if fmt == "text":
+        # Tables are for people watching: left as Python was told.
+        assert out is stream
+        assert (tmp_path / "out").read_bytes() == "before bücher\n".encode("cp1252")
+    else:
+        assert out is not stream and not out.write_through and out.encoding == "utf-8"
+        assert (tmp_path / "out").read_bytes() == b"before "  # held in the buffer
+        out.flush()
+        assert (tmp_path / "out").read_text("utf-8") == "before bücher\n"
+        del out, sys.stdout
+        gc.collect()
+        os.fstat(raw.fileno())  # the new stream, gone, did not close the descriptor it shared
+    raw.close()
