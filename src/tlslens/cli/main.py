@@ -77,13 +77,18 @@ def _stdout_for_machines(args: argparse.Namespace) -> None:
     if not isinstance(stream, io.TextIOWrapper):
         return  # a test's StringIO, or a caller's own stream
     utf8 = stream.encoding.lower().replace("-", "") == "utf8"
-    if not stream.write_through and not isinstance(stream.buffer, io.RawIOBase):
+    unbuffered = stream.write_through or isinstance(stream.buffer, io.RawIOBase)
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a file (pytest's capture, say)
+        unbuffered = False
+    if not unbuffered:
         if not utf8:
             stream.reconfigure(encoding="utf-8")
         return
     stream.flush()
     # A stream of our own over the same descriptor, which it does not close.
-    buffered = open(stream.fileno(), "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115
+    buffered = open(fd, "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115
     sys.stdout = io.TextIOWrapper(buffered, encoding="utf-8" if not utf8 else stream.encoding,
                                   errors=stream.errors)  # fmt: skip
 
