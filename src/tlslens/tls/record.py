@@ -1,12 +1,14 @@
 """The TLS record layer of one direction: find record boundaries in a byte stream.
 
-Fed stream bytes in order (`feed`) and told about missing bytes (`gap`), it calls
-`on_record(content_type, version, length, fragment, offset, first_frame, last_frame)` once per
-complete record. Application-data records are never copied: their bodies are skipped by
-arithmetic, so an encrypted bulk transfer costs one call per segment and no allocation
-(DESIGN.md, "speed is a design property"); `fragment` is None for them. Every other record's
-fragment is handed over as bytes, together with the frames that carried its first and last
-byte (the evidence later layers cite).
+Fed stream bytes in order (`feed`) and told about missing bytes (`gap`), it calls its sink's
+`record(content_type, version, length, fragment, offset, first_frame, last_frame)` once per
+complete record (`RecordSink`: compiled, a call through the method table, where a callback
+was a generic call through a `functools.partial`). Application-data records are never
+copied: their bodies are skipped by arithmetic, so an encrypted bulk transfer costs one call
+per segment and no allocation (DESIGN.md, "speed is a design property"); `fragment` is None
+for them. Every other record's fragment is handed over as bytes, together with the frames
+that carried its first and last byte (the evidence later layers cite). A segment that holds
+a record header is copied once to bytes, which compiled code indexes directly.
 
 Record header: RFC 8446 5.1 / RFC 5246 6.2.1 (type, legacy version, 16-bit length). The SSL
 2.0 record header (RFC 6101 appendix E, 2 bytes with the high bit set) is accepted for the
@@ -16,7 +18,6 @@ This module imports only `tlslens.tls`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 CHANGE_CIPHER_SPEC: Final = 20
@@ -36,8 +37,19 @@ SKIP_ALL: Final = 1 << 62
 MAX_PLAINTEXT: Final = 1 << 14
 MAX_CIPHERTEXT: Final = (1 << 14) + 2048
 
-RecordSink = Callable[[int, int, int, "bytes | None", int, int, int], None]
-AnomalySink = Callable[[int, int, str], None]
+
+class RecordSink:
+    """Receives what a `RecordLayer` finds. Subclasses define both methods."""
+
+    def record(self, content_type: int, version: int, length: int, fragment: bytes | None,
+               offset: int, first_frame: int, last_frame: int) -> None:  # fmt: skip
+        """A complete record at stream `offset`; `fragment` is its body, or None for
+        application data (never copied)."""
+        raise NotImplementedError
+
+    def anomaly(self, offset: int, frame: int, message: str) -> None:
+        """Something about the framing worth telling, in one sentence."""
+        raise NotImplementedError
 
 
 def plausible_header(data: bytes | memoryview, pos: int = 0) -> bool:
@@ -71,17 +83,15 @@ class RecordLayer:
         "header_offset",
         "in_body",
         "offset",
-        "on_anomaly",
-        "on_record",
         "records",
         "resync",
+        "sink",
         "skip",
         "sslv2_mode",
     )
 
-    def __init__(self, on_record: RecordSink, on_anomaly: AnomalySink, offset: int = 0) -> None:
-        self.on_record = on_record
-        self.on_anomaly = on_anomaly
+    def __init__(self, sink: RecordSink, offset: int = 0) -> None:
+        self.sink = sink
         #: Stream offset of data[0] during `feed`, of the next byte expected otherwise.
         self.offset = offset
         #: A record header that spans segments, and where it started.
@@ -122,9 +132,21 @@ class RecordLayer:
                 self.offset = offset + n
                 return 0
             self.resync = False
-            self.on_anomaly(offset, frame, "record framing picked up again after the gap")
+            self.sink.anomaly(offset, frame, "record framing picked up again after the gap")
         self.offset = offset
         pos = 0
+        if self.skip:
+            # The rest of an application-data body: stepped over without a look.
+            pos = self.skip if self.skip <= n else n
+            self.skip -= pos
+            if not self.skip:
+                self._emit(None, frame)
+        if pos == n:
+            self.offset = offset + n
+            return self.skip
+        # What is read is read from bytes, which compiled code indexes directly (a
+        # memoryview's items are a generic call each).
+        b = data if isinstance(data, bytes) else bytes(data)
         while pos < n:
             if self.skip:
                 take = self.skip if self.skip <= n - pos else n - pos
@@ -138,16 +160,16 @@ class RecordLayer:
                 or self.in_body
                 or n - pos < 5
                 or self.sslv2_mode
-                or (self.allow_sslv2 and data[pos] & 0x80)
+                or (self.allow_sslv2 and b[pos] & 0x80)
             ):
-                pos = self._slow(data, pos, frame)
+                pos = self._slow(b, pos, frame)
                 if self.dead:
                     return SKIP_ALL
                 continue
             # At a record boundary with a whole header in this segment: the common case.
-            content_type = data[pos]
-            version = data[pos + 1] << 8 | data[pos + 2]
-            length = data[pos + 3] << 8 | data[pos + 4]
+            content_type = b[pos]
+            version = b[pos + 1] << 8 | b[pos + 2]
+            length = b[pos + 3] << 8 | b[pos + 4]
             if not self._start(content_type, version, length, offset + pos, frame):
                 return SKIP_ALL
             body_start = pos + 5
@@ -160,10 +182,10 @@ class RecordLayer:
                     self.skip = end - n
                     pos = n
             elif end <= n:
-                self._emit(bytes(data[body_start:end]), frame)
+                self._emit(b[body_start:end], frame)
                 pos = end
             else:
-                self.body += data[body_start:]
+                self.body += b[body_start:]
                 self.in_body = True
                 pos = n
         self.offset = offset + n
@@ -175,7 +197,7 @@ class RecordLayer:
         self.skip -= offset - self.offset
         self.offset = offset
 
-    def _slow(self, data: memoryview | bytes, pos: int, frame: int) -> int:
+    def _slow(self, data: bytes, pos: int, frame: int) -> int:
         """A header or kept body that spans segments, or an SSL 2.0 header; returns the new
         position in `data`."""
         n = len(data)
@@ -233,14 +255,14 @@ class RecordLayer:
             self.header.clear()
             self.body.clear()
             self.in_body = False
-            self.on_anomaly(
+            self.sink.anomaly(
                 offset, frame,
                 f"bytes at offset {offset} are not a TLS record (type {content_type}, "
                 f"version 0x{version:04x}); this direction is not parsed further",
             )  # fmt: skip
             return False
         if length > MAX_CIPHERTEXT:
-            self.on_anomaly(
+            self.sink.anomaly(
                 offset, frame,
                 f"record of {length} bytes exceeds the {MAX_CIPHERTEXT}-byte limit "
                 "(RFC 5246 6.2.3)",
@@ -254,8 +276,8 @@ class RecordLayer:
 
     def _emit(self, fragment: bytes | None, frame: int) -> None:
         self.records += 1
-        self.on_record(self.cur_type, self.cur_version, self.cur_length, fragment,
-                       self.cur_offset, self.cur_first_frame, frame)  # fmt: skip
+        self.sink.record(self.cur_type, self.cur_version, self.cur_length, fragment,
+                         self.cur_offset, self.cur_first_frame, frame)  # fmt: skip
 
     def gap(self, offset: int, size: int, frame: int) -> bool:
         """Bytes at [offset, offset+size) are missing. Returns True if record framing

@@ -19,7 +19,6 @@ This module imports only `tlslens.tls` and `tlslens.limits`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import ClassVar, Final
 
 from tlslens.limits import Limits
@@ -36,6 +35,7 @@ from tlslens.tls.record import (
     SKIP_ALL,
     SSL2_RECORD,
     RecordLayer,
+    RecordSink,
     plausible_header,
 )
 from tlslens.tls.registry import cipher_suite_name
@@ -230,6 +230,24 @@ class _Direction:
         self.end_frame: int | None = None
 
 
+class _RecordsOf(RecordSink):
+    """Where one direction's record layer sends its records: that direction of a session.
+    The record layer holds it, and so the session; `TLSSession.close` drops the record
+    layers, which ends that cycle."""
+
+    def __init__(self, session: TLSSession, direction: _Direction) -> None:
+        self.session = session
+        self.direction = direction
+
+    def record(self, content_type: int, version: int, length: int, fragment: bytes | None,
+               offset: int, first_frame: int, last_frame: int) -> None:  # fmt: skip
+        self.session._record(self.direction, content_type, version, length, fragment, offset,
+                             first_frame, last_frame)  # fmt: skip
+
+    def anomaly(self, offset: int, frame: int, message: str) -> None:
+        self.session._anomaly(self.direction.role, frame, offset, message)
+
+
 class TLSSession:
     """Feed it one connection's streams; read its facts at any time."""
 
@@ -307,11 +325,7 @@ class TLSSession:
         d.tls_start = base + start
         if d.tls_start > 0 and role == CLIENT:
             self.starttls = True
-        d.records = RecordLayer(
-            partial(self._record, d),  # once per record: no Python frame of its own
-            lambda off, fr, msg: self._anomaly(d.role, fr, off, msg),
-            d.tls_start,
-        )
+        d.records = RecordLayer(_RecordsOf(self, d), d.tls_start)
         return d.records.feed(d.tls_start, window[start:], frame)
 
     def _find_tls_start(self, role: int, d: _Direction, window: bytes, base: int
