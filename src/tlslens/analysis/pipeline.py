@@ -220,6 +220,9 @@ class _Collector:
         self.spill = SpillFile()
         #: The id of the next connection to hand out.
         self.next_id = 0
+        #: The connection `next_id` has finished: `ready` has something to give. (Only it
+        #: can end a wait: `ready` gives all that follow it, and it is never spilled.)
+        self.next_finished = False
         #: What a finished connection is turned into before it waits (`Analysis.prepared`).
         self.prepare: Callable[[Conversation], Any] | None = None
         #: connection id -> side -> (first ProcessSeen fields, later different pids).
@@ -282,12 +285,15 @@ class _Collector:
                 conn.swap_roles(ROLE_CLIENT_HELLO)
             else:
                 conn.role_source = ROLE_CLIENT_HELLO
-        # The hot path: one call per data segment, so no helper calls here.
+        # The hot path: one call per data segment, so no helper calls here, and the session
+        # narrowed to its class, for a direct call.
         session = conn.state
         if session is None:
             session = self._session(conn)
-        return session.data(CLIENT if side == conn.client_side else SERVER,  # type: ignore[attr-defined, no-any-return]
-                            offset, data, frame)  # fmt: skip
+        if isinstance(session, TLSSession):
+            return session.data(CLIENT if side == conn.client_side else SERVER, offset, data,
+                                frame)  # fmt: skip
+        return SKIP_ALL  # another process's connection (`_NotOurs`)
 
     def on_gap(self, conn: Connection, side: int, offset: int, size: int, frame: int,
                reason: str) -> None:  # fmt: skip
@@ -303,6 +309,7 @@ class _Collector:
         if session is NOT_OURS or (session is None and not self._ours(conn)):
             self.pids.pop(conn.id, None)
             self.finished[conn.id] = None  # its id is counted; another process reports it
+            self.next_finished = self.next_finished or conn.id == self.next_id
             conn.state = None
             return
         summary = None
@@ -315,7 +322,10 @@ class _Collector:
             summary = TlsSummary.of(session)
         conv = Conversation.of(conn, summary, self._processes(conn), self.aliases)
         item = conv if self.prepare is None else self.prepare(conv)
-        if conn.id == self.next_id or len(self.finished) < self.limits.max_waiting_connections:
+        if conn.id == self.next_id:
+            self.finished[conn.id] = item
+            self.next_finished = True
+        elif len(self.finished) < self.limits.max_waiting_connections:
             self.finished[conn.id] = item
         else:
             self.spill.put(conn.id, item)
@@ -331,6 +341,7 @@ class _Collector:
             elif self.next_id in spilled:
                 conv = self.spill.take(self.next_id)
             else:
+                self.next_finished = False
                 return
             self.next_id += 1
             yield conv
@@ -418,9 +429,7 @@ class _FrameLoop(FrameSink):
                 frames.append(FrameRecord(number, ts_ns, conn.id, side, flags,
                                           len(payload) + missing))  # fmt: skip
         # Yield when the next connection in id order has finished: it can be handed on.
-        collector = self.collector
-        next_id = collector.next_id
-        return next_id in collector.finished or next_id in collector.spill.index
+        return self.collector.next_finished
 
 
 class Analysis:
