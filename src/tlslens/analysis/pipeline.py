@@ -369,6 +369,8 @@ class _FrameLoop(FrameSink):
         self.frames = analysis.frames
         #: TCP segments handed to the flow table.
         self.segments = 0
+        #: Where `packet.decode_into` puts each frame's segment.
+        self.decoded = packet.Decoded()
 
     def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
               start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
@@ -384,6 +386,7 @@ class _FrameLoop(FrameSink):
         leave_out = self.leave_out
         # `packet.decode`, `table.add` and the share functions are called as written, not
         # through aliases: compiled (tlslens.compiled), that is a direct C call.
+        share = -1
         if leave_out:
             # Another share's frame is known by its addresses and ports alone, undecoded.
             share = packet.share_of_frame(linktype, chunk, start, stop, leave_out,
@@ -391,8 +394,9 @@ class _FrameLoop(FrameSink):
             if share >= 0 and share != self.share_index:
                 self.table.tick(ts_ns)
                 return False
-        seg = packet.decode(linktype, chunk, view, start, stop)
-        if isinstance(seg, int):  # no TCP segment; which reason
+        d = self.decoded
+        seg = packet.decode_into(linktype, chunk, view, start, stop, d)
+        if seg:  # no TCP segment; which reason
             report = self.report
             if seg == packet.UNSUPPORTED_LINK:
                 counts = report.unsupported_linktypes
@@ -405,16 +409,18 @@ class _FrameLoop(FrameSink):
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, seg, 0))
             return False
-        src, dst, sport, dport, seq, ack, flags, window, payload, missing = seg
-        if leave_out and (
+        src, dst, sport, dport = d.src, d.dst, d.sport, d.dport
+        if leave_out and share < 0 and (  # a frame `share_of_frame` could not read
             in_host_share(src, dst, sport, dport, leave_out) if self.by_hosts
             else in_share(src, dst, sport, dport, leave_out)
         ) != self.share_index:  # fmt: skip
             self.table.tick(ts_ns)
             return False
         self.segments += 1
-        conn = self.table.add(number, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
-                              payload, missing)  # fmt: skip
+        flags = d.flags
+        conn = self.table.add_from(number, ts_ns, src, dst, sport, dport, d.seq, d.ack, flags,
+                                   d.window, d.view, d.start, d.stop, d.missing)  # fmt: skip
+        d.view = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))
@@ -427,7 +433,7 @@ class _FrameLoop(FrameSink):
                 self.collector.on_process(conn, side, number, meta)  # type: ignore[arg-type]
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, conn.id, side, flags,
-                                          len(payload) + missing))  # fmt: skip
+                                          d.stop - d.start + d.missing))  # fmt: skip
         # Yield when the next connection in id order has finished: it can be handed on.
         return self.collector.next_finished
 

@@ -145,19 +145,26 @@ def _common(chunk: bytes, s: int, n: int) -> bool:
     return total >= 40 and 54 <= payload_start <= 14 + total
 
 
+#: 2**30 divided by the golden ratio, odd: a multiplicative hash (Knuth, TAOCP 6.4) that
+#: spreads neighbouring ports and addresses over the shares. Compiled, a product stays
+#: machine arithmetic only while both factors are under 2**30; past that it goes through
+#: Python's long multiplication, which a split worker paid for every frame.
+_GOLDEN30: Final = 0x278DDE6D
+
+
 def flow_share(src_last: int, dst_last: int, sport: int, dport: int, count: int) -> int:
     """Which of `count` shares a TCP connection belongs to, from the last byte of each
     address and the two ports: the same for both directions, and the same in every process
     (Python's own hash of bytes is not). Port parity is no use alone: Linux hands out even
     ephemeral ports to connect()."""
-    mixed = (sport ^ dport ^ (src_last ^ dst_last) << 16) * 0x9E3779B1
+    mixed = (sport ^ dport ^ (src_last ^ dst_last) << 16) * _GOLDEN30
     return (mixed >> 16) % count
 
 
 def hosts_share(src_word: int, dst_word: int, count: int) -> int:
     """Like `flow_share`, from the two addresses alone (their last four bytes, as numbers):
     every connection between the same two hosts falls in the same share."""
-    return ((src_word ^ dst_word) * 0x9E3779B1 >> 16) % count
+    return (((src_word ^ dst_word) & 0x3FFFFFFF) * _GOLDEN30 >> 16) % count
 
 
 def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: int,
@@ -175,10 +182,50 @@ def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: in
                       chunk[s + 36] << 8 | chunk[s + 37], count)  # fmt: skip
 
 
-def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
-           ) -> Segment | int:  # fmt: skip
-    """`parse` of the frame chunk[start:stop], `view` being a memoryview of `chunk`: the
-    payload is a view into the chunk, and nothing else of the frame is copied."""
+class Decoded:
+    """The fields of one TCP segment, filled in place by `decode_into`: the frame loop
+    keeps one and reads it after each frame. Compiled, the numbers stay machine integers
+    from the frame's bytes to the flow table, where a `Segment` tuple boxed each and was
+    made and freed once per frame; and the payload is given as its place in a view
+    (view[start:stop]), so that no view of it is made unless it is needed
+    (`FlowTable.add_from`)."""
+
+    def __init__(self) -> None:
+        self.src = b""
+        self.dst = b""
+        self.sport = 0
+        self.dport = 0
+        self.seq = 0
+        self.ack = 0
+        self.flags = 0
+        self.window = 0
+        self.view = NO_PAYLOAD
+        self.start = 0
+        self.stop = 0
+        self.missing = 0
+
+    def fill(self, seg: Segment) -> None:
+        payload: memoryview
+        (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
+         self.window, payload, self.missing) = seg  # fmt: skip
+        self.view = payload
+        self.start = 0
+        self.stop = len(payload)
+
+    def segment(self) -> Segment:
+        return (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
+                self.window, self.view[self.start : self.stop], self.missing)  # fmt: skip
+
+
+#: The payload of a segment that carries none.
+NO_PAYLOAD: Final = memoryview(b"")
+
+
+def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int,
+                out: Decoded) -> int:  # fmt: skip
+    """`parse` of the frame chunk[start:stop], `view` being a memoryview of `chunk`, into
+    `out`: 0 with `out` filled in, or the reason code. The payload is left in the chunk
+    (out.view is `view`), and nothing else of the frame is copied."""
     n = stop - start
     s = start
     if linktype == LINKTYPE_ETHERNET and _common(chunk, s, n):
@@ -186,22 +233,38 @@ def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
         payload_start = 34 + (offset_byte >> 4) * 4
         ip_end = 14 + (chunk[s + 16] << 8 | chunk[s + 17])
         t = s + 34  # the TCP header (RFC 9293 3.1)
-        src = chunk[s + 26 : s + 30]
-        dst = chunk[s + 30 : s + 34]
-        sport = chunk[t] << 8 | chunk[t + 1]
-        dport = chunk[t + 2] << 8 | chunk[t + 3]
-        seq = _u32(chunk, t + 4)
-        ack = _u32(chunk, t + 8)
+        out.src = chunk[s + 26 : s + 30]
+        out.dst = chunk[s + 30 : s + 34]
+        out.sport = chunk[t] << 8 | chunk[t + 1]
+        out.dport = chunk[t + 2] << 8 | chunk[t + 3]
+        out.seq = _u32(chunk, t + 4)
+        out.ack = _u32(chunk, t + 8)
         # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
-        flags = chunk[t + 13] | (offset_byte & 1) << 8
-        window = chunk[t + 14] << 8 | chunk[t + 15]
+        out.flags = chunk[t + 13] | (offset_byte & 1) << 8
+        out.window = chunk[t + 14] << 8 | chunk[t + 15]
         captured_end = ip_end if ip_end <= n else n
+        out.view = view
+        out.start = s + payload_start
         if payload_start >= captured_end:
-            return (src, dst, sport, dport, seq, ack, flags, window, view[0:0],
-                    ip_end - payload_start)  # fmt: skip
-        return (src, dst, sport, dport, seq, ack, flags, window,
-                view[s + payload_start : s + captured_end], ip_end - captured_end)  # fmt: skip
-    return parse_general(linktype, view[start:stop])
+            out.stop = out.start
+            out.missing = ip_end - payload_start
+        else:
+            out.stop = s + captured_end
+            out.missing = ip_end - captured_end
+        return 0
+    seg = parse_general(linktype, view[start:stop])
+    if isinstance(seg, int):
+        return seg
+    out.fill(seg)
+    return 0
+
+
+def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
+           ) -> Segment | int:  # fmt: skip
+    """`decode_into`, as a `Segment` tuple or the reason code."""
+    out = Decoded()
+    reason = decode_into(linktype, chunk, view, start, stop, out)
+    return reason if reason else out.segment()
 
 
 def parse_general(linktype: int, data: memoryview) -> Segment | int:

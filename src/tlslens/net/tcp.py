@@ -295,6 +295,29 @@ class FlowTable:
     ) -> Connection | None:
         """Account one segment; returns the connection it belongs to, or None for a late
         packet of a connection already reported."""
+        return self.add_from(frame, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
+                             payload, 0, len(payload), missing)  # fmt: skip
+
+    def add_from(
+        self,
+        frame: int,
+        ts_ns: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        view: memoryview,
+        start: int,
+        stop: int,
+        missing: int,
+    ) -> Connection | None:
+        """`add` of the segment whose payload is view[start:stop]: the view of the payload
+        is made only if its bytes are delivered or held, not for a segment inside a stretch
+        the sink steps over (most of an encrypted bulk transfer)."""
         if ts_ns >= self._next_closed_sweep:
             self._sweep(ts_ns)
         key = (src, sport, dst, dport)
@@ -354,7 +377,7 @@ class FlowTable:
                 self._fill_acknowledged_hole(conn, side ^ 1, other)
         half.window = window
 
-        n = len(payload) + missing
+        n = stop - start + missing
         if n:
             if (seq == half.next_seq and half.skip > n > 1 and not missing and not half.ooo
                     and half.fin_seq is None):  # fmt: skip
@@ -366,7 +389,8 @@ class FlowTable:
                 half.offset += n
                 half.next_seq = (seq + n) & MASK
             else:
-                self._segment(conn, side, half, other, seq, payload, missing, frame, flags)
+                self._segment(conn, side, half, other, seq, view[start:stop], missing, frame,
+                              flags)  # fmt: skip
         elif flags == ACK and half.next_seq is not None and (seq - half.next_seq) & MASK == MASK:
             # An empty segment one byte behind: a keep-alive, or a zero-window probe when
             # the peer's window is closed (Linux probes this way).
