@@ -63,7 +63,6 @@ from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli.files import ConnectionFilter, no_match_note
-from tlslens.query import compile_filter
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -132,7 +131,13 @@ def _worker(path: str, index: int, count: int, make_job: MakeJob,
         error = None
         job: ShareJob | None = None
         try:
-            predicate = compile_filter(filter_text) if filter_text is not None else None
+            predicate = None
+            if filter_text is not None:
+                # Lazy: the filter language and what it reads (event logs among them) take
+                # 30 ms to import, which a split run without a filter paid before the fork.
+                from tlslens.query import compile_filter
+
+                predicate = compile_filter(filter_text)
             job = made = make_job(ConnectionFilter(predicate, filter_text))
             sent: Iterator[tuple[int, bytes | None]] = (
                 ((conv.first_frame, made.data(conv)) for conv in analysis.conversations())
