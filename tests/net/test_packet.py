@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tlslens.net import packet
 from tlslens.net.packet import parse
+from tlslens.net.tcp import flow_key
 
 SRC4, DST4 = bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7])
 SRC6 = bytes.fromhex("20010db8000000000000000000000001")
@@ -207,3 +208,24 @@ def test_the_ethernet_ipv4_fast_path_agrees_with_the_general_path(
             assert share == packet.flow_share(src[-1], dst[-1], sport, dport, count)
             words = int.from_bytes(src[-4:], "big"), int.from_bytes(dst[-4:], "big")
             assert hosts == packet.hosts_share(*words, count)
+
+
+@settings(max_examples=300, deadline=None)
+@given(src=st.binary(min_size=4, max_size=4), dst=st.binary(min_size=4, max_size=4),
+       sport=st.integers(0, 0xFFFF), dport=st.integers(0, 0xFFFF))  # fmt: skip
+def test_decode_into_makes_the_flow_tables_key(src: bytes, dst: bytes, sport: int,
+                                               dport: int) -> None:  # fmt: skip
+    """The frame loop hands the flow table the key `decode_into` made out of the frame's
+    bytes; the table makes the other direction's with `tcp.flow_key`. They must agree, and
+    tell every 4-tuple and direction apart."""
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 2, 5 << 4, 0x18, 512, 0, 0) + b"hi"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+    chunk = b"\xee" * 5 + ether(ip + tcp)
+    out = packet.Decoded()
+    assert packet.decode_into(1, chunk, memoryview(chunk), 5, len(chunk), out) == 0
+    assert out.key == flow_key(src, sport, dst, dport)
+    assert (out.src, out.dst, out.sport, out.dport) == (src, dst, sport, dport)
+    if (src, sport) != (dst, dport):
+        assert flow_key(dst, dport, src, sport) != out.key
+    # The same bytes as IPv6 addresses make another key.
+    assert flow_key(bytes(12) + src, sport, bytes(12) + dst, dport) != out.key

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from recorder import Recorder
 
 from tlslens.limits import Limits
-from tlslens.net.tcp import ACK, FIN, RST, SYN, FlowTable
+from tlslens.net.tcp import ACK, FIN, RST, SYN, FlowTable, flow_key
 
 CLIENT = bytes([10, 0, 0, 1])
 SERVER = bytes([10, 0, 0, 2])
@@ -150,7 +150,7 @@ def test_buffer_limit_bounds_memory_and_reports_the_hole() -> None:
     wire.send(0, 0, b"x" * 10, ack_offset=0)
     for i in range(1, 30):  # offset 10..20 is lost
         wire.send(0, 10 + i * 10, b"y" * 10, ack_offset=0)
-    half = wire.table._flows[(CLIENT, 40000, SERVER, 443)][0].halves[0]
+    half = wire.table._flows[flow_key(CLIENT, 40000, SERVER, 443)][0].halves[0]
     assert len(half.ooo) <= 5
     assert wire.only.gaps[0][1:3] == (10, 10)
     assert bytes(wire.only.data[0]).startswith(b"x" * 10 + b"\0" * 10 + b"y" * 10)

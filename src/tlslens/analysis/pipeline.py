@@ -418,8 +418,9 @@ class _FrameLoop(FrameSink):
             return False
         self.segments += 1
         flags = d.flags
-        conn = self.table.add_from(number, ts_ns, src, dst, sport, dport, d.seq, d.ack, flags,
-                                   d.window, d.view, d.start, d.stop, d.missing)  # fmt: skip
+        conn = self.table.add_from(number, ts_ns, src, dst, sport, dport, d.key, d.seq, d.ack,
+                                   flags, d.window, d.view, d.start, d.stop,
+                                   d.missing)  # fmt: skip
         d.view = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:

@@ -15,13 +15,16 @@ with `src`/`dst` as 4- or 16-byte `bytes`, `payload` a memoryview of the capture
 small int saying why the frame carries no usable TCP segment (`NOT_IP`, `FRAGMENT`, ...).
 
 Link types: https://www.tcpdump.org/linktypes.html. IPv4: RFC 791. IPv6 and extension
-headers: RFC 8200. TCP: RFC 9293. This module imports nothing from tlslens.
+headers: RFC 8200. TCP: RFC 9293. This module imports only `tlslens.net.tcp` (for the flow
+key it makes of each segment).
 """
 
 from __future__ import annotations
 
 import struct
 from typing import Final
+
+from tlslens.net.tcp import flow_key
 
 # Why a frame yields no TCP segment.
 NOT_IP: Final = 1
@@ -199,6 +202,8 @@ class Decoded:
         self.ack = 0
         self.flags = 0
         self.window = 0
+        #: `tcp.flow_key(src, sport, dst, dport)`.
+        self.key = b""
         self.view = NO_PAYLOAD
         self.start = 0
         self.stop = 0
@@ -208,6 +213,7 @@ class Decoded:
         payload: memoryview
         (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
          self.window, payload, self.missing) = seg  # fmt: skip
+        self.key = flow_key(self.src, self.sport, self.dst, self.dport)
         self.view = payload
         self.start = 0
         self.stop = len(payload)
@@ -237,6 +243,8 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
         out.dst = chunk[s + 30 : s + 34]
         out.sport = chunk[t] << 8 | chunk[t + 1]
         out.dport = chunk[t + 2] << 8 | chunk[t + 3]
+        # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
+        out.key = chunk[s + 26 : s + 38]
         out.seq = _u32(chunk, t + 4)
         out.ack = _u32(chunk, t + 8)
         # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).

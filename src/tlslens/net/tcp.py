@@ -23,8 +23,8 @@ What it handles, and how (RFC 9293 for the rules):
   - how the connection ended: the first FIN or RST, its side and its frame.
 
 Hot-path shape (DESIGN.md, "speed is a design property"): per-flow state lives in slotted
-objects, flows are found with one dict lookup keyed by a tuple, and payloads are passed on as
-views of the reader's buffer; only out-of-order segments are copied.
+objects, flows are found with one dict lookup keyed by bytes (`flow_key`), and payloads
+are passed on as views of the reader's buffer; only out-of-order segments are copied.
 This module imports nothing from tlslens but `tlslens.limits`.
 """
 
@@ -238,21 +238,33 @@ def _trim(payload: memoryview, missing: int, cut: int) -> tuple[memoryview, int]
     return payload[cut:], missing
 
 
+def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
+    """One direction of a TCP flow as one bytes object: the two addresses, then the two
+    ports (big-endian), as they lie in an IPv4 packet without options, which makes it one
+    slice of the frame (`net.packet.decode_into`, tests/net/test_packet.py). The length
+    tells IPv4 (12) from IPv6 (36). A dict keyed by it hashes one short bytes object per
+    segment, where a (src, sport, dst, dport) tuple cost a twelfth of a bulk transfer's
+    run: a tuple and two boxed ports made, two bytes objects hashed, four items compared."""
+    return src + dst + (sport << 16 | dport).to_bytes(4, "big")
+
+
 class FlowTable:
     """All TCP connections of a capture; feed it segments in capture order."""
 
     def __init__(self, sink: StreamSink, limits: Limits | None = None) -> None:
         self.sink = sink
         self.limits = limits or Limits()
-        self._flows: dict[tuple[bytes, int, bytes, int], tuple[Connection, int]] = {}
+        #: flow_key -> (connection, which of its halves sends in that direction).
+        self._flows: dict[bytes, tuple[Connection, int]] = {}
         self._live: dict[int, Connection] = {}
         self._closed: deque[Connection] = deque()
         #: The 4-tuples of reported closed connections, kept for a while so that a late
         #: packet is recognised as late (see Limits.closed_linger_ns): flow key -> (initial
         #: sequence number of that direction's sender, reserved until). Only this much is
         #: kept: a busy server closes hundreds of connections a second.
-        self._reserved: dict[tuple[bytes, int, bytes, int], tuple[int | None, int]] = {}
-        self._reservations: deque[tuple[tuple[bytes, int, bytes, int], int]] = deque()
+        self._reserved: dict[bytes, tuple[int | None, int]] = {}
+        #: (the flow keys of both directions, reserved until), oldest first.
+        self._reservations: deque[tuple[tuple[bytes, bytes], int]] = deque()
         #: Packets that came after their connection was finished, and a few of their frames.
         self.late_packets = 0
         self.late_frames: list[int] = []
@@ -295,7 +307,8 @@ class FlowTable:
     ) -> Connection | None:
         """Account one segment; returns the connection it belongs to, or None for a late
         packet of a connection already reported."""
-        return self.add_from(frame, ts_ns, src, dst, sport, dport, seq, ack, flags, window,
+        return self.add_from(frame, ts_ns, src, dst, sport, dport,
+                             flow_key(src, sport, dst, dport), seq, ack, flags, window,
                              payload, 0, len(payload), missing)  # fmt: skip
 
     def add_from(
@@ -306,6 +319,7 @@ class FlowTable:
         dst: bytes,
         sport: int,
         dport: int,
+        key: bytes,
         seq: int,
         ack: int,
         flags: int,
@@ -315,12 +329,12 @@ class FlowTable:
         stop: int,
         missing: int,
     ) -> Connection | None:
-        """`add` of the segment whose payload is view[start:stop]: the view of the payload
+        """`add` of the segment whose payload is view[start:stop], `key` being its
+        `flow_key(src, sport, dst, dport)`: the view of the payload
         is made only if its bytes are delivered or held, not for a segment inside a stretch
         the sink steps over (most of an encrypted bulk transfer)."""
         if ts_ns >= self._next_closed_sweep:
             self._sweep(ts_ns)
-        key = (src, sport, dst, dport)
         entry = self._flows.get(key)
         if entry is None:
             if self._reserved:
@@ -333,15 +347,15 @@ class FlowTable:
                             self.late_frames.append(frame)
                         return None
                     # A new SYN: the ports are being reused; the reservation ends.
-                    self._unreserve(key, None)
-            conn = self._open(frame, ts_ns, src, sport, dst, dport, flags)
+                    self._unreserve((key, flow_key(dst, dport, src, sport)), None)
+            conn = self._open(frame, ts_ns, src, sport, dst, dport, key, flags)
             side = 0
         else:
             conn, side = entry
             if flags & SYN and not flags & ACK and conn.halves[side].isn != seq:
                 # A fresh SYN on a known 4-tuple: the port pair is being reused.
                 self._finish(conn)
-                conn = self._open(frame, ts_ns, src, sport, dst, dport, flags)
+                conn = self._open(frame, ts_ns, src, sport, dst, dport, key, flags)
                 side = 0
         conn.packets += 1
         conn.last_frame = frame
@@ -404,9 +418,8 @@ class FlowTable:
 
     # -- connection life ---------------------------------------------------------------
 
-    def _open(
-        self, frame: int, ts_ns: int, src: bytes, sport: int, dst: bytes, dport: int, flags: int
-    ) -> Connection:
+    def _open(self, frame: int, ts_ns: int, src: bytes, sport: int, dst: bytes, dport: int,
+              key: bytes, flags: int) -> Connection:  # fmt: skip
         if flags & SYN:
             client_side, source = (1, ROLE_SYN_ACK) if flags & ACK else (0, ROLE_SYN)
         else:
@@ -415,8 +428,8 @@ class FlowTable:
             client_side, source = (1 if sport < dport else 0), ROLE_PORT
         conn = Connection(self._next_id, src, sport, dst, dport, frame, ts_ns, client_side, source)
         self._next_id += 1
-        self._flows[(src, sport, dst, dport)] = (conn, 0)
-        self._flows[(dst, dport, src, sport)] = (conn, 1)
+        self._flows[key] = (conn, 0)
+        self._flows[flow_key(dst, dport, src, sport)] = (conn, 1)
         self._live[conn.id] = conn
         if len(self._live) > self.limits.max_live_connections:
             self._finish(next(iter(self._live.values())))
@@ -458,22 +471,23 @@ class FlowTable:
         conn.finished = True
         a, b = conn.addrs
         pa, pb = conn.ports
-        for side, key in enumerate(((a, pa, b, pb), (b, pb, a, pa))):
+        keys = (flow_key(a, pa, b, pb), flow_key(b, pb, a, pa))
+        for side, key in enumerate(keys):
             entry = self._flows.get(key)
             if entry is not None and entry[0] is conn:
                 del self._flows[key]
             if tombstone is not None:
                 self._reserved[key] = (conn.halves[side].isn, tombstone)
         if tombstone is not None:
-            self._reservations.append(((a, pa, b, pb), tombstone))
+            self._reservations.append((keys, tombstone))
         self._live.pop(conn.id, None)
         self.sink.on_finished(conn)
 
-    def _unreserve(self, key: tuple[bytes, int, bytes, int], until: int | None) -> None:
-        """End the reservation of a 4-tuple (both directions); with `until`, only if it is
-        still the one made then (a reused and closed again 4-tuple has a newer one)."""
-        src, sport, dst, dport = key
-        for k in (key, (dst, dport, src, sport)):
+    def _unreserve(self, keys: tuple[bytes, bytes], until: int | None) -> None:
+        """End the reservation of a 4-tuple (the flow keys of both directions); with
+        `until`, only if it is still the one made then (a reused and closed again 4-tuple
+        has a newer one)."""
+        for k in keys:
             found = self._reserved.get(k)
             if found is not None and (until is None or found[1] == until):
                 del self._reserved[k]
