@@ -27,16 +27,17 @@ from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
-#: The modules setup.py compiles with mypyc: capture reading, packet decoding, TCP
-#: following, the TLS parsers (each strict-typed, importing only those layers, the
-#: standard library and `tlslens.limits`), the pipeline's per-packet loop that drives
-#: them, and the connection record it makes of each finished connection (`conversation`,
-#: `tls_summary`: a quarter less time per record).
+#: The modules setup.py compiles with mypyc: capture reading (pcap and pcapng), packet
+#: decoding, TCP following, the TLS parsers (each strict-typed, importing only those
+#: layers, the standard library and `tlslens.limits`), the pipeline's per-packet loop that
+#: drives them, and the connection record it makes of each finished connection
+#: (`conversation`, `tls_summary`: a quarter less time per record).
 CORE = (
     "tlslens.analysis.conversation",
     "tlslens.analysis.pipeline",
     "tlslens.analysis.tls_summary",
     "tlslens.capture.pcap",
+    "tlslens.capture.pcapng",
     "tlslens.capture.sink",
     "tlslens.capture.source",
     "tlslens.net.packet",
