@@ -292,7 +292,7 @@ class Conversation(Value):
             record["process"] = self.processes[0].to_record()
             record["processes"] = [p.to_record() for p in self.processes]
         if self.tls is not None:
-            record.update(self.tls.to_record())
+            self.tls.add_to_record(record)
         else:
             record.update(tls=False, outcome="not-tls")
         return record

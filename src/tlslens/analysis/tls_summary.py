@@ -221,25 +221,32 @@ class TlsSummary:
         return notes
 
     def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        self.add_to_record(record)
+        return record
+
+    def add_to_record(self, record: dict[str, Any]) -> None:
+        """Put the TLS part of a connection's record into `record` (its `Conversation`'s:
+        no dict of its own to be made and merged)."""
         s = self.session
-        record: dict[str, Any] = {"tls": s.is_tls}
+        record["tls"] = s.is_tls
         if not s.is_tls:
             record["outcome"] = self.outcome
-            return record
+            return
         hello = s.client_hello
         server_hello = s.server_hello
-        record.update(
-            sni=self.sni,
-            version=self.version,
-            cipher=self.cipher,
-            cipher_id=s.cipher,
-            resumed=s.resumed,
-            established=s.established,
-            outcome=self.outcome,
-            history=self.history,
-            ja3=self.ja3,
-            ja3s=self.ja3s,
-        )
+        # Key by key: compiled, each is a store, where update(**...) went through a
+        # generic call with keyword arguments.
+        record["sni"] = self.sni
+        record["version"] = self.version
+        record["cipher"] = self.cipher
+        record["cipher_id"] = s.cipher
+        record["resumed"] = s.resumed
+        record["established"] = s.established
+        record["outcome"] = self.outcome
+        record["history"] = self.history
+        record["ja3"] = self.ja3
+        record["ja3s"] = self.ja3s
         if hello is not None:
             ext = hello.extensions
             record["client_hello"] = {
@@ -299,7 +306,6 @@ class TlsSummary:
             {"from": a.role, "frame": a.frame, "offset": a.offset, "message": a.message}
             for a in s.anomalies
         ]
-        return record
 
     @property
     def group(self) -> str | None:
