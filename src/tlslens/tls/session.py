@@ -187,6 +187,7 @@ class _Direction:
         "hs_first_frame",
         "hs_offset",
         "last_record",
+        "last_version",
         "mode",
         "plain_bytes",
         "record_versions",
@@ -208,6 +209,7 @@ class _Direction:
         self.records: RecordLayer | None = None
         #: The record-layer versions this side used (legacy_record_version, RFC 8446 5.1).
         self.record_versions: set[int] = set()
+        self.last_version = -1
         self.plain_bytes = 0
         #: Stream offset where TLS started in this direction (0 unless STARTTLS).
         self.tls_start: int | None = None
@@ -412,7 +414,9 @@ class TLSSession:
                 fragment: bytes | None, offset: int, first_frame: int, last_frame: int
                 ) -> None:  # fmt: skip
         role = d.role
-        d.record_versions.add(version)
+        if version != d.last_version:  # a set's add per record, only on a change
+            d.record_versions.add(version)
+            d.last_version = version
         if length > MAX_PLAINTEXT and not d.encrypted and content_type != APPLICATION_DATA:
             self._anomaly(
                 role, last_frame, offset,
@@ -477,30 +481,40 @@ class TLSSession:
 
     def _handshake_fragment(self, d: _Direction, fragment: bytes, offset: int, first_frame: int,
                             last_frame: int) -> None:  # fmt: skip
-        """Reassemble handshake messages that span records, or share one (RFC 8446 5.1)."""
+        """Reassemble handshake messages that span records, or share one (RFC 8446 5.1).
+        The messages are read out of the record's own bytes when no earlier record left a
+        part of one (the common case: no copy into the buffer and out again), and whatever
+        is left over waits in `hs_buf` for the next record."""
         buf = d.hs_buf
-        if not buf:
+        if buf:
+            buf += fragment
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = fragment
             d.hs_offset = offset
             d.hs_first_frame = first_frame
-        buf += fragment
-        while len(buf) >= 4:
-            msg_type = buf[0]
-            length = buf[1] << 16 | buf[2] << 8 | buf[3]
+        n = len(data)
+        pos = 0
+        while n - pos >= 4:
+            msg_type = data[pos]
+            length = data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
             if length > self.limits.max_handshake_message_bytes:
                 self._anomaly(
                     d.role, last_frame, d.hs_offset,
                     f"handshake message of type {msg_type} claims {length} bytes, more than "
                     f"the {self.limits.max_handshake_message_bytes}-byte limit; dropped",
                 )  # fmt: skip
-                buf.clear()
                 return
-            if len(buf) < 4 + length:
-                return
-            body = bytes(buf[4 : 4 + length])
-            del buf[: 4 + length]
+            if n - pos < 4 + length:
+                break
+            body = data[pos + 4 : pos + 4 + length]
+            pos += 4 + length
             self._message(d, msg_type, body, d.hs_offset, d.hs_first_frame, last_frame)
             d.hs_offset += 4 + length
-            d.hs_first_frame = first_frame if buf else 0
+            d.hs_first_frame = first_frame if pos < n else 0
+        if pos < n:
+            buf += data[pos:]
 
     def _message(self, d: _Direction, msg_type: int, body: bytes, offset: int,
                  first_frame: int, last_frame: int) -> None:  # fmt: skip
