@@ -1,11 +1,14 @@
 """The chunked input under the readers: each chunk is the file's bytes at its offset, across
-refills that keep the end of a chunk, for plain and gzip files alike; and a file that shrinks
-between two refills loses nothing already read."""
+refills that keep the end of a chunk, for plain and gzip files alike, and for a pipe that
+cannot seek back over the bytes read to tell gzip; and a file that shrinks between two
+refills loses nothing already read."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,4 +59,32 @@ def test_a_file_that_shrinks_keeps_the_bytes_already_read(tmp_path: Path) -> Non
     source.refill(kept_from, 200)
     assert source.base == old_base + kept_from
     assert source.data == raw[source.base : source.base + 100]
+    source.close()
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_a_pipe_is_read_whole(tmp_path: Path, compressed: bool) -> None:
+    # `tcpdump -w - | tlslens analyze /dev/stdin`, a FIFO, `<(zcat trace.pcap.gz)`.
+    raw = content(CHUNK_BYTES + 4321)
+    written = gzip.compress(raw, compresslevel=1) if compressed else raw
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def writer() -> None:
+        with fifo.open("wb") as out:
+            out.write(written[:1])  # the format is told from bytes that come one by one
+            out.flush()
+            out.write(written[1:])
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    source, was_gzip = open_input(str(fifo))
+    assert was_gzip == compressed
+    got = source.data
+    while not source.eof:
+        source.refill(len(source.data), 16)
+        got += source.data
+    thread.join()
+    assert got == raw
+    assert source.error is None
     source.close()

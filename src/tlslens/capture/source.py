@@ -35,10 +35,11 @@ class GzipStream:
     can make us hold more than `size` bytes), and concatenated gzip members are followed.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, head: bytes = b"") -> None:
         self._file = file
         self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._pending = b""
+        #: `head`: the stream's first bytes, already read from `file` (a pipe cannot seek).
+        self._pending = head
         self._done = False
         self.error: str | None = None
 
@@ -161,11 +162,29 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
         raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by ChunkedInput.close
     except OSError as exc:
         raise CaptureError(path, f"cannot open file: {exc.strerror or exc}") from exc
-    head = raw.read(2)
-    raw.seek(0)
+    # A pipe (`tcpdump -w - | tlslens analyze /dev/stdin`, a FIFO, `<(zcat ...)`) cannot
+    # seek back over the bytes read to tell gzip: they are handed on instead.
+    seekable = raw.seekable()
+    head = b""
+    try:
+        while len(head) < 2:
+            got = raw.read(2 - len(head))
+            if not got:
+                break
+            head += got
+        if seekable:
+            raw.seek(0)
+    except OSError as exc:
+        raw.close()
+        raise CaptureError(path, f"cannot read file: {exc.strerror or exc}") from exc
     compressed = head == GZIP_MAGIC
-    stream: BinaryIO | GzipStream = GzipStream(raw) if compressed else raw
+    stream: BinaryIO | GzipStream = (
+        GzipStream(raw, b"" if seekable else head) if compressed else raw
+    )
     source = ChunkedInput(stream, path)
+    if not seekable and not compressed:
+        source.data = head
+        source.buf = memoryview(head)
     source.refill(0, 64)
     if len(source.buf) == 0:
         source.close()
