@@ -8,9 +8,8 @@ Imports `tlslens.tls` and `tlslens.certs` (the analysis layer composes them).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar, Final
 
 from tlslens.certs.x509 import CertSummary, summarize
 from tlslens.tls import messages as m
@@ -35,12 +34,19 @@ from tlslens.tls.session import (
     TLSSession,
     is_tls13,
 )
+from tlslens.tls.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateSeen:
-    summary: CertSummary
-    frame: int
+class CertificateSeen(Value):
+    """A certificate as one connection carried it: its summary and the frame (a `Value`: a
+    connection makes one per certificate, and a compiled dataclass's __init__ is not)."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("summary", "frame")
+    __slots__ = __match_args__
+
+    def __init__(self, summary: CertSummary, frame: int) -> None:
+        self.summary: Final = summary
+        self.frame: Final = frame
 
     def to_record(self) -> dict[str, Any]:
         record = _certificate_fields(self.summary).copy()
@@ -48,12 +54,23 @@ class CertificateSeen:
         return record
 
 
-@lru_cache(maxsize=1024)
+#: What `_certificate_fields` made, by the certificate's SHA-256 (a string, whose hash
+#: Python keeps: a summary's own hash runs its dataclass's interpreted __hash__ over
+#: seventeen fields, for every certificate of every connection).
+_FIELDS_BY_SHA256: Final[dict[str, dict[str, Any]]] = {}
+_FIELDS_KEPT: Final = 1024
+
+
 def _certificate_fields(s: CertSummary) -> dict[str, Any]:
     """A certificate's part of its record, but the frame: remembered per certificate, which
     a server sends on every connection. Shared, so callers copy it before adding to it, and
     its lists are tuples (the same JSON arrays)."""
-    record: dict[str, Any] = {
+    record = _FIELDS_BY_SHA256.get(s.sha256)
+    if record is not None:
+        return record
+    if len(_FIELDS_BY_SHA256) >= _FIELDS_KEPT:
+        _FIELDS_BY_SHA256.clear()
+    record = {
         "subject": s.subject,
         "issuer": s.issuer,
         "serial": s.serial,
@@ -73,6 +90,7 @@ def _certificate_fields(s: CertSummary) -> dict[str, Any]:
     }  # fmt: skip
     if s.error:
         record["error"] = s.error
+    _FIELDS_BY_SHA256[s.sha256] = record
     return record
 
 
@@ -102,26 +120,32 @@ def _alert_record(alert: Alert) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class TlsSummary:
-    """Facts about the TLS in one connection, ready for display."""
+class TlsSummary(Value):
+    """Facts about the TLS in one connection, ready for display (a `Value`, made once per
+    connection)."""
 
-    session: TLSSession
-    certificates: tuple[CertificateSeen, ...]
-    client_certificates: tuple[CertificateSeen, ...]
-    alerts: tuple[Alert, ...]
-    outcome: str
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "session", "certificates", "client_certificates", "alerts", "outcome"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, session: TLSSession, certificates: tuple[CertificateSeen, ...],
+                 client_certificates: tuple[CertificateSeen, ...], alerts: tuple[Alert, ...],
+                 outcome: str) -> None:  # fmt: skip
+        self.session: Final = session
+        self.certificates: Final = certificates
+        self.client_certificates: Final = client_certificates
+        self.alerts: Final = alerts
+        self.outcome: Final = outcome
 
     @classmethod
     def of(cls, session: TLSSession) -> TlsSummary:
         return cls(
-            session=session,
-            certificates=tuple(CertificateSeen(summarize(d), f) for d, f in session.certificates),
-            client_certificates=tuple(
-                CertificateSeen(summarize(d), f) for d, f in session.client_certificates
-            ),
-            alerts=tuple(session.final_alerts()),
-            outcome=session.outcome(),
+            session,
+            tuple([CertificateSeen(summarize(d), f) for d, f in session.certificates]),
+            tuple([CertificateSeen(summarize(d), f) for d, f in session.client_certificates]),
+            tuple(session.final_alerts()),
+            session.outcome(),
         )
 
     @property
