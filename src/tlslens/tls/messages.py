@@ -1,6 +1,6 @@
-"""Handshake messages and extensions as immutable records with RFC field names: frozen
-dataclasses, but for the hellos and their extensions, made for every connection, which are
-`Value`s (quicker to make when compiled: see `tlslens.tls.value`).
+"""Handshake messages and extensions as immutable records with RFC field names: `Value`s
+(quicker to make than frozen dataclasses when compiled: see `tlslens.tls.value`), but for the
+rare SSL 2.0 SERVER-HELLO.
 
 Code points are kept as ints (names are looked up only for display, in `registry`), unknown
 extensions are kept raw, and a malformed extension body is noted on its message instead of
@@ -228,47 +228,72 @@ class SSLv2ServerHello:
     cipher_specs: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Certificate:
-    #: DER certificates as sent, leaf first (RFC 5246 7.4.2, RFC 8446 4.4.2).
-    certificates: tuple[bytes, ...]
-    request_context: bytes = b""
+class Certificate(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = ("certificates", "request_context")
+    __slots__ = __match_args__
+
+    def __init__(self, certificates: tuple[bytes, ...], request_context: bytes = b"") -> None:
+        #: DER certificates as sent, leaf first (RFC 5246 7.4.2, RFC 8446 4.4.2).
+        self.certificates: Final = certificates
+        self.request_context: Final = request_context
 
 
-@dataclass(frozen=True, slots=True)
-class ServerKeyExchange:
-    #: "ecdhe", "dhe", "rsa" (export), "psk", or "unknown".
-    kind: str
-    named_group: int | None = None
-    dh_prime_bits: int | None = None
-    #: SignatureScheme (TLS 1.2); None before TLS 1.2 or for anonymous suites.
-    signature_scheme: int | None = None
+class ServerKeyExchange(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "kind", "named_group", "dh_prime_bits", "signature_scheme"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, kind: str, named_group: int | None = None,
+                 dh_prime_bits: int | None = None, signature_scheme: int | None = None
+                 ) -> None:  # fmt: skip
+        #: "ecdhe", "dhe", "rsa" (export), "psk", or "unknown".
+        self.kind: Final = kind
+        self.named_group: Final = named_group
+        self.dh_prime_bits: Final = dh_prime_bits
+        #: SignatureScheme (TLS 1.2); None before TLS 1.2 or for anonymous suites.
+        self.signature_scheme: Final = signature_scheme
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateRequest:
-    certificate_types: tuple[int, ...]
-    signature_algorithms: tuple[int, ...]
-    #: DER-encoded DistinguishedNames of acceptable CAs (RFC 5246 7.4.4).
-    certificate_authorities: tuple[bytes, ...]
+class CertificateRequest(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "certificate_types", "signature_algorithms", "certificate_authorities"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, certificate_types: tuple[int, ...], signature_algorithms: tuple[int, ...],
+                 certificate_authorities: tuple[bytes, ...]) -> None:  # fmt: skip
+        self.certificate_types: Final = certificate_types
+        self.signature_algorithms: Final = signature_algorithms
+        #: DER-encoded DistinguishedNames of acceptable CAs (RFC 5246 7.4.4).
+        self.certificate_authorities: Final = certificate_authorities
 
 
-@dataclass(frozen=True, slots=True)
-class NewSessionTicket:
-    lifetime_hint: int
-    ticket_length: int
+class NewSessionTicket(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = ("lifetime_hint", "ticket_length")
+    __slots__ = __match_args__
+
+    def __init__(self, lifetime_hint: int, ticket_length: int) -> None:
+        self.lifetime_hint: Final = lifetime_hint
+        self.ticket_length: Final = ticket_length
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateVerify:
-    signature_scheme: int | None
+class CertificateVerify(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = ("signature_scheme",)
+    __slots__ = __match_args__
+
+    def __init__(self, signature_scheme: int | None) -> None:
+        self.signature_scheme: Final = signature_scheme
 
 
-@dataclass(frozen=True, slots=True)
-class Opaque:
+class Opaque(Value):
     """A message whose body we only measure (ClientKeyExchange, Finished, ...)."""
 
-    length: int
+    __match_args__: ClassVar[tuple[str, ...]] = ("length",)
+    __slots__ = __match_args__
+
+    def __init__(self, length: int) -> None:
+        self.length: Final = length
 
 
 Body = (
