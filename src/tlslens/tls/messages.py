@@ -96,7 +96,7 @@ class Extensions(Value):
         "early_data", "extended_master_secret", "encrypt_then_mac", "renegotiation_info",
         "status_request", "record_size_limit", "problems",
     )  # fmt: skip
-    __slots__ = __match_args__
+    __slots__ = (*__match_args__, "types")
 
     def __init__(
         self,
@@ -148,10 +148,9 @@ class Extensions(Value):
         self.record_size_limit: Final = record_size_limit
         #: What could not be parsed, one sentence each (the raw bytes are still in `raw`).
         self.problems: Final = problems
-
-    @property
-    def types(self) -> tuple[int, ...]:
-        return tuple([e.type for e in self.raw])
+        #: The extension types in the order sent (made once: JA3, JA3S and the record's
+        #: extension names all read them). Not a field: it follows from `raw`.
+        self.types: Final = tuple([e.type for e in raw])
 
     def has(self, ext_type: int) -> bool:
         return any(e.type == ext_type for e in self.raw)
