@@ -384,8 +384,8 @@ class _FrameLoop(FrameSink):
             times.append(ts_ns)
         frames = self.frames
         leave_out = self.leave_out
-        # `packet.decode`, `table.add` and the share functions are called as written, not
-        # through aliases: compiled (tlslens.compiled), that is a direct C call.
+        # `packet.decode_into`, `table.add_from` and the share functions are called as
+        # written, not through aliases: compiled (tlslens.compiled), that is a direct C call.
         share = -1
         if leave_out:
             # Another share's frame is known by its addresses and ports alone, undecoded.

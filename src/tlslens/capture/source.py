@@ -7,7 +7,7 @@ mmap (a mapped file that shrinks while it is read kills the process with SIGBUS)
 
 A chunk is an immutable `bytes` object: compiled code (tlslens.compiled) indexes `bytes` with
 a direct C access, about ten times quicker than indexing a memoryview or a bytearray, which is
-what lets the pcap reader and `net.packet.decode` read header fields byte by byte. Making it
+what lets the pcap reader and `net.packet.decode_into` read header fields byte by byte. Making it
 costs no extra copy for a plain file: the bytes a refill keeps (the start of a record cut by
 the chunk's end) are read again from the file, which the page cache answers; only a
 compressed or unseekable stream joins them to the new bytes. This module imports nothing from
