@@ -116,6 +116,24 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
 
 
 @needs_corpus
+@pytest.mark.parametrize("name", ["-", "/dev/stdin"])
+def test_standard_input_is_read_like_the_file(name: str) -> None:
+    # `tcpdump -w - | tlslens analyze -`: a pipe, which cannot seek back over the bytes that
+    # tell the format. The records are the file's, but for the name they carry.
+    def analyze(path: str, stdin: bytes | None = None) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tlslens", "analyze", "--format", "jsonl", "-j", "1", path],
+            input=stdin, capture_output=True, check=True,
+        )  # fmt: skip
+        assert b"Traceback" not in proc.stderr
+        return proc.stdout.decode().replace(json.dumps(path), '"?"')
+
+    expected = analyze(str(TLS12))
+    assert expected.count("\n") >= 1
+    assert analyze(name, TLS12.read_bytes()) == expected
+
+
+@needs_corpus
 def test_csv_has_a_header_and_a_row_per_connection(capsys: pytest.CaptureFixture[str]) -> None:
     import csv
     import io

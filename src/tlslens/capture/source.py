@@ -16,6 +16,7 @@ tlslens outside `capture`.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import BinaryIO
 
@@ -153,15 +154,23 @@ class ChunkedInput:
 
 
 def open_input(path: str) -> tuple[ChunkedInput, bool]:
-    """Open `path`, transparently decompressing gzip. Returns the input and whether it was gzip.
+    """Open `path` ("-": standard input), transparently decompressing gzip. Returns the input
+    and whether it was gzip.
 
     Raises CaptureError when the file cannot be opened or is empty.
     """
+    # Unbuffered: chunks are a megabyte, and a buffer in between would copy each twice.
+    # "-" is standard input, as for tshark -r - (`tcpdump -w - | tlslens analyze -`).
+    # ChunkedInput.close closes the file (standard input's descriptor stays open).
     try:
-        # Unbuffered: chunks are a megabyte, and a buffer in between would copy each twice.
-        raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by ChunkedInput.close
+        if path == "-":
+            raw = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+        else:
+            raw = open(path, "rb", buffering=0)  # noqa: SIM115
     except OSError as exc:
         raise CaptureError(path, f"cannot open file: {exc.strerror or exc}") from exc
+    except (ValueError, AttributeError) as exc:  # standard input closed, or none at all
+        raise CaptureError(path, f"cannot open file: {exc}") from exc
     # A pipe (`tcpdump -w - | tlslens analyze /dev/stdin`, a FIFO, `<(zcat ...)`) cannot
     # seek back over the bytes read to tell gzip: they are handed on instead.
     seekable = raw.seekable()
