@@ -484,10 +484,16 @@ class TLSSession:
         """Reassemble handshake messages that span records, or share one (RFC 8446 5.1).
         The messages are read out of the record's own bytes when no earlier record left a
         part of one (the common case: no copy into the buffer and out again), and whatever
-        is left over waits in `hs_buf` for the next record."""
+        is left over waits in `hs_buf` until the records that complete it have come."""
         buf = d.hs_buf
         if buf:
             buf += fragment
+            if len(buf) >= 4:
+                length = buf[1] << 16 | buf[2] << 8 | buf[3]
+                if len(buf) < 4 + length <= 4 + self.limits.max_handshake_message_bytes:
+                    # The message goes on in later records: wait for them without copying
+                    # what is held (a large one in many records would be copied each time).
+                    return
             data = bytes(buf)
             buf.clear()
         else:
