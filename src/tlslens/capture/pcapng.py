@@ -22,7 +22,7 @@ from typing import Any
 
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import FrameSink
-from tlslens.capture.source import ChunkedInput
+from tlslens.capture.source import ChunkedInput, u32
 from tlslens.limits import Limits
 
 SHB = 0x0A0D0D0A
@@ -45,14 +45,6 @@ IF_TSOFFSET = 14
 DPIB_NAME = 2
 
 ETL2PCAPNG_COMMENT = re.compile(r"PID=(\d+)\s+TID=(-?\d+)")
-
-
-def _u32(data: bytes, pos: int, little: bool) -> int:
-    """The 32-bit number at data[pos:pos+4] in the section's byte order. Byte by byte:
-    compiled (tlslens.compiled), quicker than `unpack_from` and its tuple."""
-    if little:
-        return data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
-    return data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
 
 
 def is_pcapng(head: bytes) -> bool:
@@ -145,11 +137,11 @@ class PcapngReader(ReaderBase):
                             f"file ends inside a block header after {index} packets",
                         )
                         break
-                block_type = _u32(data, pos, little)
+                block_type = u32(data, pos, little)
                 if block_type == SHB:
                     # The byte-order magic decides how to read this and every later block
                     # of the section, including this block's own length (pcapng 4.1).
-                    bom = _u32(data, pos + 8, True)
+                    bom = u32(data, pos + 8, True)
                     if bom == BYTE_ORDER_MAGIC:
                         order, little = "<", True
                     elif bom == 0x4D3C2B1A:
@@ -161,7 +153,7 @@ class PcapngReader(ReaderBase):
                             f"0x{bom:08x}; stopping here after {index} packets",
                         )
                         break
-                total = _u32(data, pos + 4, little)
+                total = u32(data, pos + 4, little)
                 if total < 12 or total % 4 or total > max_block:
                     self._problem(
                         source.base + pos,
@@ -180,7 +172,7 @@ class PcapngReader(ReaderBase):
                             f"({total} bytes, {end} remain); {index} complete packets were read",
                         )
                         break
-                trailer = _u32(data, pos + total - 4, little)
+                trailer = u32(data, pos + total - 4, little)
                 if trailer != total:
                     self._problem(
                         source.base + pos,
@@ -192,14 +184,14 @@ class PcapngReader(ReaderBase):
                 body_end = pos + total - 4
                 if block_type in (EPB, OPB):
                     if block_type == EPB:
-                        iface_id = _u32(data, pos + 8, little)
+                        iface_id = u32(data, pos + 8, little)
                     else:  # the obsolete packet block: a 16-bit interface id, drops
                         iface_id = (data[pos + 8] | data[pos + 9] << 8 if little
                                     else data[pos + 8] << 8 | data[pos + 9])  # fmt: skip
-                    ts_hi = _u32(data, pos + 12, little)
-                    ts_lo = _u32(data, pos + 16, little)
-                    caplen = _u32(data, pos + 20, little)
-                    origlen = _u32(data, pos + 24, little)
+                    ts_hi = u32(data, pos + 12, little)
+                    ts_lo = u32(data, pos + 16, little)
+                    caplen = u32(data, pos + 20, little)
+                    origlen = u32(data, pos + 24, little)
                     start = pos + 28
                     stop = start + caplen
                     if block_type == OPB and (stop > body_end or iface_id >= len(section)):
@@ -225,10 +217,8 @@ class PcapngReader(ReaderBase):
                         continue
                     iface = section[iface_id]
                     opt_start = start + ((caplen + 3) & ~3)
-                    meta = None
-                    if opt_start + 4 <= body_end or iface.number or caplen < origlen:
-                        meta = self._meta(buf, opt_start, body_end, order, processes, iface,
-                                          caplen, origlen)  # fmt: skip
+                    meta = self._meta(buf, opt_start, body_end, order, processes, iface,
+                                      caplen, origlen)  # fmt: skip
                     truncated += caplen < origlen
                     index += 1
                     units = iface.units
@@ -249,7 +239,7 @@ class PcapngReader(ReaderBase):
                         pos += total
                         continue
                     iface = section[0]
-                    origlen = _u32(data, pos + 8, little)
+                    origlen = u32(data, pos + 8, little)
                     # An SPB holds min(original length, interface snaplen) bytes (pcapng 4.4).
                     caplen = min(origlen, body_end - (pos + 12))
                     if iface.snaplen:

@@ -27,6 +27,15 @@ CHUNK_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+def u32(data: bytes, pos: int, little: bool) -> int:
+    """The unsigned 32-bit number at data[pos:pos+4], little- or big-endian: how the
+    readers take header fields out of a chunk. Byte by byte: compiled, quicker than
+    `unpack_from` and its tuple."""
+    if little:
+        return data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
+    return data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
+
+
 class GzipStream:
     """Streaming gzip decompression that keeps every byte decompressed before damage.
 
@@ -90,12 +99,13 @@ class ChunkedInput:
 
     __slots__ = ("_file", "_plain", "base", "buf", "data", "eof", "error", "path")
 
-    def __init__(self, file: BinaryIO | GzipStream, path: str) -> None:
+    def __init__(self, file: BinaryIO | GzipStream, path: str, head: bytes = b"") -> None:
         self._file = file
         #: A plain file, whose bytes a refill keeps are read again rather than copied.
         self._plain = None if isinstance(file, GzipStream) or not file.seekable() else file
         self.base = 0
-        self.data = b""
+        #: `head`: the stream's first bytes, already read from `file` (a pipe cannot seek).
+        self.data = head
         self.buf = memoryview(self.data)
         self.eof = False
         #: Why the stream ended early (a damaged gzip member), or None.
@@ -190,10 +200,7 @@ def open_input(path: str) -> tuple[ChunkedInput, bool]:
     stream: BinaryIO | GzipStream = (
         GzipStream(raw, b"" if seekable else head) if compressed else raw
     )
-    source = ChunkedInput(stream, path)
-    if not seekable and not compressed:
-        source.data = head
-        source.buf = memoryview(head)
+    source = ChunkedInput(stream, path, b"" if seekable or compressed else head)
     source.refill(0, 64)
     if len(source.buf) == 0:
         source.close()
