@@ -135,18 +135,10 @@ class RecordLayer:
             self.sink.anomaly(offset, frame, "record framing picked up again after the gap")
         self.offset = offset
         pos = 0
-        if self.skip:
-            # The rest of an application-data body: stepped over without a look.
-            pos = self.skip if self.skip <= n else n
-            self.skip -= pos
-            if not self.skip:
-                self._emit(None, frame)
-        if pos == n:
-            self.offset = offset + n
-            return self.skip
         # What is read is read from bytes, which compiled code indexes directly (a
-        # memoryview's items are a generic call each).
-        b = data if isinstance(data, bytes) else bytes(data)
+        # memoryview's items are a generic call each); a segment only stepped over is not
+        # copied.
+        b = data if isinstance(data, bytes) else None
         while pos < n:
             if self.skip:
                 take = self.skip if self.skip <= n - pos else n - pos
@@ -155,6 +147,8 @@ class RecordLayer:
                 if not self.skip:
                     self._emit(None, frame)
                 continue
+            if b is None:
+                b = bytes(data)
             if (
                 self.header
                 or self.in_body
