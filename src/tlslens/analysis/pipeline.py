@@ -186,10 +186,7 @@ def in_host_share(src: bytes, dst: bytes, _sport: int, _dport: int, count: int) 
 
 class _NotOurs:
     """The state of a connection another process reports (`Analysis(share_ids=True)`): its
-    bytes are skipped, nothing of it is parsed."""
-
-    def data(self, role: int, offset: int, data: memoryview | bytes, frame: int) -> int:
-        return SKIP_ALL
+    bytes are skipped (`_Collector.on_data`), nothing of it is parsed."""
 
     def gap(self, role: int, offset: int, size: int, frame: int) -> None:
         pass
