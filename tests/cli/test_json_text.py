@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tlslens.cli.json_text import to_json
+from tlslens.cli.json_text import byte_writer, json_bytes, to_json
 from tlslens.cli.main import _stdout_for_machines
 
 
@@ -31,6 +31,39 @@ def test_what_orjson_refuses_is_still_written() -> None:
     assert json.loads(to_json(value)) == {"serial": 1 << 70, "by_port": {"443": "https"},
                                           "name": "é"}  # fmt: skip
     assert ", " not in to_json(value)
+
+
+def test_bytes_are_the_text_encoded() -> None:
+    value = {"sni": "bücher.example", "serial": 1 << 70}
+    assert json_bytes(value) == to_json(value).encode()
+    assert json_bytes(value, line=True) == to_json(value).encode() + b"\n"
+    assert json_bytes({"n": 1}, line=True) == b'{"n":1}\n'
+
+
+def test_a_lone_surrogate_is_written_escaped() -> None:
+    # orjson refuses it; the line stays valid UTF-8 and reads back as the same string.
+    line = json_bytes({"name": "a\udcffb"}, line=True)
+    assert line.endswith(b"\n")
+    assert json.loads(line.decode("utf-8")) == {"name": "a\udcffb"}
+
+
+def test_byte_writer_keeps_the_order_of_text_written_before() -> None:
+    binary = io.BytesIO()
+    stream = io.TextIOWrapper(binary, encoding="utf-8")
+    stream.write("head,")
+    write = byte_writer(stream)
+    write("bücher\n".encode())
+    stream.flush()
+    assert binary.getvalue() == "head,bücher\n".encode()
+
+
+@pytest.mark.parametrize(
+    "stream", [io.StringIO(), io.TextIOWrapper(io.BytesIO(), encoding="cp1252")]
+)
+def test_byte_writer_decodes_for_other_streams(stream: io.TextIOBase) -> None:
+    byte_writer(stream)("bücher".encode())  # type: ignore[arg-type]
+    stream.seek(0)
+    assert stream.read() == "bücher"
 
 
 @pytest.mark.parametrize(("fmt", "encoding"), [("jsonl", "utf-8"), ("json", "utf-8"),

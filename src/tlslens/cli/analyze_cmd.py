@@ -13,7 +13,6 @@ import argparse
 import csv
 import io
 import os
-import pickle
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -30,7 +29,7 @@ from tlslens.cli.files import (
     read_inputs,
     split_plan,
 )
-from tlslens.cli.json_text import to_json
+from tlslens.cli.json_text import byte_writer, json_bytes, to_json
 from tlslens.cli.parallel import default_jobs, run_parallel
 
 if TYPE_CHECKING:
@@ -134,8 +133,10 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if plan is not None:
         return _run_split(args, out, err, plan, aliases)
     console = _console(out) if args.format == "text" else None
-    if args.columns is None:
-        _write_head(out, args.format)
+    # The machine formats' records are bytes, written as they are (`byte_writer`).
+    emit = byte_writer(out) if args.format != "text" and columns is None else None
+    if emit is not None:
+        _write_head(emit, args.format)
     events = _event_input(args, err)
     if events is not None:
         status = events.status
@@ -175,9 +176,9 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             conversations = matching(conversations, predicate, args.filter, process_of,
                                      partial(no_match_note, path, err))  # fmt: skip
 
-        def texts(make: Callable[[Conversation], str], analysis: Analysis = analysis,
+        def texts(make: Callable[[Conversation], bytes], analysis: Analysis = analysis,
                   conversations: Iterable[Conversation] = conversations
-                  ) -> Iterable[str]:  # fmt: skip
+                  ) -> Iterable[bytes]:  # fmt: skip
             """Each connection's text. Without a filter or a log, which need the connections
             themselves in capture order, it is made as the connection ends, so that what
             waits for its turn behind a long connection is text (`Analysis.prepared`)."""
@@ -211,34 +212,38 @@ def run_analyze(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 bar.stop()
             print_conversations(console, report, table)
         elif args.format == "jsonl":
+            assert emit is not None
             text = _ConnectionText("jsonl", path)
             for line in texts(partial(_text_of_record, text, record_of)):
-                out.write(line)
+                emit(line)
         elif args.format == "csv":
+            assert emit is not None
             text = _ConnectionText("csv", path)
             for line in texts(partial(text, process_of=process_of)):
-                out.write(line)
+                emit(line)
         else:
-            out.write(("" if first_json else ",") + _json_file_head(path))
+            assert emit is not None
+            emit((("" if first_json else ",") + _json_file_head(path)).encode())
             first_json = False
             first = True
             text = _ConnectionText("json", path)
             for line in texts(partial(_text_of_record, text, record_of)):
-                out.write(("\n  " if first else ",\n  ") + line)
+                emit(b"\n  " if first else b",\n  ")
+                emit(line)
                 first = False
-            out.write(_json_file_tail(report.to_record()))
+            emit(_json_file_tail(report.to_record()).encode())
         if bar is not None:
             bar.stop()
         status = max(status, _after_file(report, args.format, err))
-    if args.format == "json" and columns is None:
-        out.write("\n]}\n")
+    if args.format == "json" and emit is not None:
+        emit(b"\n]}\n")
     if failures:
         status = 1
     return status
 
 
 def _text_of_record(text: _ConnectionText, record_of: Callable[[Conversation], dict[str, Any]],
-                    conv: Conversation) -> str:  # fmt: skip
+                    conv: Conversation) -> bytes:  # fmt: skip
     return text(conv, record_of(conv))
 
 
@@ -265,16 +270,18 @@ def _json_file_tail(report: dict[str, Any] | None) -> str:
     return '],\n  "report":' + to_json(report) + "}"
 
 
-def _write_head(out: TextIO, fmt: str) -> None:
+def _write_head(emit: Callable[[bytes], object], fmt: str) -> None:
     """What comes before the first file's connections: the JSON document's opening, or
     the CSV header."""
     if fmt == "json":
-        out.write('{"captures": [')
+        emit(b'{"captures": [')
     elif fmt == "csv":
         # Lazy: only CSV needs its renderer (start-up time).
         from tlslens.cli.render import CSV_COLUMNS
 
-        csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(CSV_COLUMNS)
+        emit(line.getvalue().encode())
 
 
 class _ConnectionText:
@@ -293,30 +300,31 @@ class _ConnectionText:
             self.csv = csv.writer(self.line, lineterminator="\n")
 
     def __call__(self, conv: Conversation, record: dict[str, Any] | None = None,
-                 process_of: Any = None) -> str:  # fmt: skip
-        """`conv`'s text; `record` is its JSON record when the caller has annotated it."""
+                 process_of: Any = None) -> bytes:  # fmt: skip
+        """`conv`'s text, UTF-8; `record` is its JSON record when the caller has annotated
+        it."""
         if self.fmt == "csv":
             row = self.csv_row(self.path, conv, process_of)
             self.line.seek(0)
             self.line.truncate()
             self.csv.writerow([row[column] for column in self.columns])
-            return self.line.getvalue()
+            return self.line.getvalue().encode()
         if record is None:
             record = conv.to_record()
         if self.fmt == "jsonl":
             record["file"] = self.path
-            return to_json(record) + "\n"
-        return to_json(record)
+            return json_bytes(record, line=True)
+        return json_bytes(record)
 
-    def id_prefix(self, conn_id: int) -> str:
+    def id_prefix(self, conn_id: int) -> bytes:
         """The start of a connection's text, up to the end of its id: the JSON record's
         opening `{"id":N,`; the CSV row's file and id columns."""
         if self.fmt != "csv":
-            return f'{{"id":{conn_id},'
+            return b'{"id":%d,' % conn_id
         self.line.seek(0)
         self.line.truncate()
         self.csv.writerow([self.path, conn_id, ""])  # the third column only for the comma
-        return self.line.getvalue()[:-1]
+        return self.line.getvalue()[:-1].encode()
 
 
 class _RecordJob:
@@ -337,14 +345,16 @@ class _RecordJob:
         if not self.keep.keeps(conv):
             return None
         if self.text is None:
-            # Lazy: only the text format needs the table (start-up time).
+            # Lazy: only the text format needs the table and pickle (start-up time).
+            import pickle
+
             from tlslens.cli.render import conversation_row
 
             return pickle.dumps(conversation_row(conv)[1:])
         text = self.text(conv)
         prefix = self.text.id_prefix(conv.id)
         assert text.startswith(prefix), "a connection's text must begin with its id"
-        return text[len(prefix) :].encode()
+        return text[len(prefix) :]
 
     def result(self) -> None:
         return None
@@ -377,9 +387,13 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
 
             poller = poll_progress(analysis, os.path.getsize(path), progress, stop)
         try:
-            _write_head(out, fmt)
+            emit = byte_writer(out) if fmt != "text" else None
+            if emit is not None:
+                _write_head(emit, fmt)
             if analysis.opened and fmt == "text":
-                # Lazy: only the text format needs the table (start-up time).
+                # Lazy: only the text format needs the table and pickle (start-up time).
+                import pickle
+
                 from tlslens.cli.render import print_conversations, table_of_rows
 
                 rows = [(str(conn_id), *pickle.loads(data))
@@ -393,19 +407,21 @@ def _run_split(args: argparse.Namespace, out: TextIO, err: TextIO, plan: SplitPl
                     print_conversations(console, analysis.report,
                                         table_of_rows(console, rows, False))  # fmt: skip
             elif analysis.opened:
+                assert emit is not None
                 if fmt == "json":
-                    out.write(_json_file_head(path))
+                    emit(_json_file_head(path).encode())
                 text = _ConnectionText(fmt, path)
                 for conn_id, _first, data in analysis.records():
                     if fmt == "json":
-                        out.write(",\n  " if written else "\n  ")
-                    out.write(text.id_prefix(conn_id) + data.decode())
+                        emit(b",\n  " if written else b"\n  ")
+                    emit(text.id_prefix(conn_id))
+                    emit(data)
                     written += 1
                 if fmt == "json":
                     summary = analysis.report.to_record() if analysis.report else None
-                    out.write(_json_file_tail(summary))
-            if fmt == "json":
-                out.write("\n]}\n")
+                    emit(_json_file_tail(summary).encode())
+            if emit is not None and fmt == "json":
+                emit(b"\n]}\n")
         finally:
             stop.set()
             if bar is not None:

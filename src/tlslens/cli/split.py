@@ -355,13 +355,23 @@ class SplitAnalysis:
                         cutoff = min(stream.last_sent, cutoff if cutoff is not None else 1 << 62)
             if not live:
                 break
-            i = min(live, key=lambda i: streams[i].messages[0][0])
-            first_frame, data = streams[i].pop()
-            if cutoff is not None and first_frame > cutoff:
-                continue  # drain, to hear how the other workers end
-            if data is not None:
+            # The stream whose next connection comes first gives, in one go, all it holds
+            # that come before the other streams' next ones; the search is made once per
+            # run of connections, not once per connection.
+            heads = sorted((streams[i].messages[0][0], i) for i in live)
+            stream = streams[heads[0][1]]
+            bound = heads[1][0] if len(heads) > 1 else 1 << 62
+            messages = stream.messages
+            while messages and 0 <= messages[0][0] < bound:
+                first_frame, data = messages.popleft()
+                if data is None:
+                    conn_id += 1
+                    continue
+                stream.queued -= len(data)
+                if cutoff is not None and first_frame > cutoff:
+                    continue  # drain, to hear how the other workers end
                 yield conn_id, first_frame, data
-            conn_id += 1
+                conn_id += 1
         self.errors += list(dict.fromkeys(errors))
         if len(reports) == self.jobs:
             self.report = CaptureReport.of_shares(reports, self.share_ids)
