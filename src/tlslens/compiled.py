@@ -12,7 +12,8 @@ TLSLENS_PURE=1 in the environment runs the core from its source even where it is
 something looks wrong.
 
 `setup.py` reads `CORE` from this file without importing the package, so this module
-imports only the standard library.
+imports only the standard library; and the pipeline imports it on every run, so what only
+`prefer_source` needs (pathlib, importlib.util) is imported there.
 """
 
 from __future__ import annotations
@@ -20,18 +21,17 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
-from pathlib import Path
 from types import ModuleType
 
 #: The modules setup.py compiles with mypyc: capture reading (pcap and pcapng), packet
 #: decoding, TCP following, the TLS parsers (each strict-typed, importing only those
 #: layers, the standard library and `tlslens.limits`), the pipeline's per-packet loop that
 #: drives them, and the connection record it makes of each finished connection
-#: (`conversation`, `tls_summary`: a quarter less time per record).
+#: (`conversation`, `tls_summary`: a quarter less time per record) with the registry's
+#: names for code points (`tls.registry`).
 CORE = (
     "tlslens.analysis.conversation",
     "tlslens.analysis.pipeline",
@@ -45,6 +45,7 @@ CORE = (
     "tlslens.tls.detect",
     "tlslens.tls.messages",
     "tlslens.tls.record",
+    "tlslens.tls.registry",
     "tlslens.tls.session",
     "tlslens.tls.value",
     "tlslens.tls.wire",
@@ -60,6 +61,9 @@ class _SourceFirst:
     ) -> ModuleSpec | None:
         if name not in CORE or path is None:  # every core module is in a package
             return None
+        import importlib.util
+        from pathlib import Path
+
         leaf = name.rpartition(".")[2] + ".py"
         for entry in path:
             source = Path(entry, leaf)

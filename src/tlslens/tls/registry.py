@@ -9,15 +9,18 @@ the RFC section or registry it comes from. A value that no table names comes out
 
 All functions are pure; each data file is read once, on first use.
 This module imports nothing from tlslens (it sits below every other part of `tls/`).
+
+It is compiled (`tlslens.compiled`): each connection's record names a dozen code points and
+lists, and as interpreted calls they cost about 1,500 instructions each. Its caches are
+plain dicts, as compiled code calls a `functools.cache` wrapper like any Python object.
 """
 
 from __future__ import annotations
 
 import csv
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from importlib.resources import files
 from typing import Final
 
 __all__ = [
@@ -194,18 +197,28 @@ _SIGNATURE_SCHEMES: Final = "signature_schemes.csv"
 _ALERTS: Final = "alerts.csv"
 
 
-@cache
+#: The data files read so far: file name -> `_table`.
+_TABLES: Final[dict[str, dict[int, tuple[str, str]]]] = {}
+
+
 def _table(file: str) -> dict[int, tuple[str, str]]:
     """value -> (name, IANA "Recommended" flag or "") from one CSV file in tls/data.
 
     Lines starting with "#" are the file's header comment (its source), not data.
     """
-    text = (files("tlslens.tls") / "data" / file).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    return {
-        int(row["value"], 0): (row["name"], row.get("recommended") or "")
-        for row in csv.DictReader(lines)
-    }
+    table = _TABLES.get(file)
+    if table is None:
+        # pkgutil, not importlib.resources: the latter imports tempfile, shutil, bz2 and lzma
+        # (a few milliseconds of every run's start-up) for what is one read of a file.
+        data = pkgutil.get_data("tlslens.tls", "data/" + file)
+        assert data is not None, "the tlslens.tls package has a loader that reads files"
+        text = data.decode("utf-8")
+        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+        table = _TABLES[file] = {
+            int(row["value"], 0): (row["name"], row.get("recommended") or "")
+            for row in csv.DictReader(lines)
+        }
+    return table
 
 
 def is_grease(value: int) -> bool:
@@ -289,11 +302,20 @@ def handshake_type_name(t: int) -> str:
 NAMED_LISTS_KEPT: Final = 256
 
 
-@lru_cache(maxsize=NAMED_LISTS_KEPT)
+#: (naming function, list) -> names, the oldest first.
+_NAMED_LISTS: Final[dict[tuple[Callable[[int], str], tuple[int, ...]], tuple[str, ...]]] = {}
+
+
 def names_of(name: Callable[[int], str], values: tuple[int, ...]) -> tuple[str, ...]:
     """`name` (one of the functions above) of every code point of a list, remembered per
     list."""
-    return tuple(name(v) for v in values)
+    key = (name, values)
+    names = _NAMED_LISTS.get(key)
+    if names is None:
+        if len(_NAMED_LISTS) >= NAMED_LISTS_KEPT:
+            del _NAMED_LISTS[next(iter(_NAMED_LISTS))]
+        names = _NAMED_LISTS[key] = tuple([name(v) for v in values])
+    return names
 
 
 #: The message names as the RFCs' prose and Message Analyzer write them (ClientHello), for
@@ -443,16 +465,18 @@ def _parse(code: int, name: str, recommended: bool | None) -> CipherSuiteInfo:
 _RECOMMENDED: Final[Mapping[str, bool]] = {"Y": True, "N": False, "D": False}
 
 
-@cache
+#: `_infos`, once made.
+_INFOS: Final[dict[int, CipherSuiteInfo]] = {}
+
+
 def _infos() -> dict[int, CipherSuiteInfo]:
-    infos = {
-        code: _parse(code, name, _RECOMMENDED.get(flag))
-        for code, (name, flag) in _table(_CIPHER_SUITES).items()
-        if not name.endswith("_SCSV")  # RFC 5746 3.3 and RFC 7507: signals, not suites.
-    }
-    for code, name in SSL2_CIPHER_SPECS.items():
-        infos[code] = _parse(code, name, None)
-    return infos
+    if not _INFOS:
+        for code, (name, flag) in _table(_CIPHER_SUITES).items():
+            if not name.endswith("_SCSV"):  # RFC 5746 3.3 and RFC 7507: signals, not suites.
+                _INFOS[code] = _parse(code, name, _RECOMMENDED.get(flag))
+        for code, name in SSL2_CIPHER_SPECS.items():
+            _INFOS[code] = _parse(code, name, None)
+    return _INFOS
 
 
 def cipher_suite_info(c: int) -> CipherSuiteInfo | None:
