@@ -9,15 +9,14 @@ Two file formats, told apart by content:
 - hosts-file lines: `10.0.0.5  web01  web01.corp.example` (the first name is the alias),
   `#` starts a comment. A CIDR is accepted in place of the address.
 
-The most specific match wins (a host beats its network). Standard library only.
+The most specific match wins (a host beats its network). Standard library only; the TOML
+reader is imported only to read a file, as every run imports this module.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -109,8 +108,11 @@ def _from_hosts(path: str, text: str) -> Aliases:
 
 def load_aliases(path: str) -> Aliases:
     """Read an aliases file (TOML or hosts format). Raises AliasError with a clear message."""
+    import tomllib
+
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except OSError as exc:
         raise AliasError(f"{path}: cannot read the aliases file ({exc.strerror or exc})") \
             from None  # fmt: skip

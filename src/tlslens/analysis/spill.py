@@ -9,13 +9,13 @@ capture's hundred thousand connections would need a gigabyte. So past
 temporary file (in $TMPDIR, deleted when closed) and read back when their turn comes.
 Pickling costs about half a millisecond a connection, paid only by captures that need it.
 
-This module imports nothing from tlslens.
+This module imports nothing from tlslens, and imports tempfile (with shutil, bz2 and lzma
+behind it) and pickle only when a capture first needs to spill: every run imports this
+module, and they cost each process a few milliseconds of start-up.
 """
 
 from __future__ import annotations
 
-import pickle
-import tempfile
 from typing import IO, Any
 
 
@@ -28,7 +28,11 @@ class SpillFile:
         self.index: dict[int, tuple[int, int]] = {}
 
     def put(self, key: int, obj: Any) -> None:
+        import pickle
+
         if self._file is None:
+            import tempfile
+
             # Closed by close(), which the pipeline calls when the capture ends.
             self._file = tempfile.TemporaryFile(prefix="tlslens-")  # noqa: SIM115
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -38,6 +42,8 @@ class SpillFile:
 
     def take(self, key: int) -> Any:
         """The object put under `key` (KeyError if there is none)."""
+        import pickle
+
         offset, size = self.index.pop(key)
         assert self._file is not None
         self._file.seek(offset)

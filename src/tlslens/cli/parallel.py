@@ -14,7 +14,6 @@ import argparse
 import copy
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
@@ -35,7 +34,10 @@ def default_jobs() -> int:
 
 def _one(args: argparse.Namespace) -> tuple[int, str, str]:
     """Analyse one file in a worker: (status, path of its output, its messages)."""
-    # Imported here, not at the top: tlslens.cli.analyze_cmd imports this module.
+    # Imported here, not at the top: tlslens.cli.analyze_cmd imports this module, on every
+    # run (tempfile brings shutil, bz2 and lzma: a few milliseconds of start-up).
+    import tempfile
+
     from tlslens.cli.analyze_cmd import run_analyze
 
     err = io.StringIO()
