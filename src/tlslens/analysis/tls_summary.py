@@ -8,7 +8,6 @@ Imports `tlslens.tls` and `tlslens.certs` (the analysis layer composes them).
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from typing import Any, ClassVar, Final
 
 from tlslens.certs.x509 import CertSummary, summarize
@@ -94,18 +93,41 @@ def _certificate_fields(s: CertSummary) -> dict[str, Any]:
     return record
 
 
-@lru_cache(maxsize=1024)
+#: What `_dashed` and `_md5` made, kept while short (a hostile hello's lists and strings
+#: can be long) and at most _KEPT of each. Plain dicts: compiled code calls a
+#: `functools.lru_cache` wrapper like any Python object, at about 1,000 instructions.
+_DASHED: Final[dict[tuple[int, ...], str]] = {}
+_MD5: Final[dict[str, str]] = {}
+_KEPT: Final = 1024
+_LIST_KEPT: Final = 128
+_TEXT_KEPT: Final = 2048
+
+
 def _dashed(values: tuple[int, ...]) -> str:
     """A JA3 field: decimal values joined by dashes, GREASE left out (remembered per list:
-    the same few client builds offer the same lists over and over)."""
-    return "-".join([str(v) for v in values if not is_grease(v)])
+    the same few client builds offer the same lists over and over, and equal lists are
+    mostly one object: `tls.wire.Reader.u16_list`)."""
+    text = _DASHED.get(values)
+    if text is None:
+        text = "-".join([str(v) for v in values if not is_grease(v)])
+        if len(values) <= _LIST_KEPT:
+            if len(_DASHED) >= _KEPT:
+                _DASHED.clear()
+            _DASHED[values] = text
+    return text
 
 
-@lru_cache(maxsize=1024)
 def _md5(text: str) -> str:
     """A JA3 or JA3S hash (MD5 of the string, as JA3 defines it), remembered per string: a
     capture holds few distinct client and server builds."""
-    return hashlib.md5(text.encode()).hexdigest()
+    digest = _MD5.get(text)
+    if digest is None:
+        digest = hashlib.md5(text.encode()).hexdigest()
+        if len(text) <= _TEXT_KEPT:
+            if len(_MD5) >= _KEPT:
+                _MD5.clear()
+            _MD5[text] = digest
+    return digest
 
 
 def _alert_record(alert: Alert) -> dict[str, Any]:

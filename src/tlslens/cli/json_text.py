@@ -45,9 +45,9 @@ def byte_writer(out: TextIO) -> Callable[[bytes], object]:
     where `out` is a UTF-8 text stream over a binary one, as standard output is for the
     machine formats (`tlslens.cli.main`), they go to the binary one: decoding each to `str`
     only for the text layer to encode it again cost about 4,000 instructions per record
-    of the handshake benchmark (a record is about 3.6 KB). `out` is flushed first; after that, everything must go
-    through this function, as text written to `out` waits in its own buffer and would
-    come out behind bytes written later."""
+    of the handshake benchmark (a record is about 3.6 KB). `out` is flushed first; after
+    that, everything must go through this function, as text written to `out` waits in its
+    own buffer and would come out behind bytes written later."""
     if isinstance(out, io.TextIOWrapper) and out.encoding.lower().replace("-", "") == "utf8":
         out.flush()
         binary: BinaryIO = out.buffer

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from tlslens.tls.errors import DecodeError
 
+#: Lists of uint16 read so far (cipher suites, groups, signature algorithms...), by their
+#: bytes: a capture's hellos repeat the lists of a few client builds, so each is made once,
+#: and equal lists are then one object, which those who name them (`tls.registry.names_of`)
+#: find in a dict by identity instead of item by item. Only short lists are kept, and at
+#: most LISTS_KEPT of them: a hostile capture of ever-different lists costs no memory.
+_U16_LISTS: dict[bytes, tuple[int, ...]] = {}
+LISTS_KEPT = 4096
+#: The longest list kept, in bytes (a browser offers about 16 suites, 32 bytes).
+LIST_BYTES_KEPT = 256
+
 
 class Reader:
     """A cursor over `data`; `base` is the stream offset of data[0] for error messages.
@@ -116,9 +126,17 @@ class Reader:
             raise self.fail(f"{what}: odd length {n} for a list of uint16")
         self.pos = p + n
         d = self.data
-        # Compiled, a loop over the bytes: a third of what one `unpack_from` cost with its
-        # format string made for each list.
-        return tuple([d[i] << 8 | d[i + 1] for i in range(p, p + n, 2)])
+        if n > LIST_BYTES_KEPT:
+            return tuple([d[i] << 8 | d[i + 1] for i in range(p, p + n, 2)])
+        raw = d[p : p + n]
+        values = _U16_LISTS.get(raw)
+        if values is None:
+            if len(_U16_LISTS) >= LISTS_KEPT:
+                _U16_LISTS.clear()
+            # Compiled, a loop over the bytes: a third of what one `unpack_from` cost with
+            # its format string made for each list.
+            values = _U16_LISTS[raw] = tuple([d[i] << 8 | d[i + 1] for i in range(p, p + n, 2)])
+        return values
 
     def u8_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
         return tuple(self.vector(length_bytes, what))
