@@ -185,7 +185,11 @@ def test_the_ethernet_ipv4_fast_path_agrees_with_the_general_path(
     segment = header + b"\x01" * 40 + payload  # room for options the offset may claim
     total = 0 if tso else max(0, 20 + len(segment) + total_delta)
     body = struct.pack("!BBHHHBBH4s4s", vihl, 0, total, 1, fragment, 64, proto, 0, SRC4, DST4)
-    frame = memoryview(ether(body + segment)[: 14 + 20 + len(segment) - cut])
+    _fast_paths_agree(memoryview(ether(body + segment)[: 14 + 20 + len(segment) - cut]))
+
+
+def _fast_paths_agree(frame: memoryview) -> None:
+    """`parse`, `decode` and `share_of_frame` on `frame` say what the general decoder says."""
     general = packet.parse_general(1, frame)
     # As the pipeline calls it: the frame somewhere inside a reader's chunk.
     chunk = b"\xee" * 37 + bytes(frame) + b"\xdd" * 29
@@ -210,6 +214,39 @@ def test_the_ethernet_ipv4_fast_path_agrees_with_the_general_path(
             assert hosts == packet.hosts_share(*words, count)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    version=st.sampled_from([0x60, 0x60, 0x6F, 0x40, 0x70]),
+    next_header=st.sampled_from([6, 6, 17, 0]),
+    length_delta=st.sampled_from([0, 0, 0, -1, 1, -20, -41, 7]),
+    data_offset=st.sampled_from([5, 5, 8, 15, 4, 0]),
+    flags=st.integers(min_value=0, max_value=0xFF),
+    payload=st.binary(max_size=60),
+    cut=st.sampled_from([0, 0, 0, 1, 30, 39, 40, 41, 70]),
+    tso=st.sampled_from([False, False, False, True]),
+    src=st.binary(min_size=16, max_size=16),
+)
+def test_the_ethernet_ipv6_fast_path_agrees_with_the_general_path(
+    version: int,
+    next_header: int,
+    length_delta: int,
+    data_offset: int,
+    flags: int,
+    payload: bytes,
+    cut: int,
+    tso: bool,
+    src: bytes,
+) -> None:
+    """The same for IPv6 frames, which `decode` and `share_of_frame` also read field by field
+    when TCP follows the fixed header."""
+    header = struct.pack("!HHIIBBHHH", 40000, 443, 1000, 2000, data_offset << 4, flags, 512,
+                         0, 0)  # fmt: skip
+    segment = header + b"\x01" * 40 + payload
+    length = 0 if tso else max(0, len(segment) + length_delta)
+    body = struct.pack("!BBHHBB16s16s", version, 0, 0, length, next_header, 64, src, DST6)
+    _fast_paths_agree(memoryview(ether(body + segment, 0x86DD)[: 14 + 40 + len(segment) - cut]))
+
+
 @settings(max_examples=300, deadline=None)
 @given(src=st.binary(min_size=4, max_size=4), dst=st.binary(min_size=4, max_size=4),
        sport=st.integers(0, 0xFFFF), dport=st.integers(0, 0xFFFF))  # fmt: skip
@@ -227,5 +264,15 @@ def test_decode_into_makes_the_flow_tables_key(src: bytes, dst: bytes, sport: in
     assert (out.src, out.dst, out.sport, out.dport) == (src, dst, sport, dport)
     if (src, sport) != (dst, dport):
         assert flow_key(dst, dport, src, sport) != out.key
-    # The same bytes as IPv6 addresses make another key.
-    assert flow_key(bytes(12) + src, sport, bytes(12) + dst, dport) != out.key
+    # The same bytes as IPv6 addresses make another key; an IPv6 frame's is read as one
+    # slice too, and its share without decoding it.
+    src6, dst6 = bytes(12) + src, bytes(12) + dst
+    assert flow_key(src6, sport, dst6, dport) != out.key
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, src6, dst6)
+    chunk = b"\xee" * 5 + ether(ip6 + tcp, 0x86DD)
+    assert packet.decode_into(1, chunk, memoryview(chunk), 5, len(chunk), out) == 0
+    assert out.key == flow_key(src6, sport, dst6, dport)
+    assert bytes(out.view[out.start : out.stop]) == b"hi"
+    assert packet.share_of_frame(1, chunk, 5, len(chunk), 3, False) == packet.flow_share(
+        src[-1], dst[-1], sport, dport, 3
+    )

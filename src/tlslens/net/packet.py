@@ -148,6 +148,18 @@ def _common(chunk: bytes, s: int, n: int) -> bool:
     return total >= 40 and 54 <= payload_start <= 14 + total
 
 
+def _common6(chunk: bytes, s: int, n: int) -> bool:
+    """`_common` for IPv6: Ethernet II, IPv6 whose next header is TCP (no extension header,
+    RFC 8200 4), a payload length (not 0, which a jumbogram or an offloaded segment gives)
+    of at least the TCP header, and a TCP data offset from 5 to within that length."""
+    if not (n >= 74 and chunk[s + 12] == 0x86 and chunk[s + 13] == 0xDD
+            and chunk[s + 14] >> 4 == 6 and chunk[s + 20] == 6):  # fmt: skip
+        return False
+    payload_length = chunk[s + 18] << 8 | chunk[s + 19]
+    header_len = (chunk[s + 66] >> 4) * 4
+    return header_len >= 20 and payload_length >= header_len
+
+
 #: 2**30 divided by the golden ratio, odd: a multiplicative hash (Knuth, TAOCP 6.4) that
 #: spreads neighbouring ports and addresses over the shares. Compiled, a product stays
 #: machine arithmetic only while both factors are under 2**30; past that it goes through
@@ -177,12 +189,20 @@ def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: in
     (decode it first). A process that follows one share of a capture skips the others'
     frames this way without decoding them."""
     s = start
-    if linktype != LINKTYPE_ETHERNET or not _common(chunk, s, stop - start):
+    if linktype != LINKTYPE_ETHERNET:
+        return -1
+    # Where the destination address starts and the ports (the TCP header) start: each
+    # address ends where the next field begins.
+    if _common(chunk, s, stop - start):
+        dst, ports = s + 30, s + 34
+    elif _common6(chunk, s, stop - start):
+        dst, ports = s + 38, s + 54
+    else:
         return -1
     if by_hosts:
-        return hosts_share(_u32(chunk, s + 26), _u32(chunk, s + 30), count)
-    return flow_share(chunk[s + 29], chunk[s + 33], chunk[s + 34] << 8 | chunk[s + 35],
-                      chunk[s + 36] << 8 | chunk[s + 37], count)  # fmt: skip
+        return hosts_share(_u32(chunk, dst - 4), _u32(chunk, ports - 4), count)
+    return flow_share(chunk[dst - 1], chunk[ports - 1], chunk[ports] << 8 | chunk[ports + 1],
+                      chunk[ports + 2] << 8 | chunk[ports + 3], count)  # fmt: skip
 
 
 class Decoded:
@@ -234,37 +254,50 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     (out.view is `view`), and nothing else of the frame is copied."""
     n = stop - start
     s = start
-    if linktype == LINKTYPE_ETHERNET and _common(chunk, s, n):
-        offset_byte = chunk[s + 46]
-        payload_start = 34 + (offset_byte >> 4) * 4
-        ip_end = 14 + (chunk[s + 16] << 8 | chunk[s + 17])
-        t = s + 34  # the TCP header (RFC 9293 3.1)
-        out.src = chunk[s + 26 : s + 30]
-        out.dst = chunk[s + 30 : s + 34]
-        out.sport = chunk[t] << 8 | chunk[t + 1]
-        out.dport = chunk[t + 2] << 8 | chunk[t + 3]
-        # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
-        out.key = chunk[s + 26 : s + 38]
-        out.seq = _u32(chunk, t + 4)
-        out.ack = _u32(chunk, t + 8)
-        # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
-        out.flags = chunk[t + 13] | (offset_byte & 1) << 8
-        out.window = chunk[t + 14] << 8 | chunk[t + 15]
-        captured_end = ip_end if ip_end <= n else n
-        out.view = view
-        out.start = s + payload_start
-        if payload_start >= captured_end:
-            out.stop = out.start
-            out.missing = ip_end - payload_start
-        else:
-            out.stop = s + captured_end
-            out.missing = ip_end - captured_end
-        return 0
+    if linktype == LINKTYPE_ETHERNET:
+        if _common(chunk, s, n):
+            out.src = chunk[s + 26 : s + 30]
+            out.dst = chunk[s + 30 : s + 34]
+            # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
+            out.key = chunk[s + 26 : s + 38]
+            _tcp_into(chunk, view, s, n, 34, 14 + (chunk[s + 16] << 8 | chunk[s + 17]), out)
+            return 0
+        if _common6(chunk, s, n):
+            out.src = chunk[s + 22 : s + 38]
+            out.dst = chunk[s + 38 : s + 54]
+            out.key = chunk[s + 22 : s + 58]
+            _tcp_into(chunk, view, s, n, 54, 54 + (chunk[s + 18] << 8 | chunk[s + 19]), out)
+            return 0
     seg = parse_general(linktype, view[start:stop])
     if isinstance(seg, int):
         return seg
     out.fill(seg)
     return 0
+
+
+def _tcp_into(chunk: bytes, view: memoryview, s: int, n: int, tcp: int, ip_end: int,
+              out: Decoded) -> None:  # fmt: skip
+    """The TCP header (RFC 9293 3.1) of a frame that `_common` or `_common6` accepted, at
+    chunk[s + tcp:], into `out`; the IP packet ends at ip_end (from the frame's start)."""
+    t = s + tcp
+    offset_byte = chunk[t + 12]
+    payload_start = tcp + (offset_byte >> 4) * 4
+    out.sport = chunk[t] << 8 | chunk[t + 1]
+    out.dport = chunk[t + 2] << 8 | chunk[t + 3]
+    out.seq = _u32(chunk, t + 4)
+    out.ack = _u32(chunk, t + 8)
+    # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
+    out.flags = chunk[t + 13] | (offset_byte & 1) << 8
+    out.window = chunk[t + 14] << 8 | chunk[t + 15]
+    captured_end = ip_end if ip_end <= n else n
+    out.view = view
+    out.start = s + payload_start
+    if payload_start >= captured_end:
+        out.stop = out.start
+        out.missing = ip_end - payload_start
+    else:
+        out.stop = s + captured_end
+        out.missing = ip_end - captured_end
 
 
 def decode(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int
