@@ -347,3 +347,24 @@ def test_split_behind_a_long_lived_connection_equals_one_process(
     assert spilled  # the one-process run waited on disk (workers are other processes)
     assert run(capsys, "--format", fmt, "-j", "3", path) == one
     assert one[0] == 0 and "3389" in one[1]  # the long connection is there
+
+
+@pytest.mark.parametrize("cut", [1, 5, 11, 12, 13, 100, 4097, 65536])
+def test_the_parent_reads_messages_cut_anywhere(cut: int) -> None:
+    """However the pipe hands out a worker's bytes (a read may end inside a header or inside
+    a record of any size), the parent queues the messages the worker sent, whole."""
+    sent = [(3, b"x" * 10), (7, None), (9, b""), (12, bytes(range(256)) * 300), (split._END, b"e")]
+    wire = b"".join(split._HEADER.pack(frame, split._DROPPED if data is None else len(data))
+                    + (data or b"") for frame, data in sent)  # fmt: skip
+    read, write = os.pipe()
+    try:
+        stream = split._Stream(read)
+        for pos in range(0, len(wire), cut):  # each piece fits in the pipe (64 KiB)
+            os.write(write, wire[pos : pos + cut])
+            stream.fill()
+        assert list(stream.messages) == sent
+        assert stream.queued == sum(len(d) for f, d in sent if d is not None)
+        assert not stream.partial and stream.last_sent == 12
+    finally:
+        os.close(read)
+        os.close(write)

@@ -56,6 +56,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from tlslens.analysis.aliases import Aliases
@@ -168,7 +169,11 @@ class _Stream:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.buffer = bytearray()
+        #: What was read of a message not yet whole, in the pieces read; `wanted` is how
+        #: many bytes make it whole (or its header, while that is not all there).
+        self.partial: list[bytes] = []
+        self.partial_bytes = 0
+        self.wanted = 0
         #: Complete messages not yet used: (first frame, data or None if dropped).
         self.messages: deque[tuple[int, bytes | None]] = deque()
         #: The pipe is closed: the worker ended (or died, if no END came).
@@ -186,31 +191,78 @@ class _Stream:
 
     def fill(self) -> None:
         """Read what the pipe holds now (call when it is readable)."""
-        chunk = os.read(self.fd, 1 << 16)
+        chunk = os.read(self.fd, _READ_BYTES)
         if not chunk:
             self.closed = True
             return
-        buffer = self.buffer
-        buffer += chunk
+        header = _HEADER.size
         pos = 0
-        while len(buffer) - pos >= _HEADER.size:
-            first_frame, length = _HEADER.unpack_from(buffer, pos)
-            size = 0 if length == _DROPPED else length
-            if len(buffer) - pos - _HEADER.size < size:
-                break
-            start = pos + _HEADER.size
-            data = None if length == _DROPPED else bytes(buffer[start : start + size])
-            self.messages.append((first_frame, data))
-            self.queued += size
+        while self.partial:
+            # A message begun in an earlier read: its pieces are joined once it is whole
+            # (a large one would otherwise be copied at every read), and only its own
+            # bytes of this read are copied for it.
+            piece = chunk[: self.wanted - self.partial_bytes]
+            self.partial.append(piece)
+            self.partial_bytes += len(piece)
+            pos = len(piece)
+            if self.partial_bytes < self.wanted:
+                return
+            whole = b"".join(self.partial)
+            self.partial = []
+            length = _HEADER.unpack_from(whole)[1]
+            if len(whole) == header and length != _DROPPED and length:
+                # Only the header was awaited: now its data is.
+                self.partial, self.partial_bytes = [whole], header
+                self.wanted = header + length
+                chunk = chunk[pos:]
+                continue
+            self._parse(whole, 0)
+        if pos < len(chunk):
+            self._parse(chunk, pos)
+
+    def _parse(self, chunk: bytes, pos: int) -> None:
+        """Queue the messages in chunk[pos:]; keep what is left of an incomplete one. Each
+        message's data is one slice of `chunk`: one copy."""
+        end = len(chunk)
+        header = _HEADER.size
+        messages = self.messages
+        while end - pos >= header:
+            first_frame, length = _HEADER.unpack_from(chunk, pos)
+            start = pos + header
+            if length == _DROPPED:
+                messages.append((first_frame, None))
+                pos = start
+            else:
+                if end - start < length:
+                    break
+                pos = start + length
+                messages.append((first_frame, chunk[start:pos]))
+                self.queued += length
             if first_frame >= 0:
                 self.last_sent = first_frame
-            pos = start + size
-        del buffer[:pos]
+        if pos < end:
+            rest = chunk[pos:]
+            self.partial = [rest]
+            self.partial_bytes = len(rest)
+            if len(rest) < header:
+                self.wanted = header
+            else:
+                length = _HEADER.unpack_from(rest)[1]
+                self.wanted = header + (0 if length == _DROPPED else length)
 
 
 #: Records the parent holds from one worker while it waits for a slower one, at most: past
 #: this, it stops reading that worker's pipe (the worker then waits on it).
 MAX_QUEUED_BYTES = 4 << 20
+
+
+def _heard_from(streams: list[_Stream]) -> bool:
+    """Whether each of `streams` has a message or has closed."""
+    return all(s.messages or s.closed for s in streams)
+
+
+#: The most the parent reads from a pipe at once (a Linux pipe holds 64 KiB by default).
+_READ_BYTES = 1 << 20
 
 
 class SplitAnalysis:
@@ -336,8 +388,9 @@ class SplitAnalysis:
         while live:
             # The next connection is the earliest first frame among the streams' next
             # messages, so every live stream must have one (or have died).
-            self._read_until(lambda: all(streams[i].messages or streams[i].closed
-                                         for i in live))  # fmt: skip
+            waiting = [streams[i] for i in live if not streams[i].messages]
+            if waiting:
+                self._read_until(partial(_heard_from, waiting))
             for i in list(live):
                 stream = streams[i]
                 if not stream.messages:  # closed without its END: the worker died
@@ -358,9 +411,15 @@ class SplitAnalysis:
             # The stream whose next connection comes first gives, in one go, all it holds
             # that come before the other streams' next ones; the search is made once per
             # run of connections, not once per connection.
-            heads = sorted((streams[i].messages[0][0], i) for i in live)
-            stream = streams[heads[0][1]]
-            bound = heads[1][0] if len(heads) > 1 else 1 << 62
+            # (A loop, not min() with a key: this runs once every two or three connections.)
+            first = bound = 1 << 62
+            stream = streams[live[0]]
+            for i in live:
+                head = streams[i].messages[0][0]
+                if head < first:
+                    first, bound, stream = head, first, streams[i]
+                elif head < bound:
+                    bound = head
             messages = stream.messages
             while messages and 0 <= messages[0][0] < bound:
                 first_frame, data = messages.popleft()
