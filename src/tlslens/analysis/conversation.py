@@ -14,7 +14,6 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, ClassVar, Final
 
 from tlslens.analysis.aliases import Aliases
@@ -22,23 +21,43 @@ from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.net.tcp import Connection, Half
 from tlslens.tls.value import Value
 
+#: What `format_ip` and `_utc_second` made: plain dicts, as compiled code calls an
+#: `lru_cache` wrapper like any Python object (about 1,000 instructions a call), each
+#: emptied when it holds _KEPT entries.
+_IP_TEXT: Final[dict[bytes, str]] = {}
+_SECOND_TEXT: Final[dict[int, str]] = {}
+_KEPT: Final = 4096
 
-@lru_cache(maxsize=4096)
+
 def format_ip(raw: bytes) -> str:
     """An address as text (remembered: a capture's connections share few hosts)."""
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    text = _IP_TEXT.get(raw)
+    if text is None:
+        if len(_IP_TEXT) >= _KEPT:
+            _IP_TEXT.clear()
+        family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+        text = _IP_TEXT[raw] = socket.inet_ntop(family, raw)
+    return text
 
 
 def format_time(ts_ns: int) -> str:
     """ISO-8601 UTC with microseconds, e.g. 2026-11-23T09:18:47.123456Z."""
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    return f"{_utc_second(seconds)}.{ns // 1000:06d}Z"
+    seconds = ts_ns // 1_000_000_000
+    # The microseconds, zero-padded to six digits by a leading 1 cut off: a format
+    # specification would be a generic call.
+    micro = str(1_000_000 + (ts_ns - seconds * 1_000_000_000) // 1000)
+    return _utc_second(seconds) + "." + micro[1:] + "Z"
 
 
-@lru_cache(maxsize=64)
 def _utc_second(seconds: int) -> str:
     # Connections of one capture start within few seconds of each other: remembered.
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = _SECOND_TEXT.get(seconds)
+    if text is None:
+        if len(_SECOND_TEXT) >= _KEPT:
+            _SECOND_TEXT.clear()
+        moment = datetime.fromtimestamp(seconds, UTC)
+        text = _SECOND_TEXT[seconds] = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text
 
 
 class Endpoint(Value):
