@@ -1,7 +1,5 @@
 """`python -m tlslens` runs the command line."""
 
-import sys
+from tlslens.cli.main import entry
 
-from tlslens.cli.main import main
-
-sys.exit(main())
+entry()

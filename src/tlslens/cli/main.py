@@ -12,9 +12,11 @@ the diagnosis rules.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -111,5 +113,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `tlslens` command (and `python -m tlslens`): `main`, then an exit that skips the
+    interpreter's teardown, which frees every object and module one by one (37 M
+    instructions, about 6 ms, at the end of every run, and on a split run's critical path).
+    Nothing is lost by it: the standard streams are flushed here, every file tlslens
+    writes is closed by a `with` before `main` returns, and no command registers an atexit
+    handler. (An exception out of `main`, or argparse's own exit, leaves the usual way.)"""
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        # OSError: the reader went away (`| head`); ValueError: the stream was closed.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
