@@ -81,6 +81,12 @@ class Endpoint(Value):
         return record
 
 
+def _frame_of(gap: GapRecord) -> int:
+    """A gap's frame, to sort by (a function of its own: a lambda in `Conversation.of` makes
+    the compiled function allocate its closure on every call)."""
+    return gap.frame
+
+
 def _endpoint(raw: bytes, port: int, aliases: Aliases | None) -> Endpoint:
     ip = format_ip(raw)
     return Endpoint(ip, port, aliases.lookup(ip) if aliases is not None else None)
@@ -129,10 +135,12 @@ class DirectionStats(Value):
 
     @classmethod
     def of(cls, half: Half) -> DirectionStats:
-        return cls(half.packets, half.offset, half.syn_frame, half.fin_frame, half.rst_frame,
-                   half.retransmissions, half.out_of_order, half.keepalives,
-                   half.zero_window_probes, half.gap_count, half.gap_bytes,
-                   half.truncated_bytes)  # fmt: skip
+        # The class by name, not `cls`: compiled, that is a direct call of its constructor
+        # where `cls(...)` is a generic one (nothing derives from these records).
+        return DirectionStats(half.packets, half.offset, half.syn_frame, half.fin_frame,
+                              half.rst_frame, half.retransmissions, half.out_of_order,
+                              half.keepalives, half.zero_window_probes, half.gap_count,
+                              half.gap_bytes, half.truncated_bytes)  # fmt: skip
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -247,8 +255,8 @@ class Conversation(Value):
             for g in conn.halves[side].gaps
         ]
         if len(gaps) > 1:
-            gaps.sort(key=lambda g: g.frame)
-        return cls(
+            gaps.sort(key=_frame_of)
+        return Conversation(
             conn.id,
             _endpoint(conn.addrs[c], conn.ports[c], aliases),
             _endpoint(conn.addrs[s], conn.ports[s], aliases),

@@ -162,7 +162,8 @@ class TlsSummary(Value):
 
     @classmethod
     def of(cls, session: TLSSession) -> TlsSummary:
-        return cls(
+        # The class by name: a direct call of its constructor, where `cls(...)` is generic.
+        return TlsSummary(
             session,
             tuple([CertificateSeen(summarize(d), f) for d, f in session.certificates]),
             tuple([CertificateSeen(summarize(d), f) for d, f in session.client_certificates]),

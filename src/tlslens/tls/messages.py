@@ -341,9 +341,36 @@ class _Parsed:
         )  # fmt: skip
 
 
+#: The extensions `_parse_extension` reads a body of.
+_READ_EXTENSIONS: Final = frozenset({
+    EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS, EXT_SUPPORTED_GROUPS, EXT_KEY_SHARE,
+    EXT_KEY_SHARE_DRAFT, EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT, EXT_ALPN,
+    EXT_EC_POINT_FORMATS, EXT_PSK_KEY_EXCHANGE_MODES, EXT_PRE_SHARED_KEY,
+    EXT_RENEGOTIATION_INFO, EXT_RECORD_SIZE_LIMIT,
+})  # fmt: skip
+
+
 def _parse_extension(ext: Extension, found: _Parsed, base: int, server: bool) -> None:
-    r = Reader(ext.data, "extension", base)
     t = ext.type
+    # What is known from the type alone, or kept whole, first: no reader is made for it.
+    if t == EXT_SESSION_TICKET:
+        found.session_ticket = ext.data
+        return
+    if t == EXT_EARLY_DATA:
+        found.early_data = True
+        return
+    if t == EXT_EXTENDED_MASTER_SECRET:
+        found.extended_master_secret = True
+        return
+    if t == EXT_ENCRYPT_THEN_MAC:
+        found.encrypt_then_mac = True
+        return
+    if t == EXT_STATUS_REQUEST:
+        found.status_request = True
+        return
+    if t not in _READ_EXTENSIONS:
+        return  # padding, GREASE, and what tlslens does not read into: kept in `raw` only
+    r = Reader(ext.data, "extension", base)
     if t == EXT_SERVER_NAME:
         if not ext.data:
             return  # a ServerHello acknowledges SNI with an empty extension (RFC 6066 3)
@@ -395,18 +422,8 @@ def _parse_extension(ext: Extension, found: _Parsed, base: int, server: bool) ->
                 identities.u32("obfuscated_ticket_age")
                 count += 1
             found.psk_identities = count
-    elif t == EXT_SESSION_TICKET:
-        found.session_ticket = ext.data
-    elif t == EXT_EARLY_DATA:
-        found.early_data = True
-    elif t == EXT_EXTENDED_MASTER_SECRET:
-        found.extended_master_secret = True
-    elif t == EXT_ENCRYPT_THEN_MAC:
-        found.encrypt_then_mac = True
     elif t == EXT_RENEGOTIATION_INFO:
         found.renegotiation_info = r.vector(1, "renegotiated_connection")
-    elif t == EXT_STATUS_REQUEST:
-        found.status_request = True
     elif t == EXT_RECORD_SIZE_LIMIT:
         found.record_size_limit = r.u16("RecordSizeLimit")
 

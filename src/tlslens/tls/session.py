@@ -186,7 +186,10 @@ class _Direction:
         "hs_buf",
         "hs_first_frame",
         "hs_offset",
-        "last_record",
+        "last_frame",
+        "last_length",
+        "last_offset",
+        "last_type",
         "last_version",
         "mode",
         "plain_bytes",
@@ -226,10 +229,22 @@ class _Direction:
         self.first_enc: tuple[int, int] | None = None
         self.app_records = 0
         self.app_bytes = 0
-        #: (content type, length, frame, offset) of the last record seen.
-        self.last_record: tuple[int, int, int, int] | None = None
+        #: The last record seen: its content type (-1 before any), length, frame and
+        #: offset, as numbers of their own (`last_record` makes the tuple): compiled, they
+        #: stay machine integers, where a tuple per record boxed four.
+        self.last_type = -1
+        self.last_length = 0
+        self.last_frame = 0
+        self.last_offset = 0
         self.end_how: str | None = None
         self.end_frame: int | None = None
+
+    @property
+    def last_record(self) -> tuple[int, int, int, int] | None:
+        """(content type, length, frame, offset) of the last record seen, if any."""
+        if self.last_type < 0:
+            return None
+        return (self.last_type, self.last_length, self.last_frame, self.last_offset)
 
 
 class _RecordsOf(RecordSink):
@@ -248,6 +263,11 @@ class _RecordsOf(RecordSink):
 
     def anomaly(self, offset: int, frame: int, message: str) -> None:
         self.session._anomaly(self.direction.role, frame, offset, message)
+
+
+def _alert_frame(alert: Alert) -> int:
+    """An alert's frame, to sort by (a function, not a lambda that each call would make)."""
+    return alert.frame
 
 
 class TLSSession:
@@ -448,7 +468,10 @@ class TLSSession:
             self._letter(role, HISTORY_HEARTBEAT)
             self._anomaly(role, last_frame, offset,
                           f"heartbeat record ({length} bytes, RFC 6520)")  # fmt: skip
-        d.last_record = (content_type, length, last_frame, offset)
+        d.last_type = content_type
+        d.last_length = length
+        d.last_frame = last_frame
+        d.last_offset = offset
 
     def _application_data(self, d: _Direction, length: int, frame: int) -> None:
         if is_tls13(self.version):
@@ -773,7 +796,8 @@ class TLSSession:
                 # close_notify, or, before the handshake completed, a fatal alert.
                 likely = "close_notify" if established else "fatal"
                 out.append(Alert(ROLES[d.role], frame, offset, True, None, None, length, likely))
-        out.sort(key=lambda a: a.frame)
+        if len(out) > 1:
+            out.sort(key=_alert_frame)
         return out
 
     def _likely(self, alert: Alert, established: bool) -> str | None:

@@ -30,14 +30,16 @@ class Reader:
     __slots__ = ("base", "data", "end", "layer", "pos")
 
     def __init__(self, data: bytes, layer: str, base: int = 0, start: int = 0,
-                 end: int | None = None) -> None:  # fmt: skip
+                 end: int = -1) -> None:  # fmt: skip
+        """Read data[start:end]; `end` -1 means to the end of `data`. (-1, not None: an
+        optional int is a boxed object in compiled code, and hellos make a dozen readers.)"""
         # Slices of bytes are bytes: what `take` and `vector` return is then never a view
         # that keeps a larger buffer alive.
-        self.data = data if data.__class__ is bytes else bytes(data)
+        self.data = data if isinstance(data, bytes) else bytes(data)
         self.layer = layer
         self.base = base
         self.pos = start
-        self.end = len(data) if end is None else end
+        self.end = len(data) if end < 0 else end
 
     def fail(self, reason: str) -> DecodeError:
         return DecodeError(self.layer, self.base + self.pos, reason)
