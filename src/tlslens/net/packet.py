@@ -255,18 +255,13 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     n = stop - start
     s = start
     if linktype == LINKTYPE_ETHERNET:
-        if _common(chunk, s, n):
-            out.src = chunk[s + 26 : s + 30]
-            out.dst = chunk[s + 30 : s + 34]
-            # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
-            out.key = chunk[s + 26 : s + 38]
-            _tcp_into(chunk, view, s, n, 34, 14 + (chunk[s + 16] << 8 | chunk[s + 17]), out)
+        if _common(chunk, s, n):  # IPv4: addresses at 26, the IP length counts its header
+            _fields_into(chunk, view, s, n, 26, 4, 14 + (chunk[s + 16] << 8 | chunk[s + 17]),
+                         out)  # fmt: skip
             return 0
-        if _common6(chunk, s, n):
-            out.src = chunk[s + 22 : s + 38]
-            out.dst = chunk[s + 38 : s + 54]
-            out.key = chunk[s + 22 : s + 58]
-            _tcp_into(chunk, view, s, n, 54, 54 + (chunk[s + 18] << 8 | chunk[s + 19]), out)
+        if _common6(chunk, s, n):  # IPv6: at 22, the payload length after the 40 bytes
+            _fields_into(chunk, view, s, n, 22, 16, 54 + (chunk[s + 18] << 8 | chunk[s + 19]),
+                         out)  # fmt: skip
             return 0
     seg = parse_general(linktype, view[start:stop])
     if isinstance(seg, int):
@@ -275,10 +270,17 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     return 0
 
 
-def _tcp_into(chunk: bytes, view: memoryview, s: int, n: int, tcp: int, ip_end: int,
-              out: Decoded) -> None:  # fmt: skip
-    """The TCP header (RFC 9293 3.1) of a frame that `_common` or `_common6` accepted, at
-    chunk[s + tcp:], into `out`; the IP packet ends at ip_end (from the frame's start)."""
+def _fields_into(chunk: bytes, view: memoryview, s: int, n: int, addr: int, size: int,
+                 ip_end: int, out: Decoded) -> None:  # fmt: skip
+    """The addresses (`size` bytes each, from chunk[s + addr:]) and the TCP header (RFC
+    9293 3.1, right after them) of a frame that `_common` or `_common6` accepted, into
+    `out`; the IP packet ends at ip_end (from the frame's start)."""
+    a = s + addr
+    out.src = chunk[a : a + size]
+    out.dst = chunk[a + size : a + 2 * size]
+    # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
+    out.key = chunk[a : a + 2 * size + 4]
+    tcp = addr + 2 * size
     t = s + tcp
     offset_byte = chunk[t + 12]
     payload_start = tcp + (offset_byte >> 4) * 4
