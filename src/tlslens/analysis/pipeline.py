@@ -392,7 +392,11 @@ class _FrameLoop(FrameSink):
                 self.table.tick(ts_ns)
                 return False
         d = self.decoded
-        seg = packet.decode_into(linktype, chunk, view, start, stop, d)
+        if share >= 0:  # read by `share_of_frame`, its headers checked
+            packet.decode_read_into(chunk, view, start, stop, d)
+            seg = 0
+        else:
+            seg = packet.decode_into(linktype, chunk, view, start, stop, d)
         if seg:  # no TCP segment; which reason
             report = self.report
             if seg == packet.UNSUPPORTED_LINK:

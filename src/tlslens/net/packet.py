@@ -255,19 +255,28 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     n = stop - start
     s = start
     if linktype == LINKTYPE_ETHERNET:
-        if _common(chunk, s, n):  # IPv4: addresses at 26, the IP length counts its header
-            _fields_into(chunk, view, s, n, 26, 4, 14 + (chunk[s + 16] << 8 | chunk[s + 17]),
-                         out)  # fmt: skip
-            return 0
-        if _common6(chunk, s, n):  # IPv6: at 22, the payload length after the 40 bytes
-            _fields_into(chunk, view, s, n, 22, 16, 54 + (chunk[s + 18] << 8 | chunk[s + 19]),
-                         out)  # fmt: skip
+        if _common(chunk, s, n) or _common6(chunk, s, n):
+            decode_read_into(chunk, view, start, stop, out)
             return 0
     seg = parse_general(linktype, view[start:stop])
     if isinstance(seg, int):
         return seg
     out.fill(seg)
     return 0
+
+
+def decode_read_into(chunk: bytes, view: memoryview, start: int, stop: int,
+                     out: Decoded) -> None:  # fmt: skip
+    """`decode_into` for a frame that `share_of_frame` has read (it returned a share), whose
+    headers it has checked already: a split worker decodes its own frames without checking
+    them twice."""
+    s, n = start, stop - start
+    if chunk[s + 12] == 0x08:
+        # IPv4 (`_common`): the addresses at 26; the IP length counts the IP header.
+        _fields_into(chunk, view, s, n, 26, 4, 14 + (chunk[s + 16] << 8 | chunk[s + 17]), out)
+    else:
+        # IPv6 (`_common6`): at 22; the payload length counts what follows the 40 bytes.
+        _fields_into(chunk, view, s, n, 22, 16, 54 + (chunk[s + 18] << 8 | chunk[s + 19]), out)
 
 
 def _fields_into(chunk: bytes, view: memoryview, s: int, n: int, addr: int, size: int,
