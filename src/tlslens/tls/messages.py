@@ -341,15 +341,6 @@ class _Parsed:
         )  # fmt: skip
 
 
-#: The extensions `_parse_extension` reads a body of.
-_READ_EXTENSIONS: Final = frozenset({
-    EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS, EXT_SUPPORTED_GROUPS, EXT_KEY_SHARE,
-    EXT_KEY_SHARE_DRAFT, EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT, EXT_ALPN,
-    EXT_EC_POINT_FORMATS, EXT_PSK_KEY_EXCHANGE_MODES, EXT_PRE_SHARED_KEY,
-    EXT_RENEGOTIATION_INFO, EXT_RECORD_SIZE_LIMIT,
-})  # fmt: skip
-
-
 def _parse_extension(ext: Extension, found: _Parsed, base: int, server: bool) -> None:
     t = ext.type
     # What is known from the type alone, or kept whole, first: no reader is made for it.
@@ -368,8 +359,7 @@ def _parse_extension(ext: Extension, found: _Parsed, base: int, server: bool) ->
     if t == EXT_STATUS_REQUEST:
         found.status_request = True
         return
-    if t not in _READ_EXTENSIONS:
-        return  # padding, GREASE, and what tlslens does not read into: kept in `raw` only
+    # The rest read their body (or, unknown, are kept in `raw` only).
     r = Reader(ext.data, "extension", base)
     if t == EXT_SERVER_NAME:
         if not ext.data:
