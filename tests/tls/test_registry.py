@@ -515,3 +515,18 @@ def test_every_reference_alert_has_its_name() -> None:
     assert len(rows) == len(_data_rows("alerts.csv"))
     for row in rows:
         assert alert_name(int(row["code"])) == row["name"]
+
+
+def test_named_lists_are_remembered_within_bounds() -> None:
+    short = (0x1301, 0x1302)
+    assert r.names_of(r.cipher_suite_name, short) == ("TLS_AES_128_GCM_SHA256",
+                                                      "TLS_AES_256_GCM_SHA384")  # fmt: skip
+    assert (r.cipher_suite_name, short) in r._NAMED_LISTS
+    # A hostile hello's long list is named, not kept.
+    long_list = tuple(range(0xFE00, 0xFE00 + r.NAMED_LIST_LENGTH_KEPT + 1))
+    names = r.names_of(r.cipher_suite_name, long_list)
+    assert names == tuple(r.cipher_suite_name(v) for v in long_list)
+    assert (r.cipher_suite_name, long_list) not in r._NAMED_LISTS
+    for i in range(r.NAMED_LISTS_KEPT + 5):
+        r.names_of(r.group_name, (i,))
+    assert len(r._NAMED_LISTS) <= r.NAMED_LISTS_KEPT

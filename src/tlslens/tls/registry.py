@@ -297,9 +297,11 @@ def handshake_type_name(t: int) -> str:
 
 
 #: Distinct lists named at once and kept. A capture holds few distinct ClientHellos (one per
-#: client build), so naming whole lists once pays off; the bound keeps a hostile capture of
-#: ever-different lists from growing memory (a hello is at most 16 MB, lists far smaller).
+#: client build), so naming whole lists once pays off; the bounds keep a hostile capture of
+#: ever-different lists from growing memory: only lists of at most NAMED_LIST_LENGTH_KEPT
+#: codes are kept (a list may hold 32,767, each with a name of its own: 2 MB).
 NAMED_LISTS_KEPT: Final = 256
+NAMED_LIST_LENGTH_KEPT: Final = 128
 
 
 #: (naming function, list) -> names, the oldest first.
@@ -312,9 +314,11 @@ def names_of(name: Callable[[int], str], values: tuple[int, ...]) -> tuple[str, 
     key = (name, values)
     names = _NAMED_LISTS.get(key)
     if names is None:
-        if len(_NAMED_LISTS) >= NAMED_LISTS_KEPT:
-            del _NAMED_LISTS[next(iter(_NAMED_LISTS))]
-        names = _NAMED_LISTS[key] = tuple([name(v) for v in values])
+        names = tuple([name(v) for v in values])
+        if len(values) <= NAMED_LIST_LENGTH_KEPT:
+            if len(_NAMED_LISTS) >= NAMED_LISTS_KEPT:
+                del _NAMED_LISTS[next(iter(_NAMED_LISTS))]
+            _NAMED_LISTS[key] = names
     return names
 
 
