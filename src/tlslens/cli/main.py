@@ -54,13 +54,13 @@ def _collect_rarely() -> None:
     """Let Python's cyclic garbage collector run rarely. An analysis makes millions of small
     objects and no reference cycles (tests/analysis/test_garbage.py): reference counting
     frees each connection as it is written, and the collector's frequent passes over the
-    live objects found nothing while costing about a tenth of a busy capture's run. What
-    the imports made is frozen out of its passes (so the command's module is imported
-    first); it runs after 200,000 new objects instead of 700 (perf on the handshake-heavy
-    benchmark: 8% of the run at 50,000, 1% here), and a full pass after 5,000 of those.
+    live objects found nothing while costing about a tenth of a busy capture's run. It runs
+    after 200,000 new objects instead of 700 (perf on the handshake-heavy benchmark: 8% of
+    the run at 50,000, 1% here), and a full pass after 5,000 of those. Set before the
+    command's module is imported: the imports make some 100,000 objects, and their passes
+    over them were 4% of a split run's work before its fork (18 M instructions).
     Should a hostile capture make cycles after all, what waits for a pass stays bounded:
     200,000 objects, some tens of megabytes."""
-    gc.freeze()
     gc.set_threshold(200_000, 50, 100)
 
 
@@ -95,11 +95,13 @@ def _stdout_for_machines(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _collect_rarely()
     args = build_parser().parse_args(argv)
     if args.command not in COMMANDS:
         return 2
     run = command(args.command)
-    _collect_rarely()
+    # What the imports made stays for the whole run: out of the collector's passes.
+    gc.freeze()
     _stdout_for_machines(args)
     try:
         status = run(args, sys.stdout, sys.stderr)
