@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tlslens.capture.frame import CaptureError
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput, u32
 from tlslens.limits import Limits
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 # Magic number as read little-endian -> (byte order, nanosecond stamps, record header size).
 MAGICS: dict[int, tuple[str, bool, int]] = {
@@ -76,16 +80,18 @@ class PcapReader(ReaderBase):
         # A record longer than this means the header is damaged (as Wireshark judges it).
         max_len = max(self.limits.max_packet_bytes, min(self.snaplen, 64 * 1024 * 1024))
         data, view = source.data, source.buf
-        end = len(data)
-        pos = GLOBAL_HEADER_BYTES
-        index = 0
+        # Machine integers (`i64`, see capture.source): compiled, each sum and comparison
+        # of the loop is one instruction, not a check for Python's big ints.
+        end: i64 = len(data)
+        pos: i64 = GLOBAL_HEADER_BYTES
+        index: i64 = 0
         truncated = 0
         # The time of the second `second`, in ns. Compiled, a product whose factors pass 30
         # bits goes through Python's long multiplication (400 instructions, twice a frame
         # where a pair of multiplications was a twentieth of bulk.pcap's run); packets come
         # many to a second, so it is made once per second.
-        second = -1
-        second_ns = 0
+        second: i64 = -1
+        second_ns: i64 = 0
         try:
             while True:
                 if pos + hdr_len > end:

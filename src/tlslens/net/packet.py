@@ -22,9 +22,14 @@ key it makes of each segment).
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tlslens.net.tcp import flow_key
+
+if TYPE_CHECKING:
+    # mypyc's machine integer: compiled, arithmetic on a local so typed is C arithmetic
+    # (a shift of a Python int is a call); run as Python it is only an annotation.
+    from mypy_extensions import i64
 
 # Why a frame yields no TCP segment.
 NOT_IP: Final = 1
@@ -126,12 +131,16 @@ def parse(linktype: int, data: bytes | memoryview) -> Segment | int:
     return decode(linktype, frame, memoryview(frame), 0, len(frame))
 
 
-def _u32(chunk: bytes, p: int) -> int:
+def _u32(chunk: bytes, p: i64) -> i64:
     """The big-endian (network order) 32-bit number at chunk[p:p+4]."""
-    return chunk[p] << 24 | chunk[p + 1] << 16 | chunk[p + 2] << 8 | chunk[p + 3]
+    b0: i64 = chunk[p]
+    b1: i64 = chunk[p + 1]
+    b2: i64 = chunk[p + 2]
+    b3: i64 = chunk[p + 3]
+    return b0 << 24 | b1 << 16 | b2 << 8 | b3
 
 
-def _common(chunk: bytes, s: int, n: int) -> bool:
+def _common(chunk: bytes, s: i64, n: i64) -> bool:
     """Whether the Ethernet frame chunk[s:s+n] is the common kind: Ethernet II, IPv4
     without options (version/IHL 0x45), TCP, not a fragment (neither the more-fragments
     flag nor an offset, RFC 791 3.1), an IP total length of at least the two headers and a
@@ -143,20 +152,26 @@ def _common(chunk: bytes, s: int, n: int) -> bool:
             and chunk[s + 14] == 0x45 and chunk[s + 23] == 6
             and not (chunk[s + 20] & 0x3F or chunk[s + 21])):  # fmt: skip
         return False
-    total = chunk[s + 16] << 8 | chunk[s + 17]
-    payload_start = 34 + (chunk[s + 46] >> 4) * 4
+    high: i64 = chunk[s + 16]
+    low: i64 = chunk[s + 17]
+    total = high << 8 | low
+    offset: i64 = chunk[s + 46]
+    payload_start = 34 + (offset >> 4) * 4
     return total >= 40 and 54 <= payload_start <= 14 + total
 
 
-def _common6(chunk: bytes, s: int, n: int) -> bool:
+def _common6(chunk: bytes, s: i64, n: i64) -> bool:
     """`_common` for IPv6: Ethernet II, IPv6 whose next header is TCP (no extension header,
     RFC 8200 4), a payload length (not 0, which a jumbogram or an offloaded segment gives)
     of at least the TCP header, and a TCP data offset from 5 to within that length."""
     if not (n >= 74 and chunk[s + 12] == 0x86 and chunk[s + 13] == 0xDD
             and chunk[s + 14] >> 4 == 6 and chunk[s + 20] == 6):  # fmt: skip
         return False
-    payload_length = chunk[s + 18] << 8 | chunk[s + 19]
-    header_len = (chunk[s + 66] >> 4) * 4
+    high: i64 = chunk[s + 18]
+    low: i64 = chunk[s + 19]
+    payload_length = high << 8 | low
+    offset: i64 = chunk[s + 66]
+    header_len = (offset >> 4) * 4
     return header_len >= 20 and payload_length >= header_len
 
 
@@ -167,23 +182,23 @@ def _common6(chunk: bytes, s: int, n: int) -> bool:
 _GOLDEN30: Final = 0x278DDE6D
 
 
-def flow_share(src_last: int, dst_last: int, sport: int, dport: int, count: int) -> int:
+def flow_share(src_last: i64, dst_last: i64, sport: i64, dport: i64, count: i64) -> i64:
     """Which of `count` shares a TCP connection belongs to, from the last byte of each
     address and the two ports: the same for both directions, and the same in every process
     (Python's own hash of bytes is not). Port parity is no use alone: Linux hands out even
-    ephemeral ports to connect()."""
+    ephemeral ports to connect(). (The product is under 2**54: machine arithmetic.)"""
     mixed = (sport ^ dport ^ (src_last ^ dst_last) << 16) * _GOLDEN30
     return (mixed >> 16) % count
 
 
-def hosts_share(src_word: int, dst_word: int, count: int) -> int:
+def hosts_share(src_word: i64, dst_word: i64, count: i64) -> i64:
     """Like `flow_share`, from the two addresses alone (their last four bytes, as numbers):
     every connection between the same two hosts falls in the same share."""
     return (((src_word ^ dst_word) & 0x3FFFFFFF) * _GOLDEN30 >> 16) % count
 
 
-def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: int,
-                   by_hosts: bool) -> int:  # fmt: skip
+def share_of_frame(linktype: int, chunk: bytes, start: i64, stop: i64, count: i64,
+                   by_hosts: bool) -> i64:  # fmt: skip
     """`flow_share` (or with `by_hosts`, `hosts_share`) of the frame chunk[start:stop], read
     straight from the chunk, for a frame `decode` reads on its fast path; -1 for any other
     (decode it first). A process that follows one share of a capture skips the others'
@@ -201,8 +216,14 @@ def share_of_frame(linktype: int, chunk: bytes, start: int, stop: int, count: in
         return -1
     if by_hosts:
         return hosts_share(_u32(chunk, dst - 4), _u32(chunk, ports - 4), count)
-    return flow_share(chunk[dst - 1], chunk[ports - 1], chunk[ports] << 8 | chunk[ports + 1],
-                      chunk[ports + 2] << 8 | chunk[ports + 3], count)  # fmt: skip
+    src_last: i64 = chunk[dst - 1]
+    dst_last: i64 = chunk[ports - 1]
+    sport_high: i64 = chunk[ports]
+    sport_low: i64 = chunk[ports + 1]
+    dport_high: i64 = chunk[ports + 2]
+    dport_low: i64 = chunk[ports + 3]
+    return flow_share(src_last, dst_last, sport_high << 8 | sport_low, dport_high << 8 | dport_low,
+                      count)  # fmt: skip
 
 
 class Decoded:
@@ -265,7 +286,7 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     return 0
 
 
-def decode_read_into(chunk: bytes, view: memoryview, start: int, stop: int,
+def decode_read_into(chunk: bytes, view: memoryview, start: i64, stop: i64,
                      out: Decoded) -> None:  # fmt: skip
     """`decode_into` for a frame that `share_of_frame` has read (it returned a share), whose
     headers it has checked already: a split worker decodes its own frames without checking
@@ -273,14 +294,18 @@ def decode_read_into(chunk: bytes, view: memoryview, start: int, stop: int,
     s, n = start, stop - start
     if chunk[s + 12] == 0x08:
         # IPv4 (`_common`): the addresses at 26; the IP length counts the IP header.
-        _fields_into(chunk, view, s, n, 26, 4, 14 + (chunk[s + 16] << 8 | chunk[s + 17]), out)
+        high: i64 = chunk[s + 16]
+        low: i64 = chunk[s + 17]
+        _fields_into(chunk, view, s, n, 26, 4, 14 + (high << 8 | low), out)
     else:
         # IPv6 (`_common6`): at 22; the payload length counts what follows the 40 bytes.
-        _fields_into(chunk, view, s, n, 22, 16, 54 + (chunk[s + 18] << 8 | chunk[s + 19]), out)
+        high = chunk[s + 18]
+        low = chunk[s + 19]
+        _fields_into(chunk, view, s, n, 22, 16, 54 + (high << 8 | low), out)
 
 
-def _fields_into(chunk: bytes, view: memoryview, s: int, n: int, addr: int, size: int,
-                 ip_end: int, out: Decoded) -> None:  # fmt: skip
+def _fields_into(chunk: bytes, view: memoryview, s: i64, n: i64, addr: i64, size: i64,
+                 ip_end: i64, out: Decoded) -> None:  # fmt: skip
     """The addresses (`size` bytes each, from chunk[s + addr:]) and the TCP header (RFC
     9293 3.1, right after them) of a frame that `_common` or `_common6` accepted, into
     `out`; the IP packet ends at ip_end (from the frame's start)."""
@@ -291,15 +316,22 @@ def _fields_into(chunk: bytes, view: memoryview, s: int, n: int, addr: int, size
     out.key = chunk[a : a + 2 * size + 4]
     tcp = addr + 2 * size
     t = s + tcp
-    offset_byte = chunk[t + 12]
+    offset_byte: i64 = chunk[t + 12]
     payload_start = tcp + (offset_byte >> 4) * 4
-    out.sport = chunk[t] << 8 | chunk[t + 1]
-    out.dport = chunk[t + 2] << 8 | chunk[t + 3]
+    b0: i64 = chunk[t]
+    b1: i64 = chunk[t + 1]
+    out.sport = b0 << 8 | b1
+    b0 = chunk[t + 2]
+    b1 = chunk[t + 3]
+    out.dport = b0 << 8 | b1
     out.seq = _u32(chunk, t + 4)
     out.ack = _u32(chunk, t + 8)
     # The NS/AE bit sits in the low bit of the data-offset byte (RFC 3540).
-    out.flags = chunk[t + 13] | (offset_byte & 1) << 8
-    out.window = chunk[t + 14] << 8 | chunk[t + 15]
+    b0 = chunk[t + 13]
+    out.flags = b0 | (offset_byte & 1) << 8
+    b0 = chunk[t + 14]
+    b1 = chunk[t + 15]
+    out.window = b0 << 8 | b1
     captured_end = ip_end if ip_end <= n else n
     out.view = view
     out.start = s + payload_start

@@ -18,7 +18,10 @@ This module imports only `tlslens.tls`.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64  # a machine integer when compiled (see tls.wire)
 
 CHANGE_CIPHER_SPEC: Final = 20
 ALERT: Final = 21
@@ -162,8 +165,12 @@ class RecordLayer:
                 continue
             # At a record boundary with a whole header in this segment: the common case.
             content_type = b[pos]
-            version = b[pos + 1] << 8 | b[pos + 2]
-            length = b[pos + 3] << 8 | b[pos + 4]
+            high: i64 = b[pos + 1]
+            low: i64 = b[pos + 2]
+            version = high << 8 | low
+            high = b[pos + 3]
+            low = b[pos + 4]
+            length = high << 8 | low
             if not self._start(content_type, version, length, offset + pos, frame):
                 return SKIP_ALL
             body_start = pos + 5

@@ -7,7 +7,14 @@ This module imports only `tlslens.tls.errors`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tlslens.tls.errors import DecodeError
+
+if TYPE_CHECKING:
+    # mypyc's machine integer: compiled, shifts and ors of locals so typed are C arithmetic
+    # (a shift of a Python int is a call); run as Python it is only an annotation.
+    from mypy_extensions import i64
 
 #: Lists of uint16 read so far (cipher suites, groups, signature algorithms...), by their
 #: bytes: a capture's hellos repeat the lists of a few client builds, so each is made once,
@@ -65,7 +72,9 @@ class Reader:
             raise self._short(2, what)
         d = self.data
         self.pos = p + 2
-        return d[p] << 8 | d[p + 1]
+        high: i64 = d[p]
+        low: i64 = d[p + 1]
+        return high << 8 | low
 
     def u24(self, what: str = "uint24") -> int:
         p = self.pos
@@ -73,7 +82,10 @@ class Reader:
             raise self._short(3, what)
         d = self.data
         self.pos = p + 3
-        return d[p] << 16 | d[p + 1] << 8 | d[p + 2]
+        high: i64 = d[p]
+        mid: i64 = d[p + 1]
+        low: i64 = d[p + 2]
+        return high << 16 | mid << 8 | low
 
     def u32(self, what: str = "uint32") -> int:
         p = self.pos
@@ -96,11 +108,14 @@ class Reader:
             raise self._short(length_bytes, what + " length")
         d = self.data
         self.pos = p + length_bytes
-        if length_bytes == 2:
-            return d[p] << 8 | d[p + 1]
+        first: i64 = d[p]
         if length_bytes == 1:
-            return d[p]
-        return d[p] << 16 | d[p + 1] << 8 | d[p + 2]
+            return first
+        second: i64 = d[p + 1]
+        if length_bytes == 2:
+            return first << 8 | second
+        third: i64 = d[p + 2]
+        return first << 16 | second << 8 | third
 
     def vector(self, length_bytes: int, what: str) -> bytes:
         """A vector with a 1-, 2- or 3-byte length prefix (RFC 8446 3.4)."""
