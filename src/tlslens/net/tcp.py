@@ -45,6 +45,10 @@ MASK: Final = 0xFFFFFFFF
 #: Frame numbers kept as examples of late packets.
 LATE_EXAMPLES = 10
 HALF_SPACE: Final = 0x80000000
+#: A sequence number not known yet. Not None: compiled, an optional int is a boxed object,
+#: and `next_seq` and `last_ack` change with nearly every segment (each a new int object,
+#: 200 M instructions on the handshake benchmark); an int is kept as a machine word.
+NO_SEQ: Final = -1
 # An acknowledgement further ahead than this is not believed (a corrupt or foreign segment).
 MAX_ACK_LEAD: Final = 1 << 30
 
@@ -124,20 +128,21 @@ class Half:
     )
 
     def __init__(self) -> None:
-        self.isn: int | None = None
+        #: The SYN's sequence number, or NO_SEQ (as for the sequence numbers below).
+        self.isn = NO_SEQ
         self.syn_frame: int | None = None
-        #: Sequence number of the next byte expected in order; None until known.
-        self.next_seq: int | None = None
+        #: Sequence number of the next byte expected in order; NO_SEQ until known.
+        self.next_seq = NO_SEQ
         #: Stream bytes accounted for so far (delivered plus gaps).
         self.offset = 0
         #: Stream bytes from `offset` on that the sink said it need not see (StreamSink).
         self.skip = 0
-        self.fin_seq: int | None = None
+        self.fin_seq = NO_SEQ
         self.fin_frame: int | None = None
         self.fin_done = False
         self.rst_frame: int | None = None
         #: Latest acknowledgement the peer sent for this direction's bytes.
-        self.last_ack: int | None = None
+        self.last_ack = NO_SEQ
         #: Receive window this side last advertised (for zero-window probes of the peer).
         self.window = -1
         #: Out-of-order segments: seq -> (payload copy, missing bytes, frame).
@@ -262,7 +267,7 @@ class FlowTable:
         #: packet is recognised as late (see Limits.closed_linger_ns): flow key -> (initial
         #: sequence number of that direction's sender, reserved until). Only this much is
         #: kept: a busy server closes hundreds of connections a second.
-        self._reserved: dict[bytes, tuple[int | None, int]] = {}
+        self._reserved: dict[bytes, tuple[int, int]] = {}
         #: (the flow keys of both directions, reserved until), oldest first.
         self._reservations: deque[tuple[tuple[bytes, bytes], int]] = deque()
         #: Packets that came after their connection was finished, and a few of their frames.
@@ -374,16 +379,16 @@ class FlowTable:
             self._mark_closed(conn, ts_ns)
             return conn
         if flags & SYN:
-            if half.isn is None:
+            if half.isn == NO_SEQ:
                 half.isn = seq
                 half.syn_frame = frame
-                if half.next_seq is None:
+                if half.next_seq == NO_SEQ:
                     half.next_seq = (seq + 1) & MASK
             # Data on a SYN (TCP Fast Open) starts one past the SYN's sequence number.
             seq = (seq + 1) & MASK
         if flags & ACK:
             other.last_ack = ack
-            if other.next_seq is None:
+            if other.next_seq == NO_SEQ:
                 # Capture started mid-connection: the peer's ACK says where this side's
                 # next byte will be, so its stream can start there.
                 other.next_seq = ack
@@ -394,7 +399,7 @@ class FlowTable:
         n = stop - start + missing
         if n:
             if (seq == half.next_seq and half.skip > n > 1 and not missing and not half.ooo
-                    and half.fin_seq is None):  # fmt: skip
+                    and half.fin_seq == NO_SEQ):  # fmt: skip
                 # The next bytes in order, wholly inside a stretch the sink steps over: the
                 # bulk of an encrypted transfer. This is what `_segment` and `_deliver` do
                 # for it, without their calls: there is no held segment to drain and no FIN
@@ -405,7 +410,7 @@ class FlowTable:
             else:
                 self._segment(conn, side, half, other, seq, view[start:stop], missing, frame,
                               flags)  # fmt: skip
-        elif flags == ACK and half.next_seq is not None and (seq - half.next_seq) & MASK == MASK:
+        elif flags == ACK and half.next_seq != NO_SEQ and (seq - half.next_seq) & MASK == MASK:
             # An empty segment one byte behind: a keep-alive, or a zero-window probe when
             # the peer's window is closed (Linux probes this way).
             if other.window == 0:
@@ -515,7 +520,7 @@ class FlowTable:
         flags: int,
     ) -> None:
         expected = half.next_seq
-        if expected is None:
+        if expected == NO_SEQ:
             # First bytes of a direction whose start we never saw.
             expected = half.next_seq = seq
         rel = (seq - expected) & MASK
@@ -573,9 +578,9 @@ class FlowTable:
             self.sink.on_gap(conn, side, half.offset, missing, frame, GAP_TRUNCATED)
             half.offset += missing
             half.truncated_bytes += missing
-        assert half.next_seq is not None
+        assert half.next_seq != NO_SEQ
         half.next_seq = (half.next_seq + size + missing) & MASK
-        if half.fin_seq is not None and half.next_seq == half.fin_seq:
+        if half.fin_seq != NO_SEQ and half.next_seq == half.fin_seq:
             self._consume_fin(conn, side, half)
 
     def _hold(
@@ -597,7 +602,7 @@ class FlowTable:
         ):
             # The hole is not going to be filled in time: report it and move on.
             self._fill_hole(conn, side, half, None, GAP_BUFFER_FULL)
-        assert half.next_seq is not None
+        assert half.next_seq != NO_SEQ
         if _relative(seq, half.next_seq) <= 0:
             # Reporting the hole made this segment in order (or old): take the usual path.
             self._segment(conn, side, half, other, seq, payload, missing, frame, FIN if fin else 0)
@@ -608,14 +613,14 @@ class FlowTable:
                 half.ooo_bytes -= len(held[0])
             half.ooo[seq] = (bytes(payload), missing, frame)
             half.ooo_bytes += len(payload)
-        if half.last_ack is not None:
+        if half.last_ack != NO_SEQ:
             self._fill_acknowledged_hole(conn, side, half)
 
     def _fill_acknowledged_hole(self, conn: Connection, side: int, half: Half) -> None:
         """If the peer acknowledged bytes in the hole, the capture missed them: gap."""
-        assert half.next_seq is not None
+        assert half.next_seq != NO_SEQ
         ack = half.last_ack
-        if ack is None:
+        if ack == NO_SEQ:
             return
         lead = _relative(ack, half.next_seq)
         if 0 < lead < MAX_ACK_LEAD:
@@ -626,7 +631,7 @@ class FlowTable:
     ) -> None:
         """Report the hole before the first held segment as a gap (at most `limit` bytes),
         then deliver whatever became contiguous."""
-        assert half.next_seq is not None
+        assert half.next_seq != NO_SEQ
         expected = half.next_seq
         first = min(half.ooo, key=lambda s: _relative(s, expected))
         size = _relative(first, expected)
@@ -641,7 +646,7 @@ class FlowTable:
     def _gap(
         self, conn: Connection, side: int, half: Half, size: int, frame: int, reason: str
     ) -> None:
-        assert half.next_seq is not None
+        assert half.next_seq != NO_SEQ
         half.skip = 0
         self.sink.on_gap(conn, side, half.offset, size, frame, reason)
         half.gap_count += 1
@@ -650,7 +655,7 @@ class FlowTable:
             half.gaps.append(Gap(half.offset, size, frame, reason))
         half.offset += size
         half.next_seq = (half.next_seq + size) & MASK
-        if half.fin_seq is not None and half.next_seq == half.fin_seq:
+        if half.fin_seq != NO_SEQ and half.next_seq == half.fin_seq:
             self._consume_fin(conn, side, half)
 
     def _drain(self, conn: Connection, side: int, half: Half) -> None:
@@ -658,7 +663,7 @@ class FlowTable:
         ooo = half.ooo
         while ooo:
             expected = half.next_seq
-            assert expected is not None
+            assert expected != NO_SEQ
             seq = min(ooo, key=lambda s: _relative(s, expected))
             rel = _relative(seq, expected)
             if rel > 0:
@@ -684,7 +689,7 @@ class FlowTable:
             self._consume_fin(conn, side, half)
 
     def _consume_fin(self, conn: Connection, side: int, half: Half) -> None:
-        assert half.next_seq is not None and half.fin_frame is not None
+        assert half.next_seq != NO_SEQ and half.fin_frame is not None
         half.fin_done = True
         half.next_seq = (half.next_seq + 1) & MASK
         self.sink.on_fin(conn, side, half.offset, half.fin_frame)
@@ -693,12 +698,12 @@ class FlowTable:
         """At the end of a connection, every hole left is a gap."""
         while half.ooo:
             self._fill_hole(conn, side, half, None, GAP_AT_END)
-        if half.next_seq is None or half.fin_done:
+        if half.next_seq == NO_SEQ or half.fin_done:
             return
-        if half.fin_seq is not None:
+        if half.fin_seq != NO_SEQ:
             # The FIN's sequence number proves every byte before it was sent.
             lead = _relative(half.fin_seq, half.next_seq)
-        elif half.last_ack is not None:
+        elif half.last_ack != NO_SEQ:
             # Bytes the peer acknowledged that the capture never showed us. One byte
             # exactly is most likely a FIN the capture missed, not data.
             lead = _relative(half.last_ack, half.next_seq)
