@@ -410,18 +410,17 @@ class _FrameLoop(FrameSink):
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, seg, 0))
             return False
-        src, dst, sport, dport = d.src, d.dst, d.sport, d.dport
+        sport, dport = d.sport, d.dport
         if leave_out and share < 0 and (  # a frame `share_of_frame` could not read
-            in_host_share(src, dst, sport, dport, leave_out) if self.by_hosts
-            else in_share(src, dst, sport, dport, leave_out)
+            in_host_share(d.src, d.dst, sport, dport, leave_out) if self.by_hosts
+            else in_share(d.src, d.dst, sport, dport, leave_out)
         ) != self.share_index:  # fmt: skip
             self.table.tick(ts_ns)
             return False
         self.segments += 1
         flags = d.flags
-        conn = self.table.add_from(number, ts_ns, src, dst, sport, dport, d.key, d.seq, d.ack,
-                                   flags, d.window, d.view, d.start, d.stop,
-                                   d.missing)  # fmt: skip
+        conn = self.table.add_from(number, ts_ns, sport, dport, d.key, d.seq, d.ack, flags,
+                                   d.window, d.view, d.start, d.stop, d.missing)  # fmt: skip
         d.view = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
@@ -430,7 +429,7 @@ class _FrameLoop(FrameSink):
         has_pid = meta is not None and "pid" in meta
         if has_pid or frames is not None:
             # Which half sent it: the one whose address and port are the source.
-            side = 0 if conn.ports[0] == sport and conn.addrs[0] == src else 1
+            side = 0 if conn.ports[0] == sport and conn.addrs[0] == d.src else 1
             if has_pid:
                 self.collector.on_process(conn, side, number, meta)  # type: ignore[arg-type]
             if frames is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Final
 
-from tlslens.net.tcp import flow_key
+from tlslens.net.tcp import flow_key, key_addresses
 
 if TYPE_CHECKING:
     # mypyc's machine integer: compiled, arithmetic on a local so typed is C arithmetic
@@ -232,29 +232,38 @@ class Decoded:
     from the frame's bytes to the flow table, where a `Segment` tuple boxed each and was
     made and freed once per frame; and the payload is given as its place in a view
     (view[start:stop]), so that no view of it is made unless it is needed
-    (`FlowTable.add_from`)."""
+    (`FlowTable.add_from`). The addresses are kept only inside `key`, one slice of the
+    frame; `src` and `dst` read them out of it when asked."""
 
     def __init__(self) -> None:
-        self.src = b""
-        self.dst = b""
         self.sport = 0
         self.dport = 0
         self.seq = 0
         self.ack = 0
         self.flags = 0
         self.window = 0
-        #: `tcp.flow_key(src, sport, dst, dport)`.
+        #: `tcp.flow_key(src, sport, dst, dport)`: the addresses, then the ports.
         self.key = b""
         self.view = NO_PAYLOAD
         self.start = 0
         self.stop = 0
         self.missing = 0
 
+    @property
+    def src(self) -> bytes:
+        return key_addresses(self.key)[0]
+
+    @property
+    def dst(self) -> bytes:
+        return key_addresses(self.key)[1]
+
     def fill(self, seg: Segment) -> None:
         payload: memoryview
-        (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
-         self.window, payload, self.missing) = seg  # fmt: skip
-        self.key = flow_key(self.src, self.sport, self.dst, self.dport)
+        src: bytes
+        dst: bytes
+        (src, dst, self.sport, self.dport, self.seq, self.ack, self.flags, self.window,
+         payload, self.missing) = seg  # fmt: skip
+        self.key = flow_key(src, self.sport, dst, self.dport)
         self.view = payload
         self.start = 0
         self.stop = len(payload)
@@ -310,8 +319,6 @@ def _fields_into(chunk: bytes, view: memoryview, s: i64, n: i64, addr: i64, size
     9293 3.1, right after them) of a frame that `_common` or `_common6` accepted, into
     `out`; the IP packet ends at ip_end (from the frame's start)."""
     a = s + addr
-    out.src = chunk[a : a + size]
-    out.dst = chunk[a + size : a + 2 * size]
     # `tcp.flow_key`: the addresses, and right after them (no IP options) the ports.
     out.key = chunk[a : a + 2 * size + 4]
     tcp = addr + 2 * size

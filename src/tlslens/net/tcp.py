@@ -197,8 +197,9 @@ class Connection:
         role_source: str,
     ) -> None:
         self.id = conn_id
-        self.addrs = (src, dst)
-        self.ports = (sport, dport)
+        # Tuples of any length to the type checker, like `halves` below: read by side.
+        self.addrs: tuple[bytes, ...] = (src, dst)
+        self.ports: tuple[int, ...] = (sport, dport)
         self.client_side = client_side
         self.role_source = role_source
         self.first_frame = frame
@@ -206,7 +207,10 @@ class Connection:
         self.first_ns = ts_ns
         self.last_ns = ts_ns
         self.packets = 0
-        self.halves = (Half(), Half())
+        # Of any length to the type checker, so that it stays a tuple object when compiled: a
+        # pair is kept as two fields, and `halves[side]` made a new tuple of them each time
+        # (twice a segment).
+        self.halves: tuple[Half, ...] = (Half(), Half())
         self.closed = False
         self.closed_ns = 0
         self.finished = False
@@ -251,6 +255,14 @@ def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
     segment, where a (src, sport, dst, dport) tuple cost a twelfth of a bulk transfer's
     run: a tuple and two boxed ports made, two bytes objects hashed, four items compared."""
     return src + dst + (sport << 16 | dport).to_bytes(4, "big")
+
+
+def key_addresses(key: bytes) -> tuple[bytes, bytes]:
+    """The source and destination addresses of a `flow_key`: the frame loop keeps only the
+    key of a segment (one slice of the frame, not three), and the addresses are read out
+    of it when a connection opens."""
+    size = (len(key) - 4) >> 1
+    return key[:size], key[size : 2 * size]
 
 
 class FlowTable:
@@ -312,16 +324,14 @@ class FlowTable:
     ) -> Connection | None:
         """Account one segment; returns the connection it belongs to, or None for a late
         packet of a connection already reported."""
-        return self.add_from(frame, ts_ns, src, dst, sport, dport,
-                             flow_key(src, sport, dst, dport), seq, ack, flags, window,
-                             payload, 0, len(payload), missing)  # fmt: skip
+        return self.add_from(frame, ts_ns, sport, dport, flow_key(src, sport, dst, dport),
+                             seq, ack, flags, window, payload, 0, len(payload),
+                             missing)  # fmt: skip
 
     def add_from(
         self,
         frame: int,
         ts_ns: int,
-        src: bytes,
-        dst: bytes,
         sport: int,
         dport: int,
         key: bytes,
@@ -335,7 +345,7 @@ class FlowTable:
         missing: int,
     ) -> Connection | None:
         """`add` of the segment whose payload is view[start:stop], `key` being its
-        `flow_key(src, sport, dst, dport)`: the view of the payload
+        `flow_key(src, sport, dst, dport)` (which holds its addresses): the view of the payload
         is made only if its bytes are delivered or held, not for a segment inside a stretch
         the sink steps over (most of an encrypted bulk transfer)."""
         if ts_ns >= self._next_closed_sweep:
@@ -352,15 +362,16 @@ class FlowTable:
                             self.late_frames.append(frame)
                         return None
                     # A new SYN: the ports are being reused; the reservation ends.
+                    src, dst = key_addresses(key)
                     self._unreserve((key, flow_key(dst, dport, src, sport)), None)
-            conn = self._open(frame, ts_ns, src, sport, dst, dport, key, flags)
+            conn = self._open(frame, ts_ns, sport, dport, key, flags)
             side = 0
         else:
             conn, side = entry
             if flags & SYN and not flags & ACK and conn.halves[side].isn != seq:
                 # A fresh SYN on a known 4-tuple: the port pair is being reused.
                 self._finish(conn)
-                conn = self._open(frame, ts_ns, src, sport, dst, dport, key, flags)
+                conn = self._open(frame, ts_ns, sport, dport, key, flags)
                 side = 0
         conn.packets += 1
         conn.last_frame = frame
@@ -423,8 +434,9 @@ class FlowTable:
 
     # -- connection life ---------------------------------------------------------------
 
-    def _open(self, frame: int, ts_ns: int, src: bytes, sport: int, dst: bytes, dport: int,
-              key: bytes, flags: int) -> Connection:  # fmt: skip
+    def _open(self, frame: int, ts_ns: int, sport: int, dport: int, key: bytes,
+              flags: int) -> Connection:  # fmt: skip
+        src, dst = key_addresses(key)
         if flags & SYN:
             client_side, source = (1, ROLE_SYN_ACK) if flags & ACK else (0, ROLE_SYN)
         else:

@@ -277,7 +277,9 @@ class TLSSession:
         self.limits = limits or Limits()
         #: The capture missed the TCP handshake: TLS may start with any record.
         self.midstream = midstream
-        self.dirs = (_Direction(CLIENT), _Direction(SERVER))
+        # Of any length to the type checker: compiled, a pair would be kept as two fields,
+        # and `dirs[role]` would make a tuple of them each time (as `tcp.Connection.halves`).
+        self.dirs: tuple[_Direction, ...] = (_Direction(CLIENT), _Direction(SERVER))
         #: `close` was called: no more input, and the record layers are gone.
         self.closed = False
         self._records_say_tls = False
