@@ -42,11 +42,16 @@ connection, so that their ids are the capture's, and parse TLS only for their sh
 
 Memory is per worker: k workers use about k times what one process uses. `audit` with
 --aliases runs in one process: an alias may name a network, so a pair could span shares.
+
+The workers are forked with `os.fork` (`_Worker`), not started by `multiprocessing`:
+importing that (with ctypes, for a shared counter) took about a tenth of the time a split
+run spends before its fork, and all it did here was fork, wait and kill.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import mmap
 import os
 import pickle
 import select
@@ -57,16 +62,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from tlslens.analysis.aliases import Aliases
 from tlslens.analysis.conversation import Conversation
 from tlslens.analysis.pipeline import Analysis, CaptureReport
 from tlslens.capture import CaptureError
 from tlslens.cli.files import ConnectionFilter, no_match_note
-
-if TYPE_CHECKING:
-    from multiprocessing.process import BaseProcess
 
 # What a worker sends: a header (first frame, length), then `length` bytes. The length
 # tells what follows: a record, nothing (a connection the filter dropped), or the end.
@@ -112,7 +114,7 @@ def _send(pipe: BinaryIO, first_frame: int, data: bytes | None) -> None:
 
 def _worker(path: str, index: int, count: int, make_job: MakeJob,
             aliases: Aliases | None, filter_text: str | None, by_hosts: bool, share_ids: bool,
-            pipe_fd: int, others: list[int], progress: Any) -> None:  # fmt: skip
+            pipe_fd: int, others: list[int], progress: _SharedCount) -> None:  # fmt: skip
     """In a worker process: follow share `index` of `count` and send every connection."""
     # Ctrl-C reaches every process of the terminal's group; the parent answers it by ending
     # the workers, which would otherwise each print a traceback.
@@ -156,11 +158,77 @@ def _worker(path: str, index: int, count: int, make_job: MakeJob,
         _send(pipe, _END, pickle.dumps((analysis.report, error, result)))
 
 
-def _report_progress(value: Any) -> Callable[[int, int], None]:
+def _report_progress(value: _SharedCount) -> Callable[[int, int], None]:
     def report(done: int, _total: int) -> None:
         value.value = done
 
     return report
+
+
+class _SharedCount:
+    """A number one process writes and the others read: eight bytes of memory that stay
+    shared across `os.fork` (an anonymous shared mapping)."""
+
+    _FORMAT = struct.Struct("q")
+
+    def __init__(self) -> None:
+        self._memory = mmap.mmap(-1, self._FORMAT.size)
+
+    @property
+    def value(self) -> int:
+        value: int = self._FORMAT.unpack_from(self._memory)[0]
+        return value
+
+    @value.setter
+    def value(self, value: int) -> None:
+        self._FORMAT.pack_into(self._memory, 0, value)
+
+
+class _Worker:
+    """A worker process, forked now to run `target(*args)`: the part of
+    `multiprocessing.Process` a split needs. It leaves with status 0 when `target`
+    returns, and with 1 (its traceback on standard error) when it raises."""
+
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        #: The exit status once the process has ended and been waited for; minus the
+        #: signal's number if one ended it (as `multiprocessing` and `subprocess` say).
+        self.exitcode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # the worker
+            status = 1
+            try:
+                target(*args)
+                status = 0
+            except BaseException:
+                import traceback  # Lazy: only for what nobody expects.
+
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.flush()
+                # Not `sys.exit`: the parent's cleanup (atexit, context managers up the
+                # stack) must not run a second time here.
+                os._exit(status)
+
+    def _reap(self, flags: int) -> None:
+        if self.exitcode is None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+
+    def is_alive(self) -> bool:
+        self._reap(os.WNOHANG)
+        return self.exitcode is None
+
+    def terminate(self) -> None:
+        if self.exitcode is None:
+            # ProcessLookupError: it has just ended, and waitpid will say how.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+
+    def join(self) -> None:
+        self._reap(0)
 
 
 class _Stream:
@@ -297,14 +365,13 @@ class SplitAnalysis:
         #: One sentence per thing that went wrong (the records written may be partial).
         self.errors: list[str] = []
         #: Bytes of the file the first worker has read (one writer, no lock needed).
-        self.progress: Any = multiprocessing.RawValue("q", 0)
-        self.workers: list[BaseProcess] = []
+        self.progress = _SharedCount()
+        self.workers: list[_Worker] = []
         self.streams: list[_Stream] = []
         # A forked worker flushes the standard streams when it ends: what the parent had
         # buffered would come out twice.
         sys.stdout.flush()
         sys.stderr.flush()
-        context = multiprocessing.get_context("fork")
         pipes = [os.pipe() for _ in range(jobs)]
         for _read, write in pipes:
             _widen(write)
@@ -312,13 +379,11 @@ class SplitAnalysis:
             for i, (_read, write) in enumerate(pipes):
                 others = [fd for j, pair in enumerate(pipes) for fd in pair
                           if j != i or fd != write]  # fmt: skip
-                worker = context.Process(
-                    target=_worker, daemon=True,
-                    args=(path, i, jobs, make_job, aliases, filter_text, by_hosts, share_ids,
-                          write, others, self.progress),
-                )  # fmt: skip
-                worker.start()
-                self.workers.append(worker)
+                self.workers.append(_Worker(
+                    _worker,
+                    (path, i, jobs, make_job, aliases, filter_text, by_hosts, share_ids,
+                     write, others, self.progress),
+                ))  # fmt: skip
         except BaseException:
             for read, write in pipes:
                 os.close(read)
