@@ -18,8 +18,6 @@ imports only the standard library; and the pipeline imports it on every run, so 
 
 from __future__ import annotations
 
-import copyreg
-import dataclasses
 import importlib
 import sys
 from collections.abc import Sequence
@@ -81,33 +79,6 @@ def prefer_source() -> None:
 def runs_from_source() -> bool:
     """Whether `prefer_source` is in force (TLSLENS_PURE=1)."""
     return any(isinstance(finder, _SourceFirst) for finder in sys.meta_path)
-
-
-def _by_fields(obj: object) -> tuple[type, tuple[object, ...]]:
-    """Pickle's recipe for a frozen dataclass: call the class with the field values."""
-    values = tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))  # type: ignore[arg-type]
-    return type(obj), values
-
-
-def pickle_by_fields() -> None:
-    """Make the core's frozen dataclasses picklable when compiled. By default pickle makes an
-    empty instance and sets each field, which a compiled frozen class refuses; this has
-    it call the class with the fields instead (every field of theirs is an `__init__`
-    argument). Whoever pickles core objects (`analysis.spill`) calls this first, once the
-    core modules are imported whole; running pure Python, it changes nothing pickle gives
-    back. `tlslens.tls.value.Value`s need none of this: they pickle by their fields
-    themselves (`Value.__reduce__`). Other compiled classes that take `__init__` arguments
-    (the flow table's `Gap`, `Connection`) cannot be pickled at all: they must stay out of
-    what is pickled."""
-    for name in CORE:
-        for value in vars(importlib.import_module(name)).values():
-            if (
-                isinstance(value, type)
-                and value.__module__ == name
-                and dataclasses.is_dataclass(value)
-                and value.__dataclass_params__.frozen  # type: ignore[attr-defined]
-            ):
-                copyreg.pickle(value, _by_fields)
 
 
 def is_compiled(module_name: str) -> bool:

@@ -12,7 +12,6 @@ beside it only `aliases` and `tls_summary`.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -165,22 +164,36 @@ class DirectionStats(Value):
 PID_CONFIDENCE = {"outbound": "high", None: "medium", "inbound": "low"}
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSeen:
+class ProcessSeen(Value):
     """A process id the capture recorded on one side's packets."""
 
-    #: Which end's packets carried it: client or server.
-    side: str
-    pid: int
-    tid: int | None
-    name: str | None
-    #: Where the id came from: epb_option, comment (etl2pcapng), darwin_process_block, etl...
-    source: str
-    #: inbound, outbound, or None when the capture does not say.
-    direction: str | None
-    frame: int
-    #: Other ids seen later on the same side's packets (a conflict, shown not hidden).
-    others: tuple[int, ...] = ()
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "side", "pid", "tid", "name", "source", "direction", "frame", "others"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, side: str, pid: int, tid: int | None, name: str | None, source: str,
+                 direction: str | None, frame: int, others: tuple[int, ...] = ()
+                 ) -> None:  # fmt: skip
+        #: Which end's packets carried it: client or server.
+        self.side: Final = side
+        self.pid: Final = pid
+        self.tid: Final = tid
+        self.name: Final = name
+        #: Where the id came from: epb_option, comment (etl2pcapng), darwin_process_block,
+        #: etl...
+        self.source: Final = source
+        #: inbound, outbound, or None when the capture does not say.
+        self.direction: Final = direction
+        self.frame: Final = frame
+        #: Other ids seen later on the same side's packets (a conflict, shown not hidden).
+        self.others: Final = others
+
+    def seen_by(self, side: str, others: tuple[int, ...]) -> ProcessSeen:
+        """The same id, on `side` (roles may be settled after the first packet), with the
+        other ids seen later."""
+        return ProcessSeen(side, self.pid, self.tid, self.name, self.source, self.direction,
+                           self.frame, others)  # fmt: skip
 
     @property
     def confidence(self) -> str:

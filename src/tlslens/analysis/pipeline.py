@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple, TypeVar
 
 from tlslens.analysis.aliases import Aliases
@@ -20,7 +19,6 @@ from tlslens.analysis.spill import SpillFile
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
 from tlslens.capture.sink import FrameSink
-from tlslens.compiled import pickle_by_fields
 from tlslens.limits import Limits
 from tlslens.net import packet
 from tlslens.net.tcp import (
@@ -61,34 +59,74 @@ class FrameRecord(NamedTuple):
     length: int
 
 
-@dataclass
+# SkipCount and CaptureReport are plain classes, not dataclasses: a dataclass writes and
+# compiles its methods as source when its module is imported (about half a millisecond
+# each, on every run). Pickling (a split worker sends its report) calls the class with
+# the fields (`__reduce__`): compiled, that is the way in for a class whose __init__ takes
+# arguments.
+
+
 class SkipCount:
-    count: int = 0
-    frames: list[int] = field(default_factory=list)
+    """How many frames were left out for one reason, and the first few of them."""
+
+    def __init__(self, count: int = 0, frames: list[int] | None = None) -> None:
+        self.count = count
+        self.frames: list[int] = [] if frames is None else frames
 
     def add(self, frame: int) -> None:
         self.count += 1
         if len(self.frames) < EXAMPLE_FRAMES:
             self.frames.append(frame)
 
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, SkipCount) and self.count == other.count
+                and self.frames == other.frames)  # fmt: skip
 
-@dataclass
+    def __repr__(self) -> str:
+        return f"SkipCount(count={self.count}, frames={self.frames})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SkipCount, (self.count, self.frames))
+
+
 class CaptureReport:
     """What happened while reading one capture, beyond the conversations themselves."""
 
-    path: str
-    format: str = ""
-    frames: int = 0
-    tcp_segments: int = 0
-    connections: int = 0
-    truncated_frames: int = 0
-    problems: list[CaptureProblem] = field(default_factory=list)
-    #: Frames that gave no TCP segment, by reason code of `net.packet`.
-    skipped: dict[int, SkipCount] = field(default_factory=dict)
-    #: Frames of link types we cannot decode, by link type.
-    unsupported_linktypes: dict[int, int] = field(default_factory=dict)
-    #: Packets that came after their connection had been closed and reported.
-    late: SkipCount = field(default_factory=SkipCount)
+    def __init__(self, path: str, format: str = "", frames: int = 0, tcp_segments: int = 0,
+                 connections: int = 0, truncated_frames: int = 0,
+                 problems: list[CaptureProblem] | None = None,
+                 skipped: dict[int, SkipCount] | None = None,
+                 unsupported_linktypes: dict[int, int] | None = None,
+                 late: SkipCount | None = None) -> None:  # fmt: skip
+        self.path = path
+        self.format = format
+        self.frames = frames
+        self.tcp_segments = tcp_segments
+        self.connections = connections
+        self.truncated_frames = truncated_frames
+        self.problems: list[CaptureProblem] = [] if problems is None else problems
+        #: Frames that gave no TCP segment, by reason code of `net.packet`.
+        self.skipped: dict[int, SkipCount] = {} if skipped is None else skipped
+        #: Frames of link types we cannot decode, by link type.
+        self.unsupported_linktypes: dict[int, int] = (
+            {} if unsupported_linktypes is None else unsupported_linktypes
+        )
+        #: Packets that came after their connection had been closed and reported.
+        self.late = SkipCount() if late is None else late
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.path, self.format, self.frames, self.tcp_segments, self.connections,
+                self.truncated_frames, self.problems, self.skipped, self.unsupported_linktypes,
+                self.late)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CaptureReport) and self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return f"CaptureReport{self._fields()!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CaptureReport, self._fields())
 
     @property
     def read_nothing(self) -> bool:
@@ -137,9 +175,13 @@ class CaptureReport:
         if share_ids:
             return reports[0]
         late_frames = sorted(f for r in reports for f in r.late.frames)[:EXAMPLE_FRAMES]
-        late = SkipCount(sum(r.late.count for r in reports), late_frames)
-        return replace(reports[0], tcp_segments=sum(r.tcp_segments for r in reports),
-                       connections=sum(r.connections for r in reports), late=late)  # fmt: skip
+        first = reports[0]
+        return CaptureReport(first.path, first.format, first.frames,
+                             sum(r.tcp_segments for r in reports),
+                             sum(r.connections for r in reports), first.truncated_frames,
+                             first.problems, first.skipped, first.unsupported_linktypes,
+                             SkipCount(sum(r.late.count for r in reports),
+                                       late_frames))  # fmt: skip
 
     def to_record(self) -> dict[str, object]:
         return {
@@ -250,7 +292,7 @@ class _Collector:
         found = []
         for side, (first, others) in sides.items():
             # Roles may have been settled after the first packet (a ClientHello decides).
-            found.append(replace(first, side=conn.role_of(side), others=tuple(others)))
+            found.append(first.seen_by(conn.role_of(side), tuple(others)))
         found.sort(key=lambda p: (rank.index(p.direction) if p.direction in rank else 1,
                                   p.side != "client"))  # fmt: skip
         return tuple(found)
@@ -526,8 +568,3 @@ class Analysis:
 def analyze(path: str, limits: Limits | None = None) -> Iterator[Conversation]:
     """Conversations of one capture file, in connection-id order (raises CaptureError)."""
     return Analysis(path, limits).conversations()
-
-
-# Waiting connections may be pickled (analysis.spill), and so may the core's objects in them.
-# Last in the module, so that this module's own classes exist.
-pickle_by_fields()

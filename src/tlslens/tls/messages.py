@@ -1,6 +1,6 @@
 """Handshake messages and extensions as immutable records with RFC field names: `Value`s
-(quicker to make than frozen dataclasses when compiled: see `tlslens.tls.value`), but for the
-rare SSL 2.0 SERVER-HELLO.
+(quicker to make than frozen dataclasses when compiled, and quicker to define at start-up:
+see `tlslens.tls.value`).
 
 Code points are kept as ints (names are looked up only for display, in `registry`), unknown
 extensions are kept raw, and a malformed extension body is noted on its message instead of
@@ -17,7 +17,6 @@ This module imports only `tlslens.tls`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from tlslens.tls.errors import DecodeError
@@ -218,13 +217,19 @@ class ServerHello(Value):
         return selected[0] if selected else self.legacy_version
 
 
-@dataclass(frozen=True, slots=True)
-class SSLv2ServerHello:
-    session_id_hit: bool
-    certificate_type: int
-    version: int
-    certificate: bytes
-    cipher_specs: tuple[int, ...]
+class SSLv2ServerHello(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "session_id_hit", "certificate_type", "version", "certificate", "cipher_specs"
+    )  # fmt: skip
+    __slots__ = __match_args__
+
+    def __init__(self, session_id_hit: bool, certificate_type: int, version: int,
+                 certificate: bytes, cipher_specs: tuple[int, ...]) -> None:  # fmt: skip
+        self.session_id_hit: Final = session_id_hit
+        self.certificate_type: Final = certificate_type
+        self.version: Final = version
+        self.certificate: Final = certificate
+        self.cipher_specs: Final = cipher_specs
 
 
 class Certificate(Value):

@@ -20,8 +20,7 @@ from __future__ import annotations
 import csv
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "ALERT_LEVELS",
@@ -343,15 +342,15 @@ def content_type_name(t: int) -> str:
     return CONTENT_TYPES.get(t) or _unknown8(t)
 
 
-@dataclass(frozen=True, slots=True)
-class CipherSuiteInfo:
+class CipherSuiteInfo(NamedTuple):
     """The parts of a cipher suite, read from its name.
 
     TLS 1.3 suites fix only the AEAD and the hash (RFC 8446 B.4); their key exchange and
     authentication are negotiated apart (key_share, psk_key_exchange_modes,
     signature_algorithms), so both read "any". `mac` is "AEAD" for AEAD ciphers (the hash in
     their name is the PRF or HKDF hash), else the HMAC hash as the name spells it ("SHA" is
-    SHA-1).
+    SHA-1). (A NamedTuple, not a frozen dataclass, for start-up time: see
+    `tlslens.limits.Limits`.)
     """
 
     code: int

@@ -18,7 +18,6 @@ This module imports only `tlslens.tls` and `tlslens.limits`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from tlslens.limits import Limits
@@ -156,12 +155,15 @@ class ChangeCipherSpec(Value):
         self.offset: Final = offset
 
 
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    role: str
-    frame: int
-    offset: int
-    message: str
+class Anomaly(Value):
+    __match_args__: ClassVar[tuple[str, ...]] = ("role", "frame", "offset", "message")
+    __slots__ = __match_args__
+
+    def __init__(self, role: str, frame: int, offset: int, message: str) -> None:
+        self.role: Final = role
+        self.frame: Final = frame
+        self.offset: Final = offset
+        self.message: Final = message
 
 
 Event = HandshakeMessage | Alert | ChangeCipherSpec | Anomaly
