@@ -7,12 +7,16 @@ globals. This module imports nothing from tlslens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Caps on what tlslens buffers. The defaults suit captures of busy servers."""
+class Limits(NamedTuple):
+    """Caps on what tlslens buffers. The defaults suit captures of busy servers.
+
+    Immutable; `Limits(max_live_connections=1000)` changes one. A NamedTuple, not a frozen
+    dataclass: a dataclass writes and compiles its methods as source when its module is
+    imported, about a millisecond on every run; and compiled code reads a field of a
+    NamedTuple by its index."""
 
     #: Largest captured packet accepted from a capture file. Wireshark uses 256 KiB for
     #: ordinary link types; a bigger value in a record header means the file is damaged.

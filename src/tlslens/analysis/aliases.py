@@ -16,7 +16,6 @@ reader is imported only to read a file, as every run imports this module.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -25,14 +24,23 @@ class AliasError(Exception):
     """An aliases file that cannot be used; the message names the file and the line."""
 
 
-@dataclass
 class Aliases:
-    """IP or network -> nickname."""
+    """IP or network -> nickname. (A plain class, not a dataclass: start-up time, as for
+    `tlslens.limits.Limits`.)"""
 
-    hosts: dict[str, str] = field(default_factory=dict)
-    #: (network, name), most specific (longest prefix) first.
-    networks: list[tuple[Network, str]] = field(default_factory=list)
-    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    def __init__(self, hosts: dict[str, str] | None = None,
+                 networks: list[tuple[Network, str]] | None = None) -> None:  # fmt: skip
+        self.hosts: dict[str, str] = {} if hosts is None else hosts
+        #: (network, name), most specific (longest prefix) first.
+        self.networks: list[tuple[Network, str]] = [] if networks is None else networks
+        self._cache: dict[str, str | None] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Aliases) and self.hosts == other.hosts
+                and self.networks == other.networks)  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"Aliases(hosts={self.hosts!r}, networks={self.networks!r})"
 
     def add(self, key: str, name: str) -> None:
         """Raises ValueError when `key` is neither an address nor a network."""

@@ -54,8 +54,8 @@ class CertificateSeen(Value):
 
 
 #: What `_certificate_fields` made, by the certificate's SHA-256 (a string, whose hash
-#: Python keeps: a summary's own hash runs its dataclass's interpreted __hash__ over
-#: seventeen fields, for every certificate of every connection).
+#: Python keeps: a summary's own hash would hash its twenty fields, for every certificate
+#: of every connection).
 _FIELDS_BY_SHA256: Final[dict[str, dict[str, Any]]] = {}
 _FIELDS_KEPT: Final = 1024
 

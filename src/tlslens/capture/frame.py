@@ -9,7 +9,6 @@ This module imports nothing from tlslens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -30,9 +29,9 @@ class Frame(NamedTuple):
     meta: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureProblem:
-    """Something wrong in a capture file that did not stop us from using the rest."""
+class CaptureProblem(NamedTuple):
+    """Something wrong in a capture file that did not stop us from using the rest. (A
+    NamedTuple, as `tlslens.limits.Limits` is, for start-up time.)"""
 
     path: str
     offset: int

@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -55,8 +54,11 @@ SIGNATURE_ALGORITHMS: Final = {
 WEAK_HASHES: Final = frozenset({"md2", "md4", "md5", "sha", "sha1"})
 
 
-@dataclass(frozen=True, slots=True)
-class CertSummary:
+class CertSummary(NamedTuple):
+    """What tlslens shows of a certificate. (A NamedTuple, not a frozen dataclass: a
+    dataclass compiles its methods from source when its module is imported, a millisecond
+    on every run; see `tlslens.limits.Limits`.)"""
+
     subject: str
     issuer: str
     serial: str

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, TypeAlias
 
 from tlslens.analysis.aliases import AliasError, Aliases, load_aliases
 from tlslens.analysis.conversation import Conversation
@@ -237,9 +236,9 @@ MIN_SPLIT_BYTES = 8 * 1024 * 1024
 MAX_SPLIT_JOBS = 8
 
 
-@dataclass(frozen=True, slots=True)
-class SplitPlan:
-    """How one capture is shared between processes (see `tlslens.cli.split`)."""
+class SplitPlan(NamedTuple):
+    """How one capture is shared between processes (see `tlslens.cli.split`). (A
+    NamedTuple, as `tlslens.limits.Limits` is, for start-up time.)"""
 
     jobs: int
     #: Shares go by host pair: every connection between two hosts in one process.
