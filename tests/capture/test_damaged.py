@@ -164,3 +164,22 @@ def test_editcap_variants_give_the_same_frames(tmp_path: Path) -> None:
         subprocess.run(["editcap", "-F", fmt, str(PCAP), str(out)], check=True)
         got, problems = frames(out)
         assert got == whole and problems == [], fmt
+
+
+@pytest.mark.parametrize("ts_hi", [0, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF])
+def test_timestamps_past_63_bits_are_not_wrapped(tmp_path: Path, ts_hi: int) -> None:
+    """A pcapng time stamp is 64 bits of microseconds here, more than the ns of a signed
+    64-bit machine integer holds: the compiled readers (which read header fields into
+    machine integers) must still give Python's exact number, not one wrapped around."""
+    frame = bytes(60)
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, 0, 20)
+    epb = struct.pack("<IIIIIII", 6, 32 + len(frame), 0, ts_hi, 5, len(frame), len(frame))
+    epb += frame + struct.pack("<I", 32 + len(frame))
+    capture = open_capture(str(write(tmp_path, "late.pcapng", shb + idb + epb)))
+    assert [ts for _n, ts, _lt, _data, _m in capture] == [(ts_hi << 32 | 5) * 1000]
+    # Classic pcap: 32-bit seconds and microseconds, the largest of both.
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    record = struct.pack("<IIII", 0xFFFFFFFF, 999_999, len(frame), len(frame)) + frame
+    capture = open_capture(str(write(tmp_path, "late.pcap", header + record)))
+    assert [ts for _n, ts, _lt, _data, _m in capture] == [0xFFFFFFFF * 10**9 + 999_999_000]

@@ -32,11 +32,13 @@ CHUNK_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def u32(data: bytes, pos: i64, little: bool) -> i64:
+def u32(data: bytes, pos: i64, little: bool) -> int:
     """The unsigned 32-bit number at data[pos:pos+4], little- or big-endian: how the
     readers take header fields out of a chunk. Byte by byte, in machine integers (`i64`):
     compiled, about 60 instructions, against 160 with Python ints (each shift of a tagged
-    int is a call) and more for `unpack_from` and its tuple."""
+    int is a call) and more for `unpack_from` and its tuple. It returns a Python int, not
+    an `i64`: a caller's own arithmetic on it (pcapng's `ts_hi << 32`) must not wrap around
+    at 64 bits, as machine integers do, silently."""
     b0: i64 = data[pos]
     b1: i64 = data[pos + 1]
     b2: i64 = data[pos + 2]

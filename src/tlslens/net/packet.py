@@ -131,8 +131,9 @@ def parse(linktype: int, data: bytes | memoryview) -> Segment | int:
     return decode(linktype, frame, memoryview(frame), 0, len(frame))
 
 
-def _u32(chunk: bytes, p: i64) -> i64:
-    """The big-endian (network order) 32-bit number at chunk[p:p+4]."""
+def _u32(chunk: bytes, p: i64) -> int:
+    """The big-endian (network order) 32-bit number at chunk[p:p+4] (a Python int, as
+    `capture.source.u32` gives)."""
     b0: i64 = chunk[p]
     b1: i64 = chunk[p + 1]
     b2: i64 = chunk[p + 2]
