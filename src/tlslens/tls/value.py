@@ -1,11 +1,14 @@
-"""`Value`: the base of the few immutable records the TLS parsers make by the hundred thousand
-(one per extension, handshake message, alert, ChangeCipherSpec).
+"""`Value`: the base of the immutable records of the compiled core (`tlslens.compiled`): the
+ones the TLS parsers make by the hundred thousand (one per extension, handshake message,
+alert, ChangeCipherSpec), the connection record and its parts.
 
-Elsewhere such records are frozen dataclasses. Compiled (`tlslens.compiled`), a dataclass
-still runs the `__init__` that the dataclasses module generates as interpreted code, and a
-frozen one sets each field through `object.__setattr__`: 0.41 µs to make a two-field
-record, against 0.04 µs for a class that writes its own `__init__`, which mypyc compiles.
-At about thirty such records per connection, that was a tenth of a handshake-heavy run.
+They were frozen dataclasses. Compiled, a dataclass still runs the `__init__` that the
+dataclasses module generates as interpreted code, and a frozen one sets each field through
+`object.__setattr__`: 0.41 µs to make a two-field record, against 0.04 µs for a class that
+writes its own `__init__`, which mypyc compiles. At about thirty such records per
+connection, that was a tenth of a handshake-heavy run. And every dataclass writes and
+compiles its methods from source when its module is imported, about half a millisecond of
+every run each; so the few immutable records outside the core are NamedTuples.
 
 A `Value` subclass lists its fields once, in `__init__`'s order, in `__match_args__` (the
 names positional pattern matching uses, as for a dataclass), keeps them in `__slots__`,
