@@ -161,7 +161,7 @@ class DirectionStats(Value):
 #: How far to trust a process id, by the direction of the packet that carried it: Windows
 #: (ETL, pktmon, etl2pcapng) records the thread that was running when the packet passed, which
 #: for a sent packet is its sender, but for a received one is whoever happened to run.
-PID_CONFIDENCE = {"outbound": "high", None: "medium", "inbound": "low"}
+PID_CONFIDENCE: Final = {"outbound": "high", None: "medium", "inbound": "low"}
 
 
 class ProcessSeen(Value):

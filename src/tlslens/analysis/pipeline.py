@@ -37,11 +37,11 @@ from tlslens.tls.session import CLIENT, SERVER, TLSSession
 T = TypeVar("T")
 
 #: The FrameRecord reason of a packet that came after its connection was reported.
-LATE = -1
+LATE: Final = -1
 
 #: Frame numbers kept as examples for each kind of skipped frame (the flow table keeps as
 #: many late ones).
-EXAMPLE_FRAMES = LATE_EXAMPLES
+EXAMPLE_FRAMES: Final = LATE_EXAMPLES
 
 
 class FrameRecord(NamedTuple):
@@ -207,10 +207,10 @@ def _role(conn: Connection, side: int) -> int:
 
 
 #: Process ids kept per side of a connection: the first, plus a few different later ones.
-MAX_PIDS_PER_SIDE = 4
+MAX_PIDS_PER_SIDE: Final = 4
 #: Windows' Idle (0) and System (4) pseudo-processes: on a received packet they mean "not known"
 #: (the packet arrived in a context without a process), not that Idle or System received it.
-UNKNOWN_INBOUND_PIDS = (0, 4)
+UNKNOWN_INBOUND_PIDS: Final = (0, 4)
 
 
 def in_share(src: bytes, dst: bytes, sport: int, dport: int, count: int) -> int:

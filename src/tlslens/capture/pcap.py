@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tlslens.capture.frame import CaptureError
 from tlslens.capture.reader import ReaderBase
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_extensions import i64
 
 # Magic number as read little-endian -> (byte order, nanosecond stamps, record header size).
-MAGICS: dict[int, tuple[str, bool, int]] = {
+MAGICS: Final[dict[int, tuple[str, bool, int]]] = {
     0xA1B2C3D4: ("<", False, 16),
     0xD4C3B2A1: (">", False, 16),
     0xA1B23C4D: ("<", True, 16),
@@ -34,7 +34,7 @@ MAGICS: dict[int, tuple[str, bool, int]] = {
     0x34CDB2A1: (">", False, 24),
 }
 
-GLOBAL_HEADER_BYTES = 24
+GLOBAL_HEADER_BYTES: Final = 24
 
 
 def is_pcap(head: bytes) -> bool:

@@ -18,33 +18,33 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput, u32
 from tlslens.limits import Limits
 
-SHB = 0x0A0D0D0A
-IDB = 0x00000001
-OPB = 0x00000002  # obsolete Packet Block
-SPB = 0x00000003
-EPB = 0x00000006
-DPIB = 0x80000001
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
+SHB: Final = 0x0A0D0D0A
+IDB: Final = 0x00000001
+OPB: Final = 0x00000002  # obsolete Packet Block
+SPB: Final = 0x00000003
+EPB: Final = 0x00000006
+DPIB: Final = 0x80000001
+BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
 
-OPT_END = 0
-OPT_COMMENT = 1
-EPB_FLAGS = 2
-EPB_PROCESSID_THREADID = 8
-EPB_DARWIN_PIB_ID = 0x8001
-EPB_DARWIN_EFFECTIVE_PIB_ID = 0x8002
-IF_NAME = 2
-IF_TSRESOL = 9
-IF_TSOFFSET = 14
-DPIB_NAME = 2
+OPT_END: Final = 0
+OPT_COMMENT: Final = 1
+EPB_FLAGS: Final = 2
+EPB_PROCESSID_THREADID: Final = 8
+EPB_DARWIN_PIB_ID: Final = 0x8001
+EPB_DARWIN_EFFECTIVE_PIB_ID: Final = 0x8002
+IF_NAME: Final = 2
+IF_TSRESOL: Final = 9
+IF_TSOFFSET: Final = 14
+DPIB_NAME: Final = 2
 
-ETL2PCAPNG_COMMENT = re.compile(r"PID=(\d+)\s+TID=(-?\d+)")
+ETL2PCAPNG_COMMENT: Final = re.compile(r"PID=(\d+)\s+TID=(-?\d+)")
 
 
 def is_pcapng(head: bytes) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from tlslens.capture.frame import CaptureError
 
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     # is only an annotation (this import never runs).
     from mypy_extensions import i64
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES: Final = 1 << 20
 
-GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
 def u32(data: bytes, pos: i64, little: bool) -> int:

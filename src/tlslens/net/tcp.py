@@ -43,7 +43,7 @@ ACK: Final = 0x10
 
 MASK: Final = 0xFFFFFFFF
 #: Frame numbers kept as examples of late packets.
-LATE_EXAMPLES = 10
+LATE_EXAMPLES: Final = 10
 HALF_SPACE: Final = 0x80000000
 #: A sequence number not known yet. Not None: compiled, an optional int is a boxed object,
 #: and `next_seq` and `last_ack` change with nearly every segment (each a new int object,

@@ -71,7 +71,7 @@ HELLO_RETRY_REQUEST_RANDOM: Final = bytes.fromhex(
     "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 )
 
-LAYER = "handshake"
+LAYER: Final = "handshake"
 
 
 class Extension(Value):

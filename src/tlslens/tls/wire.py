@@ -7,7 +7,7 @@ This module imports only `tlslens.tls.errors`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tlslens.tls.errors import DecodeError
 
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 #: find in a dict by identity instead of item by item. Only short lists are kept, and at
 #: most LISTS_KEPT of them (emptied when full): a hostile capture of ever-different lists
 #: cannot grow it past about 6 MB (a kept list of 128 values is 5.4 KB with its numbers).
-_U16_LISTS: dict[bytes, tuple[int, ...]] = {}
-LISTS_KEPT = 1024
+_U16_LISTS: Final[dict[bytes, tuple[int, ...]]] = {}
+LISTS_KEPT: Final = 1024
 #: The longest list kept, in bytes (a browser offers about 16 suites, 32 bytes).
-LIST_BYTES_KEPT = 256
+LIST_BYTES_KEPT: Final = 256
 
 
 class Reader:
