@@ -46,8 +46,8 @@ MASK: Final = 0xFFFFFFFF
 LATE_EXAMPLES: Final = 10
 HALF_SPACE: Final = 0x80000000
 #: A sequence number not known yet. Not None: compiled, an optional int is a boxed object,
-#: and `next_seq` and `last_ack` change with nearly every segment (each a new int object,
-#: 200 M instructions on the handshake benchmark); an int is kept as a machine word.
+#: and `next_seq` and `last_ack` change with nearly every segment (each a new int object:
+#: about 90 M instructions on the handshake benchmark); an int is kept as a machine word.
 NO_SEQ: Final = -1
 # An acknowledgement further ahead than this is not believed (a corrupt or foreign segment).
 MAX_ACK_LEAD: Final = 1 << 30
