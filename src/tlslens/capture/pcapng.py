@@ -18,12 +18,15 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput, u32
 from tlslens.limits import Limits
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 SHB: Final = 0x0A0D0D0A
 IDB: Final = 0x00000001
@@ -110,9 +113,12 @@ class PcapngReader(ReaderBase):
         source = self.source
         max_block = self.limits.max_block_bytes
         buf, data = source.buf, source.data
-        end = len(data)
-        pos = 0
-        index = 0
+        # Places in the chunk, lengths and counts as machine integers (`i64`, see
+        # capture.source), as in `tlslens.capture.pcap`; time stamps stay Python ints, as
+        # a 64-bit stamp times a resolution can pass 64 bits.
+        end: i64 = len(data)
+        pos: i64 = 0
+        index: i64 = 0
         truncated = 0
         order = "<"
         little = True
@@ -153,7 +159,7 @@ class PcapngReader(ReaderBase):
                             f"0x{bom:08x}; stopping here after {index} packets",
                         )
                         break
-                total = u32(data, pos + 4, little)
+                total: i64 = u32(data, pos + 4, little)
                 if total < 12 or total % 4 or total > max_block:
                     self._problem(
                         source.base + pos,
@@ -190,8 +196,8 @@ class PcapngReader(ReaderBase):
                                     else data[pos + 8] << 8 | data[pos + 9])  # fmt: skip
                     ts_hi = u32(data, pos + 12, little)
                     ts_lo = u32(data, pos + 16, little)
-                    caplen = u32(data, pos + 20, little)
-                    origlen = u32(data, pos + 24, little)
+                    caplen: i64 = u32(data, pos + 20, little)
+                    origlen: i64 = u32(data, pos + 24, little)
                     start = pos + 28
                     stop = start + caplen
                     if block_type == OPB and (stop > body_end or iface_id >= len(section)):
