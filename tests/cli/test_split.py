@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
 from functools import partial
 from pathlib import Path
@@ -349,19 +350,22 @@ def test_split_behind_a_long_lived_connection_equals_one_process(
     assert one[0] == 0 and "3389" in one[1]  # the long connection is there
 
 
+@pytest.mark.parametrize("buffer_bytes", [5, 1 << 20])
 @pytest.mark.parametrize("cut", [1, 5, 11, 12, 13, 100, 4097, 65536])
-def test_the_parent_reads_messages_cut_anywhere(cut: int) -> None:
+def test_the_parent_reads_messages_cut_anywhere(cut: int, buffer_bytes: int) -> None:
     """However the pipe hands out a worker's bytes (a read may end inside a header or inside
-    a record of any size), the parent queues the messages the worker sent, whole."""
+    a record of any size, or where the parent's read buffer is full), the parent queues the
+    messages the worker sent, whole."""
     sent = [(3, b"x" * 10), (7, None), (9, b""), (12, bytes(range(256)) * 300), (split._END, b"e")]
     wire = b"".join(split._HEADER.pack(frame, split._DROPPED if data is None else len(data))
                     + (data or b"") for frame, data in sent)  # fmt: skip
     read, write = os.pipe()
     try:
-        stream = split._Stream(read)
+        stream = split._Stream(read, memoryview(bytearray(buffer_bytes)))
         for pos in range(0, len(wire), cut):  # each piece fits in the pipe (64 KiB)
             os.write(write, wire[pos : pos + cut])
-            stream.fill()
+            while select.select([read], [], [], 0)[0]:
+                stream.fill()
         assert list(stream.messages) == sent
         assert stream.queued == sum(len(d) for f, d in sent if d is not None)
         assert not stream.partial and stream.last_sent == 12
