@@ -294,6 +294,9 @@ class TLSSession:
         self.hello_retry_request: m.ServerHello | None = None
         self.server_hello: m.ServerHello | None = None
         self.server_hello_frame: int | None = None
+        #: `is_tls13(self.version)`, kept with the ServerHello: it is asked for every
+        #: application data record, and `version` makes a new int object each time.
+        self.tls13 = False
         self.sslv2_server_hello: m.SSLv2ServerHello | None = None
         #: The cipher kind an SSL 2.0 client picked in its CLIENT-MASTER-KEY.
         self.sslv2_cipher: int | None = None
@@ -458,7 +461,7 @@ class TLSSession:
         elif content_type == CHANGE_CIPHER_SPEC:
             self._letter(role, HISTORY_CCS)
             self._event(ChangeCipherSpec(ROLES[role], last_frame, offset))
-            if self.server_hello is not None and not is_tls13(self.version) and not d.encrypted:
+            if self.server_hello is not None and not self.tls13 and not d.encrypted:
                 # From the next record on, this side encrypts (RFC 5246 7.1). In TLS 1.3
                 # (and after a HelloRetryRequest) the CCS is only a middlebox-compatibility
                 # dummy (RFC 8446 D.4) and changes nothing.
@@ -478,7 +481,7 @@ class TLSSession:
         d.last_offset = offset
 
     def _application_data(self, d: _Direction, length: int, frame: int) -> None:
-        if is_tls13(self.version):
+        if self.tls13:
             d.enc_records += 1
             if d.first_enc is None:
                 d.first_enc = (length, frame)
@@ -569,7 +572,7 @@ class TLSSession:
                 else:
                     self._server_hello(server_hello, last_frame)
             elif msg_type == m.CERTIFICATE:
-                cert = m.parse_certificate(body, base, tls13=is_tls13(self.version))
+                cert = m.parse_certificate(body, base, tls13=self.tls13)
                 parsed = cert
                 chain = [(der, last_frame) for der in cert.certificates]
                 if role == SERVER:
@@ -615,6 +618,7 @@ class TLSSession:
         if self.server_hello is None:
             self.server_hello = hello
             self.server_hello_frame = frame
+            self.tls13 = is_tls13(hello.version)
         if is_tls13(hello.version):
             # Everything after the ServerHello is encrypted in TLS 1.3 (RFC 8446 2).
             self.dirs[SERVER].encrypted = True
@@ -759,7 +763,7 @@ class TLSSession:
         if self.version == 0x0002:
             # SSL 2.0: both sides sent encrypted records after the CLIENT-MASTER-KEY.
             return client.app_records > 0 and server.app_records > 0
-        if is_tls13(self.version):
+        if self.tls13:
             first = client.first_enc
             if first is None:
                 return False
@@ -787,7 +791,7 @@ class TLSSession:
             if alert.encrypted:
                 alert = alert.most_likely(self._likely(alert, established))
             out.append(alert)
-        if is_tls13(self.version):
+        if self.tls13:
             for d in self.dirs:
                 record = d.last_record
                 if record is None or d.end_how is None:
@@ -831,7 +835,7 @@ class TLSSession:
         d = self.dirs[role]
         if d.ccs_frame is not None:
             return d.ccs_frame
-        if is_tls13(self.version):
+        if self.tls13:
             return (
                 self.server_hello_frame
                 if role == SERVER
