@@ -1,4 +1,5 @@
-"""A StreamSink that rebuilds each direction's bytes and remembers every event, for tests."""
+"""A stream sink (handed to FlowTable through `tcp.ForwardingSink`) that rebuilds each
+direction's bytes and remembers every event, for tests."""
 
 from __future__ import annotations
 
@@ -55,10 +56,10 @@ def record_capture(path: str) -> Recorder:
     """Run a capture file through decoding and reassembly into a Recorder."""
     from tlslens.capture import open_capture
     from tlslens.net.packet import parse
-    from tlslens.net.tcp import FlowTable
+    from tlslens.net.tcp import FlowTable, ForwardingSink
 
     recorder = Recorder()
-    table = FlowTable(recorder)
+    table = FlowTable(ForwardingSink(recorder))
     for index, ts, linktype, data, _meta in open_capture(path):
         seg = parse(linktype, data)
         if isinstance(seg, tuple):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from recorder import Recorder
 
 from tlslens.limits import Limits
-from tlslens.net.tcp import ACK, FIN, SYN, FlowTable
+from tlslens.net.tcp import ACK, FIN, SYN, FlowTable, ForwardingSink
 
 CLIENT, SERVER, OTHER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), bytes([10, 0, 0, 9])
 S = 1_000_000_000
@@ -17,7 +17,7 @@ EMPTY = memoryview(b"")
 class Link:
     def __init__(self, limits: Limits | None = None) -> None:
         self.rec = Recorder()
-        self.table = FlowTable(self.rec, limits)
+        self.table = FlowTable(ForwardingSink(self.rec), limits)
         self.frame = 0
 
     def send(self, t: float, from_client: bool, seq: int, ack: int, flags: int) -> object:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from recorder import Recorder
 
 from tlslens.limits import Limits
-from tlslens.net.tcp import ACK, FIN, RST, SYN, FlowTable, flow_key
+from tlslens.net.tcp import ACK, FIN, RST, SYN, FlowTable, ForwardingSink, flow_key
 
 CLIENT = bytes([10, 0, 0, 1])
 SERVER = bytes([10, 0, 0, 2])
@@ -25,7 +25,7 @@ class Wire:
         self, limits: Limits | None = None, client_isn: int = 1000, server_isn: int = 50_000
     ) -> None:
         self.rec = Recorder()
-        self.table = FlowTable(self.rec, limits)
+        self.table = FlowTable(ForwardingSink(self.rec), limits)
         self.frame = 0
         self.isn = {0: client_isn, 1: server_isn}
 
@@ -294,7 +294,8 @@ class SkippingSink(Recorder):
 def _skipping_wire(skip: int) -> Wire:
     """A wire after its handshake, whose sink skips `skip` bytes after every chunk."""
     wire = Wire()
-    wire.table.sink = wire.rec = SkippingSink(skip)
+    wire.rec = SkippingSink(skip)
+    wire.table.sink = ForwardingSink(wire.rec)
     wire.handshake()
     return wire
 

@@ -29,6 +29,7 @@ from tlslens.net.tcp import (
     ROLE_SYN_ACK,
     Connection,
     FlowTable,
+    StreamSink,
 )
 from tlslens.tls.detect import looks_like_client_hello
 from tlslens.tls.record import SKIP_ALL
@@ -243,7 +244,7 @@ NOT_OURS: Final = _NotOurs()
 ShareOf = Callable[[bytes, bytes, int, int, int], int]
 
 
-class _Collector:
+class _Collector(StreamSink):
     """Receives reassembly events, feeds each connection's TLS session, and turns finished
     connections into Conversations (None for one another process reports)."""
 
