@@ -385,7 +385,9 @@ class TLSSession:
                 return 0, None
         best: int | None = None
         for marker in markers:
-            pos = window.find(marker)
+            # Most streams begin with their first record: no search for it (compiled, a
+            # search is a generic method call).
+            pos = 0 if window[:2] == marker else window.find(marker)
             while pos != -1:
                 if len(window) - pos < DETECT_BYTES:
                     best = pos if best is None else min(best, pos)
