@@ -130,8 +130,9 @@ class ChunkedInput:
         # The chunk keeps `kept` bytes and grows to a chunk's worth (at least a quarter of
         # one more than it keeps), or to `need`. One size for nearly every chunk: glibc then
         # gives each new chunk the memory of the one freed before it, where chunks of
-        # varying sizes were fresh pages from the system for a third of the reads (4,000
-        # page faults in each process on the handshake benchmark).
+        # varying sizes were fresh pages from the system for up to a third of the reads
+        # (4,000 and 2,600 page faults in the two processes of a split run of the handshake
+        # benchmark, 1,650 and 1,600 now, nearly all in the first few chunks).
         size = max(CHUNK_BYTES, need, kept + CHUNK_BYTES // 4)
         # A plain file reads the kept bytes again with the rest; other streams copy them.
         read_again = kept > 0 and self._read_again()
