@@ -43,3 +43,23 @@ def test_a_list_is_still_bounds_checked() -> None:
         Reader(b"\x00\x03\x00\x01\x02", "test").u16_list(2, "suites")
     with pytest.raises(DecodeError):
         Reader(b"\x00\x04\x00\x01", "test").u16_list(2, "suites")
+
+
+def test_uint8_lists_are_kept_apart_from_uint16_lists() -> None:
+    """The same bytes are one list as uint8 and another as uint16, each kept as itself;
+    equal short uint8 lists are one object, long ones are not kept, and what is kept stays
+    bounded."""
+    data = b"\x02\x00\x17"
+    as_u8 = Reader(data, "test").u8_list(1, "formats")
+    as_u16 = Reader(data, "test").u16_list(1, "versions")
+    assert as_u8 == (0x00, 0x17) and as_u16 == (0x0017,)
+    assert Reader(bytes(data), "test").u8_list(1, "formats") is as_u8
+    assert Reader(bytes(data), "test").u16_list(1, "versions") is as_u16
+    body = bytes(range(256)) * 2  # longer than LIST_BYTES_KEPT
+    long_list = len(body).to_bytes(2, "big") + body
+    first = Reader(long_list, "test").u8_list(2, "types")
+    assert first == tuple(body)
+    assert Reader(long_list, "test").u8_list(2, "types") is not first
+    for i in range(wire.LISTS_KEPT + 10):
+        Reader(bytes([2, i % 256, i // 256]), "test").u8_list(1, "modes")
+    assert 0 < len(wire._U8_LISTS) <= wire.LISTS_KEPT

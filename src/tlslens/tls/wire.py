@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 #: capture of ever-different lists cannot grow it past about 6 MB (a kept list of 128 values
 #: is 5.4 KB with its numbers).
 _U16_LISTS: Final[dict[bytes, tuple[int, ...]]] = {}
+#: The same for lists of uint8 (compression methods, EC point formats, PSK modes), apart:
+#: the same bytes read as uint16 are another list. A kept list of 256 values is 2.1 KB.
+_U8_LISTS: Final[dict[bytes, tuple[int, ...]]] = {}
 LISTS_KEPT: Final = 1024
 #: The longest list kept, in bytes (a browser offers about 16 suites, 32 bytes).
 LIST_BYTES_KEPT: Final = 256
@@ -156,7 +159,17 @@ class Reader:
         return values
 
     def u8_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
-        return tuple(self.vector(length_bytes, what))
+        raw = self.vector(length_bytes, what)
+        if len(raw) > LIST_BYTES_KEPT:
+            return tuple(raw)
+        # Kept as u16_list keeps its lists: compiled, tuple(bytes) is a generic iteration
+        # of about 550 instructions, and three such lists come with nearly every hello.
+        values = _U8_LISTS.get(raw)
+        if values is None:
+            if len(_U8_LISTS) >= LISTS_KEPT:
+                _U8_LISTS.clear()
+            values = _U8_LISTS[raw] = tuple(raw)
+        return values
 
 
 def _u16s(data: bytes, pos: int, n: int) -> tuple[int, ...]:
