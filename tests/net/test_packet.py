@@ -210,7 +210,7 @@ def _fast_paths_agree(frame: memoryview) -> None:
             assert isinstance(general, tuple)
             # A worker decodes a frame it read so without checking it again: the same.
             read = packet.Decoded()
-            packet.decode_read_into(chunk, memoryview(chunk), start, stop, read)
+            packet.decode_read_into(chunk, start, stop, read)
             assert read.segment()[:8] == general[:8] and read.missing == general[9]
             assert bytes(read.segment()[8]) == bytes(general[8])
             src, dst, sport, dport = general[:4]
@@ -277,7 +277,7 @@ def test_decode_into_makes_the_flow_tables_key(src: bytes, dst: bytes, sport: in
     chunk = b"\xee" * 5 + ether(ip6 + tcp, 0x86DD)
     assert packet.decode_into(1, chunk, memoryview(chunk), 5, len(chunk), out) == 0
     assert out.key == flow_key(src6, sport, dst6, dport)
-    assert bytes(out.view[out.start : out.stop]) == b"hi"
+    assert out.data[out.start : out.stop] == b"hi"
     assert packet.share_of_frame(1, chunk, 5, len(chunk), 3, False) == packet.flow_share(
         src[-1], dst[-1], sport, dport, 3
     )

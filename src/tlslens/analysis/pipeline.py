@@ -318,7 +318,7 @@ class _Collector(StreamSink):
         assert isinstance(session, (TLSSession, _NotOurs))
         return session
 
-    def on_data(self, conn: Connection, side: int, offset: int, data: memoryview, frame: int
+    def on_data(self, conn: Connection, side: int, offset: int, data: bytes, frame: int
                 ) -> int:  # fmt: skip
         # Without the TCP handshake, the roles were guessed from the ports; whoever sends a
         # ClientHello is the client.
@@ -438,7 +438,7 @@ class _FrameLoop(FrameSink):
                 return False
         d = self.decoded
         if share >= 0:  # read by `share_of_frame`, its headers checked
-            packet.decode_read_into(chunk, view, start, stop, d)
+            packet.decode_read_into(chunk, start, stop, d)
             seg = 0
         else:
             seg = packet.decode_into(linktype, chunk, view, start, stop, d)
@@ -465,8 +465,8 @@ class _FrameLoop(FrameSink):
         self.segments += 1
         flags = d.flags
         conn = self.table.add_from(number, ts_ns, sport, dport, d.key, d.seq, d.ack, flags,
-                                   d.window, d.view, d.start, d.stop, d.missing)  # fmt: skip
-        d.view = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
+                                   d.window, d.data, d.start, d.stop, d.missing)  # fmt: skip
+        d.data = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))

@@ -231,8 +231,8 @@ class Decoded:
     """The fields of one TCP segment, filled in place by `decode_into`: the frame loop
     keeps one and reads it after each frame. Compiled, the numbers stay machine integers
     from the frame's bytes to the flow table, where a `Segment` tuple boxed each and was
-    made and freed once per frame; and the payload is given as its place in a view
-    (view[start:stop]), so that no view of it is made unless it is needed
+    made and freed once per frame; and the payload is given as its place in the frame's
+    bytes (data[start:stop]), so that it is sliced out only where it is needed
     (`FlowTable.add_from`). The addresses are kept only inside `key`, one slice of the
     frame; `src` and `dst` read them out of it when asked."""
 
@@ -245,7 +245,8 @@ class Decoded:
         self.window = 0
         #: `tcp.flow_key(src, sport, dst, dport)`: the addresses, then the ports.
         self.key = b""
-        self.view = NO_PAYLOAD
+        #: The bytes the payload is in: the reader's chunk, or the frame's own copy.
+        self.data = NO_PAYLOAD
         self.start = 0
         self.stop = 0
         self.missing = 0
@@ -265,29 +266,31 @@ class Decoded:
         (src, dst, self.sport, self.dport, self.seq, self.ack, self.flags, self.window,
          payload, self.missing) = seg  # fmt: skip
         self.key = flow_key(src, self.sport, dst, self.dport)
-        self.view = payload
+        # A frame decoded the general way (`parse`): its payload is copied, once.
+        self.data = bytes(payload)
         self.start = 0
         self.stop = len(payload)
 
     def segment(self) -> Segment:
         return (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
-                self.window, self.view[self.start : self.stop], self.missing)  # fmt: skip
+                self.window, memoryview(self.data)[self.start : self.stop],
+                self.missing)  # fmt: skip
 
 
 #: The payload of a segment that carries none.
-NO_PAYLOAD: Final = memoryview(b"")
+NO_PAYLOAD: Final = b""
 
 
 def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int,
                 out: Decoded) -> int:  # fmt: skip
     """`parse` of the frame chunk[start:stop], `view` being a memoryview of `chunk`, into
     `out`: 0 with `out` filled in, or the reason code. The payload is left in the chunk
-    (out.view is `view`), and nothing else of the frame is copied."""
+    (out.data is `chunk`), and nothing else of the frame is copied."""
     n = stop - start
     s = start
     if linktype == LINKTYPE_ETHERNET:
         if _common(chunk, s, n) or _common6(chunk, s, n):
-            decode_read_into(chunk, view, start, stop, out)
+            decode_read_into(chunk, start, stop, out)
             return 0
     seg = parse_general(linktype, view[start:stop])
     if isinstance(seg, int):
@@ -296,8 +299,7 @@ def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop:
     return 0
 
 
-def decode_read_into(chunk: bytes, view: memoryview, start: i64, stop: i64,
-                     out: Decoded) -> None:  # fmt: skip
+def decode_read_into(chunk: bytes, start: i64, stop: i64, out: Decoded) -> None:
     """`decode_into` for a frame that `share_of_frame` has read (it returned a share), whose
     headers it has checked already: a split worker decodes its own frames without checking
     them twice."""
@@ -306,16 +308,16 @@ def decode_read_into(chunk: bytes, view: memoryview, start: i64, stop: i64,
         # IPv4 (`_common`): the addresses at 26; the IP length counts the IP header.
         high: i64 = chunk[s + 16]
         low: i64 = chunk[s + 17]
-        _fields_into(chunk, view, s, n, 26, 4, 14 + (high << 8 | low), out)
+        _fields_into(chunk, s, n, 26, 4, 14 + (high << 8 | low), out)
     else:
         # IPv6 (`_common6`): at 22; the payload length counts what follows the 40 bytes.
         high = chunk[s + 18]
         low = chunk[s + 19]
-        _fields_into(chunk, view, s, n, 22, 16, 54 + (high << 8 | low), out)
+        _fields_into(chunk, s, n, 22, 16, 54 + (high << 8 | low), out)
 
 
-def _fields_into(chunk: bytes, view: memoryview, s: i64, n: i64, addr: i64, size: i64,
-                 ip_end: i64, out: Decoded) -> None:  # fmt: skip
+def _fields_into(chunk: bytes, s: i64, n: i64, addr: i64, size: i64, ip_end: i64,
+                 out: Decoded) -> None:  # fmt: skip
     """The addresses (`size` bytes each, from chunk[s + addr:]) and the TCP header (RFC
     9293 3.1, right after them) of a frame that `_common` or `_common6` accepted, into
     `out`; the IP packet ends at ip_end (from the frame's start)."""
@@ -341,7 +343,7 @@ def _fields_into(chunk: bytes, view: memoryview, s: i64, n: i64, addr: i64, size
     b1 = chunk[t + 15]
     out.window = b0 << 8 | b1
     captured_end = ip_end if ip_end <= n else n
-    out.view = view
+    out.data = chunk
     out.start = s + payload_start
     if payload_start >= captured_end:
         out.stop = out.start

@@ -333,7 +333,9 @@ class TLSSession:
         # that may begin a record are held until there are enough to tell, so that however
         # the stream is split the same start is found.
         base = d.held_offset if d.held else offset
-        window = d.held + bytes(data) if d.held else bytes(data)
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        window = d.held + data if d.held else data
         start, hold_from = self._find_tls_start(role, d, window, base)
         if start is None:
             d.held = window[hold_from:] if hold_from is not None else b""
