@@ -764,7 +764,8 @@ class TLSSession:
         ):
             return False
         client, server = self.dirs
-        if self.version == 0x0002:
+        version = self.version
+        if version is not None and version == 0x0002:  # (narrowed: a native comparison)
             # SSL 2.0: both sides sent encrypted records after the CLIENT-MASTER-KEY.
             return client.app_records > 0 and server.app_records > 0
         if self.tls13:
@@ -772,10 +773,10 @@ class TLSSession:
             if first is None:
                 return False
             after = self.server_records_after_client_finished
-            last = server.last_record
+            # The server's last record, read from its fields (`last_record` makes a tuple).
             if (
-                after == 1 and last is not None and last[0] == APPLICATION_DATA
-                and last[1] < ALERT_SIZED and server.end_how is not None
+                after == 1 and server.last_type == APPLICATION_DATA
+                and server.last_length < ALERT_SIZED and server.end_how is not None
             ):  # fmt: skip
                 # The server's only answer to the client's Finished was an alert-sized
                 # record, then it closed: it rejected the client's flight.
