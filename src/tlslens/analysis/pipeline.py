@@ -465,8 +465,10 @@ class _FrameLoop(FrameSink):
         self.segments += 1
         flags = d.flags
         conn = self.table.add_from(number, ts_ns, sport, dport, d.key, d.seq, d.ack, flags,
-                                   d.window, d.data, d.start, d.stop, d.missing)  # fmt: skip
-        d.data = packet.NO_PAYLOAD  # not to keep the chunk alive past its frame
+                                   d.window, d.data, d.view, d.start, d.stop,
+                                   d.missing)  # fmt: skip
+        # Not to keep the chunk alive past its frame.
+        d.data, d.view = packet.NO_PAYLOAD, packet.NO_VIEW
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))

@@ -232,7 +232,8 @@ class Decoded:
     keeps one and reads it after each frame. Compiled, the numbers stay machine integers
     from the frame's bytes to the flow table, where a `Segment` tuple boxed each and was
     made and freed once per frame; and the payload is given as its place in the frame's
-    bytes (data[start:stop]), so that it is sliced out only where it is needed
+    bytes (data[start:stop]), or for a frame decoded the general way as a view (`view`,
+    `data` then empty), so that it is copied out only where it is needed
     (`FlowTable.add_from`). The addresses are kept only inside `key`, one slice of the
     frame; `src` and `dst` read them out of it when asked."""
 
@@ -245,8 +246,10 @@ class Decoded:
         self.window = 0
         #: `tcp.flow_key(src, sport, dst, dport)`: the addresses, then the ports.
         self.key = b""
-        #: The bytes the payload is in: the reader's chunk, or the frame's own copy.
+        #: The bytes the payload is in (the reader's chunk), or empty and the payload is
+        #: `view` (a frame `parse` decoded).
         self.data = NO_PAYLOAD
+        self.view = NO_VIEW
         self.start = 0
         self.stop = 0
         self.missing = 0
@@ -266,19 +269,20 @@ class Decoded:
         (src, dst, self.sport, self.dport, self.seq, self.ack, self.flags, self.window,
          payload, self.missing) = seg  # fmt: skip
         self.key = flow_key(src, self.sport, dst, self.dport)
-        # A frame decoded the general way (`parse`): its payload is copied, once.
-        self.data = bytes(payload)
+        self.data = NO_PAYLOAD
+        self.view = payload
         self.start = 0
         self.stop = len(payload)
 
     def segment(self) -> Segment:
         return (self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags,
-                self.window, memoryview(self.data)[self.start : self.stop],
-                self.missing)  # fmt: skip
+                self.window, memoryview(self.data)[self.start : self.stop] if self.data
+                else self.view[self.start : self.stop], self.missing)  # fmt: skip
 
 
 #: The payload of a segment that carries none.
 NO_PAYLOAD: Final = b""
+NO_VIEW: Final = memoryview(b"")
 
 
 def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int,

@@ -276,6 +276,10 @@ def _relative(seq: int, ref: int) -> int:
     return d - (1 << 32) if d & HALF_SPACE else d
 
 
+#: The view `add_from` is given with a payload in bytes.
+_NO_VIEW: Final = memoryview(b"")
+
+
 def _trim(payload: bytes, missing: int, cut: int) -> tuple[bytes, int]:
     """Drop the first `cut` bytes of a segment (already delivered); they come out of the
     captured payload first, then out of the bytes the capture cut off."""
@@ -363,7 +367,8 @@ class FlowTable:
         packet of a connection already reported."""
         data = payload if isinstance(payload, bytes) else bytes(payload)
         return self.add_from(frame, ts_ns, sport, dport, flow_key(src, sport, dst, dport),
-                             seq, ack, flags, window, data, 0, len(data), missing)  # fmt: skip
+                             seq, ack, flags, window, data, _NO_VIEW, 0, len(data),
+                             missing)  # fmt: skip
 
     def add_from(
         self,
@@ -377,14 +382,17 @@ class FlowTable:
         flags: int,
         window: int,
         data: bytes,
+        view: memoryview,
         start: int,
         stop: int,
         missing: int,
     ) -> Connection | None:
-        """`add` of the segment whose payload is data[start:stop], `key` being its
-        `flow_key(src, sport, dst, dport)` (which holds its addresses): the payload is sliced
-        out only if its bytes are delivered or held, not for a segment inside a stretch the
-        sink steps over (most of an encrypted bulk transfer)."""
+        """`add` of the segment whose payload is data[start:stop], or view[start:stop] when
+        `data` is empty (a frame decoded the general way, `packet.parse`, whose payload is
+        a view), `key` being its `flow_key(src, sport, dst, dport)` (which holds its
+        addresses): the payload is copied out only if its bytes are delivered or held, not
+        for a segment inside a stretch the sink steps over (most of an encrypted bulk
+        transfer)."""
         if ts_ns >= self._next_closed_sweep:
             self._sweep(ts_ns)
         entry = self._flows.get(key)
@@ -456,8 +464,8 @@ class FlowTable:
                 half.offset += n
                 half.next_seq = (seq + n) & MASK
             else:
-                self._segment(conn, side, half, other, seq, data[start:stop], missing, frame,
-                              flags)  # fmt: skip
+                payload = data[start:stop] if data else bytes(view[start:stop])
+                self._segment(conn, side, half, other, seq, payload, missing, frame, flags)
         elif flags == ACK and half.next_seq != NO_SEQ and (seq - half.next_seq) & MASK == MASK:
             # An empty segment one byte behind: a keep-alive, or a zero-window probe when
             # the peer's window is closed (Linux probes this way).
