@@ -189,12 +189,23 @@ def test_the_ethernet_ipv4_fast_path_agrees_with_the_general_path(
 
 
 def _fast_paths_agree(frame: memoryview) -> None:
-    """`parse`, `decode` and `share_of_frame` on `frame` say what the general decoder says."""
-    general = packet.parse_general(1, frame)
+    """`parse`, `decode` and `share_of_frame` on the Ethernet `frame`, and on the same packet
+    behind a Linux cooked (SLL) header, say what the general decoder says."""
+    _fast_paths_agree_on(1, frame)
+    if len(frame) >= 14:
+        # SLL (tcpdump -i any): packet type, ARPHRD, address length and 8 address bytes,
+        # then the protocol, Ethernet's EtherType.
+        sll = struct.pack("!HHH8s", 4, 1, 6, bytes(frame[6:12]) + b"\0\0") + bytes(frame[12:])
+        _fast_paths_agree_on(packet.LINKTYPE_LINUX_SLL, memoryview(sll))
+
+
+def _fast_paths_agree_on(linktype: int, frame: memoryview) -> None:
+    general = packet.parse_general(linktype, frame)
     # As the pipeline calls it: the frame somewhere inside a reader's chunk.
     chunk = b"\xee" * 37 + bytes(frame) + b"\xdd" * 29
     start, stop = 37, 37 + len(frame)
-    for fast in (parse(1, frame), packet.decode(1, chunk, memoryview(chunk), start, stop)):
+    decoded = packet.decode(linktype, chunk, memoryview(chunk), start, stop)
+    for fast in (parse(linktype, frame), decoded):
         if isinstance(fast, tuple) and isinstance(general, tuple):
             assert fast[:8] == general[:8] and fast[9] == general[9]
             assert bytes(fast[8]) == bytes(general[8])
@@ -203,14 +214,14 @@ def _fast_paths_agree(frame: memoryview) -> None:
     # A process following one share skips other shares' frames by their bytes alone: what
     # it reads must be what the decoded segment says, for the frames it reads at all.
     for count in (2, 3, 7):
-        share = packet.share_of_frame(1, chunk, start, stop, count, False)
-        hosts = packet.share_of_frame(1, chunk, start, stop, count, True)
+        share = packet.share_of_frame(linktype, chunk, start, stop, count, False)
+        hosts = packet.share_of_frame(linktype, chunk, start, stop, count, True)
         assert (share >= 0) == (hosts >= 0)
         if share >= 0:
             assert isinstance(general, tuple)
             # A worker decodes a frame it read so without checking it again: the same.
             read = packet.Decoded()
-            packet.decode_read_into(chunk, start, stop, read)
+            packet.decode_read_into(chunk, packet.ethernet_at(linktype, start), stop, read)
             assert read.segment()[:8] == general[:8] and read.missing == general[9]
             assert bytes(read.segment()[8]) == bytes(general[8])
             src, dst, sport, dport = general[:4]
@@ -281,3 +292,20 @@ def test_decode_into_makes_the_flow_tables_key(src: bytes, dst: bytes, sport: in
     assert packet.share_of_frame(1, chunk, 5, len(chunk), 3, False) == packet.flow_share(
         src[-1], dst[-1], sport, dport, 3
     )
+
+
+def test_linux_cooked_frames_take_the_fast_path() -> None:
+    """A Linux cooked (SLL) frame of a plain TCP/IPv4 segment, as `tcpdump -i any` writes
+    it, is read on the fast path (`share_of_frame` reads it; the general path is 2.5 times
+    the work), and decodes to what the general decoder says."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 443, 1000, 2000, 5 << 4, 0x18, 512, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + 5, 1, 0, 64, 6, 0, SRC4, DST4)
+    frame = struct.pack("!HHH8sH", 0, 1, 6, b"\x02" * 6 + b"\0\0", 0x0800) + ip + tcp + b"hello"
+    assert packet.share_of_frame(packet.LINKTYPE_LINUX_SLL, frame, 0, len(frame), 2, False) >= 0
+    out = packet.Decoded()
+    assert packet.decode_into(packet.LINKTYPE_LINUX_SLL, frame, memoryview(frame), 0,
+                              len(frame), out) == 0  # fmt: skip
+    general = packet.parse_general(packet.LINKTYPE_LINUX_SLL, memoryview(frame))
+    assert isinstance(general, tuple)
+    assert out.segment()[:8] == general[:8] and bytes(out.segment()[8]) == b"hello"
+    assert out.data is frame  # the fast path: the payload left in the frame's bytes

@@ -438,7 +438,7 @@ class _FrameLoop(FrameSink):
                 return False
         d = self.decoded
         if share >= 0:  # read by `share_of_frame`, its headers checked
-            packet.decode_read_into(chunk, start, stop, d)
+            packet.decode_read_into(chunk, packet.ethernet_at(linktype, start), stop, d)
             seg = 0
         else:
             seg = packet.decode_into(linktype, chunk, view, start, stop, d)
