@@ -23,6 +23,7 @@ from tlslens.limits import Limits
 from tlslens.net import packet
 from tlslens.net.tcp import (
     LATE_EXAMPLES,
+    NO_VIEW,
     ROLE_CLIENT_HELLO,
     ROLE_PORT,
     ROLE_SYN,
@@ -468,7 +469,7 @@ class _FrameLoop(FrameSink):
                                    d.window, d.data, d.view, d.start, d.stop,
                                    d.missing)  # fmt: skip
         # Not to keep the chunk alive past its frame.
-        d.data, d.view = packet.NO_PAYLOAD, packet.NO_VIEW
+        d.data, d.view = packet.NO_PAYLOAD, NO_VIEW
         if conn is None:  # a late packet of a connection already reported
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))

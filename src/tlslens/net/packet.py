@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Final
 
-from tlslens.net.tcp import flow_key, key_addresses
+from tlslens.net.tcp import NO_VIEW, flow_key, key_addresses
 
 if TYPE_CHECKING:
     # mypyc's machine integer: compiled, arithmetic on a local so typed is C arithmetic
@@ -296,7 +296,6 @@ class Decoded:
 
 #: The payload of a segment that carries none.
 NO_PAYLOAD: Final = b""
-NO_VIEW: Final = memoryview(b"")
 
 
 def decode_into(linktype: int, chunk: bytes, view: memoryview, start: int, stop: int,

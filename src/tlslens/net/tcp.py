@@ -276,8 +276,8 @@ def _relative(seq: int, ref: int) -> int:
     return d - (1 << 32) if d & HALF_SPACE else d
 
 
-#: The view `add_from` is given with a payload in bytes.
-_NO_VIEW: Final = memoryview(b"")
+#: The view `add_from` is given with a payload in bytes (`packet.Decoded` uses it too).
+NO_VIEW: Final = memoryview(b"")
 
 
 def _trim(payload: bytes, missing: int, cut: int) -> tuple[bytes, int]:
@@ -367,7 +367,7 @@ class FlowTable:
         packet of a connection already reported."""
         data = payload if isinstance(payload, bytes) else bytes(payload)
         return self.add_from(frame, ts_ns, sport, dport, flow_key(src, sport, dst, dport),
-                             seq, ack, flags, window, data, _NO_VIEW, 0, len(data),
+                             seq, ack, flags, window, data, NO_VIEW, 0, len(data),
                              missing)  # fmt: skip
 
     def add_from(
