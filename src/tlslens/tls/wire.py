@@ -150,13 +150,7 @@ class Reader:
         d = self.data
         if n > LIST_BYTES_KEPT:
             return _u16s(d, p, n)
-        raw = d[p : p + n]
-        values = _U16_LISTS.get(raw)
-        if values is None:
-            if len(_U16_LISTS) >= LISTS_KEPT:
-                _U16_LISTS.clear()
-            values = _U16_LISTS[raw] = _u16s(d, p, n)
-        return values
+        return _kept(_U16_LISTS, d[p : p + n], True)
 
     def u8_list(self, length_bytes: int, what: str) -> tuple[int, ...]:
         raw = self.vector(length_bytes, what)
@@ -164,12 +158,18 @@ class Reader:
             return tuple(raw)
         # Kept as u16_list keeps its lists: compiled, tuple(bytes) is a generic iteration
         # of about 550 instructions, and three such lists come with nearly every hello.
-        values = _U8_LISTS.get(raw)
-        if values is None:
-            if len(_U8_LISTS) >= LISTS_KEPT:
-                _U8_LISTS.clear()
-            values = _U8_LISTS[raw] = tuple(raw)
-        return values
+        return _kept(_U8_LISTS, raw, False)
+
+
+def _kept(lists: dict[bytes, tuple[int, ...]], raw: bytes, wide: bool) -> tuple[int, ...]:
+    """The list of uint16 (`wide`) or uint8 whose bytes are `raw` (at most LIST_BYTES_KEPT),
+    from `lists` (`_U16_LISTS` or `_U8_LISTS`), made and kept there the first time."""
+    values = lists.get(raw)
+    if values is None:
+        if len(lists) >= LISTS_KEPT:
+            lists.clear()
+        values = lists[raw] = _u16s(raw, 0, len(raw)) if wide else tuple(raw)
+    return values
 
 
 def _u16s(data: bytes, pos: int, n: int) -> tuple[int, ...]:
