@@ -619,11 +619,12 @@ class TLSSession:
             self.client_hello_frame = frame
 
     def _server_hello(self, hello: m.ServerHello, frame: int) -> None:
+        tls13 = is_tls13(hello.version)
         if self.server_hello is None:
             self.server_hello = hello
             self.server_hello_frame = frame
-            self.tls13 = is_tls13(hello.version)
-        if is_tls13(hello.version):
+            self.tls13 = tls13
+        if tls13:
             # Everything after the ServerHello is encrypted in TLS 1.3 (RFC 8446 2).
             self.dirs[SERVER].encrypted = True
 
