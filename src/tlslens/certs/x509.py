@@ -1,7 +1,12 @@
-"""Summarise one DER certificate for display and diagnosis, with `cryptography`.
+"""Summarise one DER certificate for display and diagnosis (RFC 5280 section 4.1).
 
+The certificate is read with `certs.der` rather than `cryptography`, whose import alone
+cost a third of a small run (see there); names are written as `cryptography`'s
+`Name.rfc4514_string` writes them (RFC 4514), with OpenSSL's attribute names, and the
+tests hold the two readers to the same summaries.
 A certificate that does not parse still gets a summary (with `error` set and its
-fingerprints), so a damaged chain is shown rather than dropped.
+fingerprints), so a damaged chain is shown rather than dropped; a malformed name reads
+"(unreadable name)" and a malformed extension counts as absent, each on its own.
 Signature algorithm names are OpenSSL's long names (`sha256WithRSAEncryption`), from
 OpenSSL's objects.txt (see ../shared/reference/openssl), which Zeek's x509.log also uses.
 """
@@ -10,13 +15,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import warnings
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from tlslens.certs import der
+from tlslens.certs.der import DERError, Reader
 
 #: Signature algorithm OID -> (OpenSSL long name, hash it uses). Source: OpenSSL
 #: crypto/objects/objects.txt (pkcs1 = 1.2.840.113549.1.1, X9-62 ecSigType =
@@ -90,58 +93,151 @@ class CertSummary(NamedTuple):
         return self.sig_hash in WEAK_HASHES
 
 
-def _time(cert: x509.Certificate, which: str) -> datetime | None:
+#: Attribute names in distinguished names (RFC 4514 section 3 for CN, L, ST, O, OU, C,
+#: STREET, DC and UID; OpenSSL's objects.txt, which Zeek's x509.log also uses, for the
+#: rest and for `street`); others are written as their dotted OID.
+NAME_ATTRIBUTES: Final = {
+    "2.5.4.3": "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+    "2.5.4.6": "C", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
+    "1.2.840.113549.1.9.1": "emailAddress", "2.5.4.9": "street", "2.5.4.17": "postalCode",
+    "2.5.4.5": "serialNumber", "2.5.4.15": "businessCategory",
+    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
+    "1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "2.5.4.42": "GN", "2.5.4.4": "SN",
+    "2.5.4.12": "title", "2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym",
+    "2.5.4.97": "organizationIdentifier",
+}  # fmt: skip
+
+#: x500UniqueIdentifier (RFC 4519 section 2.39), the one attribute whose value is a BIT
+#: STRING; it is written as '#' and the hex of its contents (RFC 4514 section 2.4).
+UNIQUE_IDENTIFIER: Final = "2.5.4.45"
+
+#: How the string types of attribute values decode. X.680 gives the narrower ones a
+#: smaller character set; like `cryptography`, they are read as UTF-8, which holds them.
+_STRING_CODECS: Final = {
+    der.UTF8_STRING: "utf-8", der.PRINTABLE_STRING: "utf-8", der.IA5_STRING: "utf-8",
+    der.NUMERIC_STRING: "utf-8", der.VISIBLE_STRING: "utf-8", der.TELETEX_STRING: "utf-8",
+    der.BMP_STRING: "utf-16-be", der.UNIVERSAL_STRING: "utf-32-be",
+}  # fmt: skip
+
+#: RFC 4514 section 2.4: the characters escaped with a backslash anywhere in a value.
+_ESCAPES: Final = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "+": "\\+", ",": "\\,", ";": "\\;", "<": "\\<", ">": "\\>",
+     "\0": "\\00"}
+)  # fmt: skip
+
+
+def _escaped(value: str) -> str:
+    """An attribute value as RFC 4514 section 2.4 writes it: the specials escaped, and a
+    '#' or space at the start or a space at the end."""
+    if not value:
+        return ""
+    value = value.translate(_ESCAPES)
+    if value[0] == "#" or (value[0] == " " and len(value) > 1):
+        value = "\\" + value
+    if value[-1] == " ":
+        value = value[:-1] + "\\ "
+    return value
+
+
+def _attribute(reader: Reader) -> tuple[str, str]:
+    """One AttributeTypeAndValue (RFC 5280 4.1.2.4) as its name and escaped value."""
+    pair = reader.inner(der.SEQUENCE)
+    oid = pair.oid()
+    tag, start, stop = pair.next()
+    pair.expect_end()
+    content = pair.data[start:stop]
+    if tag == der.BIT_STRING and oid == UNIQUE_IDENTIFIER:
+        text = "#" + content.hex()  # all of it, the count of unused bits first
+    else:
+        codec = _STRING_CODECS.get(tag)
+        if codec is None:
+            raise DERError(f"attribute value of tag {tag:#04x}")
+        text = _escaped(content.decode(codec))
+    return NAME_ATTRIBUTES.get(oid, oid), text
+
+
+def _name(reader: Reader) -> str:
+    """A Name (RFC 5280 4.1.2.4) as RFC 4514 section 2.1 writes it: the last RDN first,
+    the attributes of a multi-valued RDN joined by '+' in their order."""
+    sequence = reader.inner(der.SEQUENCE)
     try:
-        value: datetime = getattr(cert, which + "_utc")
-    except (ValueError, AttributeError):
-        return None
-    return value.astimezone(UTC)
-
-
-def _key(cert: x509.Certificate) -> tuple[str | None, int | None]:
-    try:
-        key = cert.public_key()
-    except (ValueError, TypeError, NotImplementedError):
-        return None, None
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ecdsa", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "dsa", key.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448", 456
-    return type(key).__name__, None
-
-
-#: Attribute names as OpenSSL (and so Zeek's x509.log) prints them, for the attributes
-#: RFC 4514 has no short name for (OpenSSL objects.txt).
-NAME_OVERRIDES: Final[dict[ObjectIdentifier, str]] = {
-    NameOID.EMAIL_ADDRESS: "emailAddress",
-    NameOID.STREET_ADDRESS: "street",
-    NameOID.POSTAL_CODE: "postalCode",
-    NameOID.SERIAL_NUMBER: "serialNumber",
-    NameOID.BUSINESS_CATEGORY: "businessCategory",
-    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
-    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
-    NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
-    NameOID.GIVEN_NAME: "GN",
-    NameOID.SURNAME: "SN",
-    NameOID.TITLE: "title",
-    NameOID.USER_ID: "UID",
-    NameOID.DN_QUALIFIER: "dnQualifier",
-    NameOID.PSEUDONYM: "pseudonym",
-    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
-}
-
-
-def _name(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string(NAME_OVERRIDES)
-    except ValueError:
+        rdns = []
+        while not sequence.at_end():
+            rdn = sequence.inner(der.SET)
+            attributes = []
+            while not rdn.at_end():
+                attributes.append(_attribute(rdn))
+            if not attributes or len(set(attributes)) != len(attributes):
+                raise DERError("empty RDN, or one attribute twice")
+            rdns.append("+".join(f"{name}={value}" for name, value in attributes))
+    except (DERError, UnicodeDecodeError):
         return "(unreadable name)"
+    return ",".join(reversed(rdns))
+
+
+def _time(reader: Reader) -> datetime | None:
+    """A Time (RFC 5280 4.1.2.5): UTCTime YYMMDDHHMMSSZ, years 50-99 in the 1900s, or
+    GeneralizedTime YYYYMMDDHHMMSSZ; another form reads as None."""
+    tag, start, stop = reader.next()
+    text = reader.data[start:stop]
+    if tag == der.UTC_TIME and len(text) == 13:
+        year = int(text[:2]) if text[:2].isdigit() else -1
+        text = (b"19" if year >= 50 else b"20") + text
+    elif tag != der.GENERALIZED_TIME or len(text) != 15:
+        return None
+    if not (text[-1:] == b"Z" and text[:-1].isdigit()):
+        return None
+    try:
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+                        int(text[10:12]), int(text[12:14]), tzinfo=UTC)  # fmt: skip
+    except ValueError:
+        return None
+
+
+#: Named elliptic curves (RFC 5480 section 2.1.1.1, SEC 2, RFC 5639) -> key size in bits.
+EC_CURVE_BITS: Final = {
+    "1.2.840.10045.3.1.1": 192, "1.3.132.0.33": 224, "1.2.840.10045.3.1.7": 256,
+    "1.3.132.0.34": 384, "1.3.132.0.35": 521, "1.3.132.0.10": 256,
+    "1.3.36.3.3.2.8.1.1.7": 256, "1.3.36.3.3.2.8.1.1.11": 384, "1.3.36.3.3.2.8.1.1.13": 512,
+    "1.3.132.0.1": 163, "1.3.132.0.15": 163, "1.3.132.0.26": 233, "1.3.132.0.27": 233,
+    "1.3.132.0.16": 283, "1.3.132.0.17": 283, "1.3.132.0.36": 409, "1.3.132.0.37": 409,
+    "1.3.132.0.38": 571, "1.3.132.0.39": 571,
+}  # fmt: skip
+
+#: Public key algorithms with no parameters to read (RFC 8410): name and key size in bits.
+_FIXED_KEYS: Final = {
+    "1.3.101.112": ("ed25519", 256), "1.3.101.113": ("ed448", 456),
+    "1.3.101.110": ("x25519", 256), "1.3.101.111": ("x448", 448),
+}  # fmt: skip
+
+_RSA_KEYS: Final = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10")  # RFC 8017, RFC 4055
+_EC_KEY: Final = "1.2.840.10045.2.1"  # id-ecPublicKey, RFC 5480
+_DSA_KEY: Final = "1.2.840.10040.4.1"  # id-dsa, RFC 3279 section 2.3.2
+
+
+def _key(reader: Reader) -> tuple[str | None, int | None]:
+    """The SubjectPublicKeyInfo's algorithm and key size (RFC 5280 4.1.2.7): RSA's modulus
+    (RFC 3279 2.3.1), DSA's p (2.3.2), an EC key's named curve (RFC 5480)."""
+    info = reader.inner(der.SEQUENCE)
+    try:
+        algorithm = info.inner(der.SEQUENCE)
+        oid = algorithm.oid()
+        key = info.bit_string()
+        if oid in _RSA_KEYS:
+            numbers = Reader(key).inner(der.SEQUENCE)
+            modulus = numbers.integer()
+            return ("rsa", modulus.bit_length()) if modulus > 0 else ("rsa", None)
+        if oid == _EC_KEY:
+            curve = algorithm.oid() if algorithm.peek() == der.OID else ""
+            return "ecdsa", EC_CURVE_BITS.get(curve)
+        if oid == _DSA_KEY:
+            if algorithm.peek() != der.SEQUENCE:
+                return "dsa", None  # parameters inherited from the issuer
+            prime = algorithm.inner(der.SEQUENCE).integer()
+            return "dsa", prime.bit_length() if prime > 0 else None
+        return _FIXED_KEYS.get(oid, (oid, None))
+    except DERError:
+        return None, None
 
 
 #: Extended key usage purposes by their OpenSSL short names (RFC 5280 4.2.1.12).
@@ -153,44 +249,120 @@ EKU_NAMES: Final = {
     "2.16.840.1.113730.4.1": "nsSGC",
 }  # fmt: skip
 
-#: Key usage bits by the names RFC 5280 4.2.1.3 gives them.
+#: Key usage bits by the names RFC 5280 4.2.1.3 gives them, from bit 0.
 KEY_USAGES: Final = (
     "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
     "key_agreement", "key_cert_sign", "crl_sign",
 )  # fmt: skip
 
+# Extension OIDs (RFC 5280 section 4.2.1).
+_SUBJECT_KEY_ID: Final = "2.5.29.14"
+_KEY_USAGE: Final = "2.5.29.15"
+_SUBJECT_ALT_NAME: Final = "2.5.29.17"
+_BASIC_CONSTRAINTS: Final = "2.5.29.19"
+_AUTHORITY_KEY_ID: Final = "2.5.29.35"
+_EXTENDED_KEY_USAGE: Final = "2.5.29.37"
+#: dNSName in GeneralName (RFC 5280 4.2.1.6): [2] IMPLICIT IA5String.
+_DNS_NAME: Final = der.context(2, constructed=False)
+_KEY_IDENTIFIER: Final = der.context(0, constructed=False)
 
-def _extensions(
-    cert: x509.Certificate,
-) -> tuple[bool | None, tuple[str, ...], tuple[str, ...], str | None, str | None]:
-    """Basic constraints, key usage, extended key usage, SKI and AKI; a malformed extension
-    counts as absent."""
-    ca = None
-    usages: tuple[str, ...] = ()
-    eku: tuple[str, ...] = ()
-    ski = aki = None
+
+class _Extensions(NamedTuple):
+    san_dns: tuple[str, ...] = ()
+    ca: bool | None = None
+    key_usage: tuple[str, ...] = ()
+    extended_key_usage: tuple[str, ...] = ()
+    subject_key_id: str | None = None
+    authority_key_id: str | None = None
+
+
+def _extension_values(reader: Reader) -> dict[str, bytes]:
+    """Extensions (RFC 5280 4.1.2.9) by OID: the value of the first of each."""
+    values: dict[str, bytes] = {}
+    extensions = reader.inner(der.context(3)).inner(der.SEQUENCE)
+    while not extensions.at_end():
+        extension = extensions.inner(der.SEQUENCE)
+        oid = extension.oid()
+        if extension.peek() == der.BOOLEAN:
+            extension.next()  # critical: what it means is the reader's, not ours
+        values.setdefault(oid, extension.bytes_of(der.OCTET_STRING))
+        extension.expect_end()
+    return values
+
+
+def _boolean(reader: Reader) -> bool:
+    content = reader.bytes_of(der.BOOLEAN)
+    if content not in (b"\x00", b"\xff"):  # X.690 11.1: DER's TRUE is all ones
+        raise DERError("bad BOOLEAN")
+    return content == b"\xff"
+
+
+def _extension(oid: str, value: bytes, found: dict[str, object]) -> None:
+    """Read one extension into `found` (by field name of `_Extensions`)."""
+    reader = Reader(value)
+    if oid == _SUBJECT_ALT_NAME:
+        names = reader.inner(der.SEQUENCE)
+        dns = []
+        start = 0
+        while not names.at_end():
+            tag, start, stop = names.next()
+            if tag == _DNS_NAME:
+                dns.append(value[start:stop].decode("ascii"))
+        if start == 0:
+            raise DERError("no names")  # GeneralNames ::= SEQUENCE SIZE (1..MAX)
+        found["san_dns"] = tuple(dns)
+    elif oid == _BASIC_CONSTRAINTS:
+        constraints = reader.inner(der.SEQUENCE)
+        found["ca"] = constraints.peek() == der.BOOLEAN and _boolean(constraints)
+    elif oid == _KEY_USAGE:
+        bits = int.from_bytes(reader.bit_string()[:1] or b"\0", "big")
+        found["key_usage"] = tuple(u for i, u in enumerate(KEY_USAGES) if bits & 0x80 >> i)
+    elif oid == _EXTENDED_KEY_USAGE:
+        purposes = reader.inner(der.SEQUENCE)
+        oids = []
+        while not purposes.at_end():
+            oids.append(purposes.oid())
+        if not oids:
+            raise DERError("no purposes")  # SEQUENCE SIZE (1..MAX), 4.2.1.12
+        found["extended_key_usage"] = tuple(EKU_NAMES.get(o, o) for o in oids)
+    elif oid == _SUBJECT_KEY_ID:
+        found["subject_key_id"] = reader.bytes_of(der.OCTET_STRING).hex()
+    elif oid == _AUTHORITY_KEY_ID:
+        # keyIdentifier [0] IMPLICIT OCTET STRING, if the issuer is named by its key.
+        identifier = reader.inner(der.SEQUENCE)
+        if identifier.peek() == _KEY_IDENTIFIER:
+            found["authority_key_id"] = identifier.bytes_of(_KEY_IDENTIFIER).hex() or None
+    else:
+        return
+    reader.expect_end()
+
+
+def _extensions(reader: Reader) -> _Extensions:
+    """SAN DNS names, basic constraints, key usage, extended key usage, SKI and AKI."""
     try:
-        extensions = cert.extensions
-    except ValueError:
-        return ca, usages, eku, ski, aki
-    for ext in extensions:
-        value = ext.value
-        if isinstance(value, x509.BasicConstraints):
-            ca = value.ca
-        elif isinstance(value, x509.KeyUsage):
-            usages = tuple(u for u in KEY_USAGES if getattr(value, u))
-        elif isinstance(value, x509.ExtendedKeyUsage):
-            eku = tuple(EKU_NAMES.get(o.dotted_string, o.dotted_string) for o in value)
-        elif isinstance(value, x509.SubjectKeyIdentifier):
-            ski = value.digest.hex()
-        elif isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier:
-            aki = value.key_identifier.hex()
-    return ca, usages, eku, ski, aki
+        values = _extension_values(reader)
+    except DERError:
+        return _Extensions()
+    found: dict[str, object] = {}
+    for oid, value in values.items():
+        try:
+            _extension(oid, value, found)
+        except (DERError, UnicodeDecodeError):
+            found.pop(_FIELDS.get(oid, ""), None)
+    return _Extensions(**found)  # type: ignore[arg-type]
 
 
-def _serial(cert: x509.Certificate) -> str:
+#: The `_Extensions` field each extension fills.
+_FIELDS: Final = {
+    _SUBJECT_ALT_NAME: "san_dns", _BASIC_CONSTRAINTS: "ca", _KEY_USAGE: "key_usage",
+    _EXTENDED_KEY_USAGE: "extended_key_usage", _SUBJECT_KEY_ID: "subject_key_id",
+    _AUTHORITY_KEY_ID: "authority_key_id",
+}  # fmt: skip
+
+
+def _serial(number: int) -> str:
     """Upper-case hex, padded to whole bytes (as Zeek and OpenSSL print serials)."""
-    text = format(cert.serial_number, "X")
+    text = format(number, "X")
     return text.zfill(len(text) + len(text) % 2)
 
 
@@ -200,53 +372,65 @@ SUMMARY_CACHE_SIZE = 2048
 
 
 @functools.lru_cache(maxsize=SUMMARY_CACHE_SIZE)
-def summarize(der: bytes) -> CertSummary:
+def summarize(der_bytes: bytes) -> CertSummary:
     """Summary of one DER certificate; never raises. Summaries are immutable, so the same
     certificate seen again gets the same object."""
-    with warnings.catch_warnings():
-        # Real certificates break rules (negative serials, odd encodings) that only earn a
-        # deprecation warning from cryptography; what we show is unaffected.
-        warnings.simplefilter("ignore")
-        return _summarize(der)
-
-
-def _summarize(der: bytes) -> CertSummary:
-    sha1 = hashlib.sha1(der).hexdigest()
-    sha256 = hashlib.sha256(der).hexdigest()
+    sha1 = hashlib.sha1(der_bytes).hexdigest()
+    sha256 = hashlib.sha256(der_bytes).hexdigest()
     try:
-        cert = x509.load_der_x509_certificate(der)
-        oid = cert.signature_algorithm_oid.dotted_string
-    except ValueError as exc:
+        return _summarize(der_bytes, sha1, sha256)
+    except DERError as exc:
         return CertSummary("", "", "", None, None, "", "", None, None, None, (), sha1, sha256,
-                           len(der), error=f"not a readable certificate: {exc}")  # fmt: skip
-    name, sig_hash = SIGNATURE_ALGORITHMS.get(oid, (oid, None))
-    try:
-        sans = tuple(
-            cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            .get_values_for_type(x509.DNSName)
-        )  # fmt: skip
-    except (x509.ExtensionNotFound, ValueError):
-        sans = ()
-    key_type, key_bits = _key(cert)
-    ca, key_usage, eku, ski, aki = _extensions(cert)
+                           len(der_bytes), error=f"not a readable certificate: {exc}")  # fmt: skip
+
+
+def _summarize(data: bytes, sha1: str, sha256: str) -> CertSummary:
+    """RFC 5280 section 4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+    signatureValue }."""
+    outer = Reader(data)
+    certificate = outer.inner(der.SEQUENCE)
+    tbs = certificate.inner(der.SEQUENCE)
+    signature_oid = certificate.inner(der.SEQUENCE).oid()
+    certificate.bit_string()
+    certificate.expect_end()
+    outer.expect_end()
+
+    if tbs.peek() == der.context(0):
+        version = tbs.inner(der.context(0))
+        if version.integer() not in (0, 1, 2):  # v1, v2, v3 (4.1.2.1)
+            raise DERError("unknown version")
+        version.expect_end()
+    serial = tbs.integer()
+    tbs.inner(der.SEQUENCE)  # the signature algorithm again, inside what is signed
+    issuer = _name(tbs)
+    validity = tbs.inner(der.SEQUENCE)
+    not_before, not_after = _time(validity), _time(validity)
+    subject = _name(tbs)
+    key_type, key_bits = _key(tbs)
+    for unique_id in (der.context(1, constructed=False), der.context(2, constructed=False)):
+        if tbs.peek() == unique_id:
+            tbs.next()
+    extensions = _extensions(tbs) if tbs.peek() == der.context(3) else _Extensions()
+
+    name, sig_hash = SIGNATURE_ALGORITHMS.get(signature_oid, (signature_oid, None))
     return CertSummary(
-        subject=_name(cert.subject),
-        issuer=_name(cert.issuer),
-        serial=_serial(cert),
-        not_before=_time(cert, "not_valid_before"),
-        not_after=_time(cert, "not_valid_after"),
+        subject=subject,
+        issuer=issuer,
+        serial=_serial(serial),
+        not_before=not_before,
+        not_after=not_after,
         sig_alg=name,
-        sig_alg_oid=oid,
+        sig_alg_oid=signature_oid,
         sig_hash=sig_hash,
         key_type=key_type,
         key_bits=key_bits,
-        san_dns=sans,
+        san_dns=extensions.san_dns,
         sha1=sha1,
         sha256=sha256,
-        der_length=len(der),
-        ca=ca,
-        key_usage=key_usage,
-        extended_key_usage=eku,
-        subject_key_id=ski,
-        authority_key_id=aki,
+        der_length=len(data),
+        ca=extensions.ca,
+        key_usage=extensions.key_usage,
+        extended_key_usage=extensions.extended_key_usage,
+        subject_key_id=extensions.subject_key_id,
+        authority_key_id=extensions.authority_key_id,
     )
