@@ -266,3 +266,24 @@ def test_a_malformed_extension_counts_as_absent_on_its_own() -> None:
     assert (ours.san_dns, ours.ca, ours.subject) == ((), True, "CN=a.test")
     with pytest.raises(ValueError):
         x509.load_der_x509_certificate(data).extensions  # noqa: B018 - cryptography drops all
+
+
+def test_a_time_in_another_form_reads_as_unknown_and_the_rest_is_kept() -> None:
+    """RFC 5280 4.1.2.5 allows UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ;
+    a UTCTime's text under GeneralizedTime's tag is neither."""
+    key = KEYS["p256"]
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.test")])
+    data = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(7)
+        .not_valid_before(datetime(2024, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2025, 1, 1, tzinfo=UTC))
+        .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    )  # fmt: skip
+    at = data.index(b"\x17\x0d240101000000Z")
+    ours = summarize(data[:at] + b"\x18" + data[at + 1 :])
+    assert ours.error is None and ours.not_before is None
+    assert ours.not_after == datetime(2025, 1, 1, tzinfo=UTC)
+    assert (ours.subject, ours.key) == ("CN=a.test", "ecdsa 256")
+    assert ours._replace(key_bits=None).key == "ecdsa"
+    assert ours._replace(key_type=None).key is None

@@ -85,6 +85,13 @@ class CertSummary(NamedTuple):
     authority_key_id: str | None = None
 
     @property
+    def key(self) -> str | None:
+        """The key as shown: its type and size ("rsa 2048"), or its type alone."""
+        if self.key_type is None:
+            return None
+        return self.key_type if self.key_bits is None else f"{self.key_type} {self.key_bits}"
+
+    @property
     def self_issued(self) -> bool:
         return self.subject == self.issuer
 
@@ -111,12 +118,16 @@ NAME_ATTRIBUTES: Final = {
 #: STRING; it is written as '#' and the hex of its contents (RFC 4514 section 2.4).
 UNIQUE_IDENTIFIER: Final = "2.5.4.45"
 
-#: How the string types of attribute values decode. X.680 gives the narrower ones a
-#: smaller character set; like `cryptography`, they are read as UTF-8, which holds them.
+#: How attribute values decode, by their tag. X.680 gives the narrower string types a
+#: smaller character set; they are read as UTF-8, which holds them, without holding them
+#: to it (a name that breaks it is still shown; `cryptography` refuses the certificate).
+#: An OCTET STRING or a time as a value is no string type, but `cryptography` reads them
+#: as UTF-8 too, and we read what it reads.
 _STRING_CODECS: Final = {
     der.UTF8_STRING: "utf-8", der.PRINTABLE_STRING: "utf-8", der.IA5_STRING: "utf-8",
     der.NUMERIC_STRING: "utf-8", der.VISIBLE_STRING: "utf-8", der.TELETEX_STRING: "utf-8",
     der.BMP_STRING: "utf-16-be", der.UNIVERSAL_STRING: "utf-32-be",
+    der.OCTET_STRING: "utf-8", der.UTC_TIME: "utf-8", der.GENERALIZED_TIME: "utf-8",
 }  # fmt: skip
 
 #: RFC 4514 section 2.4: the characters escaped with a backslash anywhere in a value.
