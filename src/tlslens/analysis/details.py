@@ -119,7 +119,8 @@ def _certificate(node: Node, index: int, s: CertSummary) -> None:
         item.add(f"validity: {s.not_before:%Y-%m-%d %H:%M:%S} to {s.not_after:%Y-%m-%d %H:%M:%S}"
                  " UTC")  # fmt: skip
     item.add(f"signature: {s.sig_alg}")
-    item.add(f"key: {s.key_type} {s.key_bits}")
+    if s.key:
+        item.add(f"key: {s.key}")
     if s.san_dns:
         _list(item, "subjectAltName DNS", list(s.san_dns))
     if s.key_usage:

@@ -77,7 +77,7 @@ def _certificate_fields(s: CertSummary) -> dict[str, Any]:
         "not_before": s.not_before.isoformat().replace("+00:00", "Z")
         if s.not_before else None,
         "not_after": s.not_after.isoformat().replace("+00:00", "Z") if s.not_after else None,
-        "key": f"{s.key_type} {s.key_bits}" if s.key_type else None,
+        "key": s.key,
         "san": tuple(s.san_dns),
         "sha256": s.sha256,
         "sha1": s.sha1,

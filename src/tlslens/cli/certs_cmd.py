@@ -76,13 +76,15 @@ def run_certs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                f"{role} chain  (SNI {tls.sni or '-'})")  # fmt: skip
                     for index, c in enumerate(seen):
                         s = c.summary
-                        if not (s.not_before and s.not_after):
+                        if s.error:
                             lines.line(f"  [{index}] {s.error}")
                             continue
+                        validity = "validity unreadable"
+                        if s.not_before and s.not_after:
+                            validity = f"valid {s.not_before:%Y-%m-%d} to {s.not_after:%Y-%m-%d}"
                         lines.line(f"  [{index}] {s.subject}")
                         lines.line(f"      issuer {s.issuer}")
-                        lines.line(f"      {s.sig_alg}, {s.key_type} {s.key_bits}, valid "
-                                   f"{s.not_before:%Y-%m-%d} to {s.not_after:%Y-%m-%d}, "
+                        lines.line(f"      {s.sig_alg}, {s.key or 'unknown key'}, {validity}, "
                                    f"sha256 {s.sha256[:16]}…, frame {c.frame}")  # fmt: skip
                     for issue in issues:
                         text = f"  {issue.severity.upper():7} {issue.code}: {issue.message}"
