@@ -90,3 +90,22 @@ def test_stage_breakdown_runs_every_stage_on_a_tiny_capture() -> None:
     stages = [line.split("|")[1].strip() for line in proc.stdout.splitlines()
               if line.startswith("| ") and not line.startswith("| stage")]  # fmt: skip
     assert stages == ["start", "import", "floor", "tls", "analyze", "split"]
+
+
+def test_etl_copy_holds_the_same_connections(tmp_path: Path) -> None:
+    """bench/etl_copy.py writes the frames as ETL events; read back, every connection's
+    record is the pcap's (but the file's name)."""
+    etl = tmp_path / "basic.etl"
+    subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
+                    str(etl)], check=True, capture_output=True, timeout=60)  # fmt: skip
+
+    def records(path: Path) -> list[dict]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tlslens", "analyze", "--format", "jsonl", "-j", "1", str(path)],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        return [{k: v for k, v in json.loads(line).items() if k != "file"}
+                for line in proc.stdout.splitlines()]  # fmt: skip
+
+    expected = records(CAPTURES / "basic.pcap")
+    assert expected and records(etl) == expected
