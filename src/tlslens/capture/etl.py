@@ -117,11 +117,13 @@ from typing import Any
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.reader import ReaderBase
+from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
-#: A frame as readers yield it (see `tlslens.capture.frame.Frame`).
-_Frame = tuple[int, int, int, memoryview, dict[str, Any] | None]
+#: A frame as `EtlReader._frames` gives it: `tlslens.capture.frame.Frame`'s fields, the
+#: data the packet's own bytes.
+_Frame = tuple[int, int, int, bytes, dict[str, Any] | None]
 
 BUFFER_HEADER_BYTES = 0x48
 _BUFFER_HEADER = struct.Struct("<IIIiqqQHHIIHH")
@@ -321,7 +323,7 @@ def is_etl(head: bytes) -> bool:
     return bool(flag & BUFFER_FLAG_COMPRESSED)
 
 
-def _sid_length(b: memoryview, pos: int, end: int) -> int:
+def _sid_length(b: bytes, pos: int, end: int) -> int:
     """Length of a SID at `pos` ([MS-DTYP] 2.4.2.2), or -1 when it does not fit."""
     if pos + 8 > end:
         return -1
@@ -329,7 +331,7 @@ def _sid_length(b: memoryview, pos: int, end: int) -> int:
     return length if pos + length <= end else -1
 
 
-def _utf16z(b: memoryview, pos: int, end: int) -> str | None:
+def _utf16z(b: bytes, pos: int, end: int) -> str | None:
     """A NUL-terminated UTF-16LE string at `pos`, or None when it is not terminated."""
     stop = pos
     while stop + 1 < end:
@@ -339,7 +341,7 @@ def _utf16z(b: memoryview, pos: int, end: int) -> str | None:
     return None
 
 
-def _ansiz(b: memoryview, pos: int, end: int) -> str | None:
+def _ansiz(b: bytes, pos: int, end: int) -> str | None:
     raw = bytes(b[pos:end])
     stop = raw.find(b"\0")
     if stop < 0:
@@ -353,7 +355,7 @@ def _base_name(image: str) -> str:
 
 
 def _classic_process(
-    b: memoryview, q: int, end: int, version: int, pointer: int
+    b: bytes, q: int, end: int, version: int, pointer: int
 ) -> tuple[int, str] | None:
     """(pid, image name) of an NT Kernel Logger process event's data at `q` [PROC]."""
     # UniqueProcessKey (a pointer), then ProcessId, ParentId, SessionId, ExitStatus.
@@ -380,9 +382,7 @@ def _classic_process(
     return (pid, _base_name(name)) if name else None
 
 
-def _kernel_process(
-    b: memoryview, q: int, end: int, eid: int, version: int
-) -> tuple[int, str] | None:
+def _kernel_process(b: bytes, q: int, end: int, eid: int, version: int) -> tuple[int, str] | None:
     """(pid, image name) of a Microsoft-Windows-Kernel-Process start or rundown event [PROC]."""
     if q + 4 > end:
         return None
@@ -402,7 +402,7 @@ def _kernel_process(
     return (pid, _base_name(name)) if name else None
 
 
-def _pktmon_linktype(data: memoryview, packet_type: int, original: int) -> int:
+def _pktmon_linktype(data: bytes, packet_type: int, original: int) -> int:
     """Link type of a pktmon payload, from its bytes, with PacketType [PKT] as the tie-break.
 
     pktmon logs Ethernet frames for wired and most Wi-Fi adapters and IP packets for mobile
@@ -489,7 +489,7 @@ class _Clock:
 
 # A packet waiting for the time-order merge: time (ns), file order, link type, data, meta,
 # and its pktmon identity (PktGroupId, PktNumber) when duplicates are to be dropped.
-_Entry = tuple[int, int, int, memoryview, "dict[str, Any] | None", "tuple[int, int] | None"]
+_Entry = tuple[int, int, int, bytes, "dict[str, Any] | None", "tuple[int, int] | None"]
 
 
 class EtlReader(ReaderBase):
@@ -556,6 +556,18 @@ class EtlReader(ReaderBase):
     # -- the file ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        for number, ts_ns, linktype, data, meta in self._frames():
+            yield number, ts_ns, linktype, memoryview(data), meta
+
+    def push(self, sink: FrameSink) -> Iterator[None]:
+        """Push every frame into `sink` (`ReaderBase.push`), as the bytes `_frames` made of
+        it: no copy of its own, where going through `__iter__` copied each packet again."""
+        for number, ts_ns, linktype, data, meta in self._frames():
+            if sink.frame(number, ts_ns, linktype, data, memoryview(data), 0, len(data), meta):
+                yield None
+
+    def _frames(self) -> Iterator[_Frame]:
+        """Every packet once, in time order, copied out of its buffer into bytes of its own."""
         source = self.source
         max_block = self.limits.max_block_bytes
         pos = 0
@@ -637,7 +649,7 @@ class EtlReader(ReaderBase):
                 if compressed:
                     region, start, end = self._inflate(buf, pos, size, offset, cut, file_offset)
                 else:
-                    region = buf
+                    region = source.data
                     start = pos + BUFFER_HEADER_BYTES
                     end = min(pos + max(offset, BUFFER_HEADER_BYTES), pos + size, len(buf))
                     if cut:
@@ -788,7 +800,7 @@ class EtlReader(ReaderBase):
 
     def _inflate(
         self, buf: memoryview, pos: int, size: int, offset: int, cut: bool, file_offset: int
-    ) -> tuple[memoryview, int, int]:
+    ) -> tuple[bytes, int, int]:
         """The events of a compressed buffer [MS-XCA], as (region, start, end)."""
         want = offset - BUFFER_HEADER_BYTES
         raw = bytes(buf[pos + BUFFER_HEADER_BYTES : pos + size])
@@ -801,7 +813,7 @@ class EtlReader(ReaderBase):
                 f"a compressed trace buffer ({size} bytes) is damaged ({exc}); its events were "
                 "skipped",
             )
-            return memoryview(b""), 0, 0
+            return b"", 0, 0
         if cut:
             self._problem(
                 file_offset,
@@ -814,13 +826,13 @@ class EtlReader(ReaderBase):
                 f"a compressed trace buffer holds {len(data)} of the {want} bytes its header "
                 "announces; the complete events were read",
             )
-        return memoryview(data), 0, len(data)
+        return data, 0, len(data)
 
     # -- events --------------------------------------------------------------------------
 
     def _walk(
         self,
-        b: memoryview,
+        b: bytes,
         p: int,
         end: int,
         cpu: int,
@@ -923,7 +935,7 @@ class EtlReader(ReaderBase):
                     else:
                         ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                     added += logged
-                    append((ts, order(), linktype, memoryview(data.tobytes()), meta,
+                    append((ts, order(), linktype, data, meta,
                             (group, number) if dedupe else None))  # fmt: skip
                 elif g_lo == nd_lo and g_hi == nd_hi:
                     if eid != NDIS_PACKET_FRAGMENT:
@@ -985,7 +997,7 @@ class EtlReader(ReaderBase):
                         else:
                             ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                         added += length
-                        append((ts, order(), linktype, memoryview(data.tobytes()), meta, None))
+                        append((ts, order(), linktype, data, meta, None))
                     else:
                         added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
                 elif g_lo == kp_lo and g_hi == kp_hi:
@@ -1039,7 +1051,7 @@ class EtlReader(ReaderBase):
         return added
 
     def _bad_event(
-        self, b: memoryview, p: int, end: int, base: int, file_offset: int, compressed: bool,
+        self, b: bytes, p: int, end: int, base: int, file_offset: int, compressed: bool,
         size: int,
     ) -> None:  # fmt: skip
         """An event header that does not fit: fill bytes after the last event, or damage."""
@@ -1064,7 +1076,7 @@ class EtlReader(ReaderBase):
         )
 
     @staticmethod
-    def _skip_extended(b: memoryview, q: int, stop: int) -> int:
+    def _skip_extended(b: bytes, q: int, stop: int) -> int:
         """Skip the extended data items after an EVENT_HEADER [MS-EXT]; -1 if damaged."""
         for _ in range(64):
             if q + 8 > stop:
@@ -1076,7 +1088,7 @@ class EtlReader(ReaderBase):
                 return q if q <= stop else -1
         return -1
 
-    def _trace_header(self, b: memoryview, q: int, stop: int, ref: int, pointer: int) -> None:
+    def _trace_header(self, b: bytes, q: int, stop: int, ref: int, pointer: int) -> None:
         """Read the TRACE_LOGFILE_HEADER [MS-TLH] for the clock and the processor count."""
         if q + 0x38 > stop:
             self._once("header", 0, "the trace header event is too short; times may be wrong")
@@ -1108,7 +1120,7 @@ class EtlReader(ReaderBase):
 
     def _ndis(
         self,
-        b: memoryview,
+        b: bytes,
         q: int,
         stop: int,
         cpu: int,
@@ -1139,7 +1151,7 @@ class EtlReader(ReaderBase):
             linktype = LINKTYPE_ETHERNET
         key = (cpu, tid, lower)
         partial = self._partial
-        data: bytes | bytearray | memoryview
+        data: bytes | bytearray
         if keyword & KW_PACKET_END:
             held = partial.pop(key, None)
             if held is None:
@@ -1166,14 +1178,14 @@ class EtlReader(ReaderBase):
                     del partial[key]
                     self._count("oversize")
             return 0
-        frame: memoryview
+        frame: bytes
         if linktype == LINKTYPE_IEEE802_11 and len(data) > 1 and data[1] & 0x40:
             # ndiscap logs 802.11 frames decrypted, so the Protected bit is cleared [E2P].
             copy = bytearray(data)
             copy[1] &= 0xBF
-            frame = memoryview(bytes(copy))
+            frame = bytes(copy)
         else:
-            frame = memoryview(bytes(data))
+            frame = bytes(data)
         meta: dict[str, Any] = {"interface": lower}
         inbound = not keyword & KW_SEND and bool(keyword & KW_RECEIVE)
         # Inbound packets are logged in whatever context received them; PID 0 (Idle) or 4
