@@ -9,7 +9,9 @@ Usage::
 For every capture, and for a pcapng copy of it (``editcap -F pcapng``, made once next to the
 capture or in ``--workdir``; ``--formats pcapng,netmon2`` adds a NetMon copy), each tool
 runs ``--runs`` times; the runs alternate between the tools so that a busy neighbour slows
-both alike.  The table shows the median wall time,
+both alike.  The table shows the median wall time and the median CPU time (user and
+system, of the tool and the workers it forked: ``os.wait4``), whose ratio says how many
+cores a run got (on a shared machine a split run may get fewer than it asks for),
 throughput (MB of capture file per second, frames per second), the peak resident memory
 (``ru_maxrss`` of the child, from ``os.wait4``), how many records the tool wrote, and the
 speed-up: tshark's median time divided by tlslens's (above 1 means tlslens is faster).
@@ -73,6 +75,7 @@ class Result:
     tool: str
     runs: int
     median_s: float
+    median_cpu_s: float
     mb_per_s: float
     frames_per_s: float
     peak_rss_mib: float
@@ -109,8 +112,9 @@ def commands(capture: Path, tools: list[str]) -> dict[str, list[str]]:
     return cmds
 
 
-def measure(cmd: list[str], out: Path) -> tuple[float, int, bytes]:
-    """Wall seconds and peak RSS (KiB) of one run; stdout goes to `out`."""
+def measure(cmd: list[str], out: Path) -> tuple[float, float, int, bytes]:
+    """Wall seconds, CPU seconds and peak RSS (KiB) of one run; stdout goes to `out`. The
+    CPU time counts the processes the tool forked and waited for (wait4's usage does)."""
     with open(out, "wb") as stdout, tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr)
@@ -122,7 +126,7 @@ def measure(cmd: list[str], out: Path) -> tuple[float, int, bytes]:
     if proc.returncode not in (0, 1):
         tail = err.decode(errors="replace").strip()[-500:]
         raise SystemExit(f"{cmd[0]} failed (exit {proc.returncode}) on {cmd}: {tail}")
-    return elapsed, usage.ru_maxrss, err
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, err
 
 
 def count_records(tool: str, out: Path) -> str:
@@ -187,23 +191,23 @@ def bench(path: Path, fmt: str, tools: list[str], runs: int, workdir: Path) -> l
     size_mb = path.stat().st_size / 1e6
     frames = frame_count(path)
     print(f"{path} ({fmt}): {size_mb:.1f} MB, {frames:,} frames", file=sys.stderr, flush=True)
-    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in cmds}
+    samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in cmds}
     records: dict[str, str] = {}
     for r in range(runs):
         for name, cmd in cmds.items():
             out = workdir / f".run-{os.getpid()}-{name}.out"
             try:
-                wall, rss, _ = measure(cmd, out)
+                wall, cpu, rss, _ = measure(cmd, out)
                 if r == 0:
                     records[name] = count_records(name, out)
             finally:
                 out.unlink(missing_ok=True)
-            samples[name].append((wall, rss))
-            print(f"  run {r + 1}/{runs} {name}: {wall:.2f} s, {rss / 1024:.0f} MiB",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            samples[name].append((wall, cpu, rss))
+            print(f"  run {r + 1}/{runs} {name}: {wall:.2f} s, CPU {cpu:.2f} s, "
+                  f"{rss / 1024:.0f} MiB", file=sys.stderr, flush=True)  # fmt: skip
     results = []
     for name, runs_ in samples.items():
-        wall = statistics.median(w for w, _ in runs_)
+        wall = statistics.median(w for w, _, _ in runs_)
         results.append(
             Result(
                 capture=path.name,
@@ -213,9 +217,10 @@ def bench(path: Path, fmt: str, tools: list[str], runs: int, workdir: Path) -> l
                 tool=name,
                 runs=runs,
                 median_s=round(wall, 3),
+                median_cpu_s=round(statistics.median(c for _, c, _ in runs_), 3),
                 mb_per_s=round(size_mb / wall, 1),
                 frames_per_s=round(frames / wall),
-                peak_rss_mib=round(max(m for _, m in runs_) / 1024, 1),
+                peak_rss_mib=round(max(m for _, _, m in runs_) / 1024, 1),
                 records=records.get(name, ""),
             )
         )
@@ -257,17 +262,17 @@ def machine() -> str:
 
 def table(results: list[Result]) -> str:
     head = (
-        "| capture | format | MB | frames | tool | median s | MB/s | frames/s | peak RSS MiB "
-        "| output | tshark time / tlslens time |\n"
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|\n"
+        "| capture | format | MB | frames | tool | median s | CPU s | MB/s | frames/s "
+        "| peak RSS MiB | output | tshark time / tlslens time |\n"
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|\n"
     )
     rows = []
     for r in results:
         speed = f"**{r.speedup:.2f}x**" if r.speedup is not None else ""
         rows.append(
             f"| {r.capture} | {r.format} | {r.size_mb:,.1f} | {r.frames:,} | {r.tool} "
-            f"| {r.median_s:.2f} | {r.mb_per_s:,.1f} | {r.frames_per_s:,.0f} "
-            f"| {r.peak_rss_mib:,.0f} | {r.records} | {speed} |"
+            f"| {r.median_s:.2f} | {r.median_cpu_s:.2f} | {r.mb_per_s:,.1f} "
+            f"| {r.frames_per_s:,.0f} | {r.peak_rss_mib:,.0f} | {r.records} | {speed} |"
         )
     return head + "\n".join(rows) + "\n"
 

@@ -77,6 +77,7 @@ def test_generate_and_run_on_a_tiny_generated_capture(tmp_path: Path) -> None:
         ("pcapng", "tshark"),
     }
     assert " connections |" in proc.stdout
+    assert all(float(r.split("|")[7]) > 0 for r in rows)  # the CPU time column
     assert "ETL:" in proc.stdout
 
 
