@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from types import ModuleType
 
-#: The modules setup.py compiles with mypyc: capture reading (pcap and pcapng), packet
+#: The modules setup.py compiles with mypyc: capture reading (pcap, pcapng and ETL), packet
 #: decoding, TCP following, the TLS parsers (each strict-typed, importing only those
 #: layers, the standard library and `tlslens.limits`), the pipeline's per-packet loop that
 #: drives them, and the connection record it makes of each finished connection
@@ -34,6 +34,7 @@ CORE = (
     "tlslens.analysis.conversation",
     "tlslens.analysis.pipeline",
     "tlslens.analysis.tls_summary",
+    "tlslens.capture.etl",
     "tlslens.capture.pcap",
     "tlslens.capture.pcapng",
     "tlslens.capture.sink",

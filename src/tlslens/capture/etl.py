@@ -3,8 +3,9 @@
 including traces relogged with compressed buffers.
 
 Why hand-written, not a third-party ETL package: this is the per-packet hot path, as for pcap
-and pcapng. Each event header is read with one `struct.Struct.unpack_from` straight out of the
-trace buffer, and only packet, process and trace-header events are looked at further. The
+and pcapng, and compiled with them (`tlslens.compiled`). The fields of each event header are
+read straight out of the trace buffer in machine integers (`_u16`, `_u32`), and only packet,
+process and trace-header events are looked at further. The
 Python ETL parsers build an object per field of every event (and decode events from provider
 manifests or MOF classes), which is the per-packet cost this design avoids; they would also be
 one more dependency for a format this module reads completely. Nothing here calls Windows
@@ -113,7 +114,7 @@ import itertools
 import struct
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.reader import ReaderBase
@@ -121,81 +122,117 @@ from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
+if TYPE_CHECKING:
+    # mypyc's machine integer (see `tlslens.capture.source.u32`); only an annotation when
+    # this module runs as Python.
+    from mypy_extensions import i64
+
 #: A frame as `EtlReader._frames` gives it: `tlslens.capture.frame.Frame`'s fields, the
 #: data the packet's own bytes.
 _Frame = tuple[int, int, int, bytes, dict[str, Any] | None]
 
-BUFFER_HEADER_BYTES = 0x48
-_BUFFER_HEADER = struct.Struct("<IIIiqqQHHIIHH")
-BUFFER_FLAG_PROCESSOR_INDEX = 0x20
-BUFFER_FLAG_COMPRESSED = 0x40
+BUFFER_HEADER_BYTES: Final = 0x48
+_BUFFER_HEADER: Final = struct.Struct("<IIIiqqQHHIIHH")
+BUFFER_FLAG_PROCESSOR_INDEX: Final = 0x20
+BUFFER_FLAG_COMPRESSED: Final = 0x40
 
 # Trace header types [GC-HDR].
-_SIZE_AT_4 = frozenset((0x01, 0x02, 0x03, 0x04, 0x10, 0x11))
-_MIN_SIZE = {0x01: 32, 0x02: 32, 0x03: 24, 0x04: 24, 0x10: 16, 0x11: 16, 0x0A: 48,
+_SIZE_AT_4: Final = frozenset((0x01, 0x02, 0x03, 0x04, 0x10, 0x11))
+_MIN_SIZE: Final = {0x01: 32, 0x02: 32, 0x03: 24, 0x04: 24, 0x10: 16, 0x11: 16, 0x0A: 48,
              0x14: 48, 0x0B: 56, 0x15: 56, 0x12: 80, 0x13: 80}  # fmt: skip
-EVENT_HEADER_BYTES = 80
-SYSTEM_HEADER_BYTES = 32
-FULL_HEADER_BYTES = 48
-EVENT_HEADER_FLAG_EXTENDED_INFO = 0x0001
+EVENT_HEADER_BYTES: Final = 80
+SYSTEM_HEADER_BYTES: Final = 32
+FULL_HEADER_BYTES: Final = 48
+EVENT_HEADER_FLAG_EXTENDED_INFO: Final = 0x0001
 
-_MARKER = struct.Struct("<HBB")  # Size (for most header types), header type, marker flags
-# Size, type, marker flags, flags, property, thread, process, time stamp, provider GUID (two
-# u64), event id, version, channel, level, opcode, task, keyword [GC-HDR].
-_EVENT_HEADER = struct.Struct("<HBBHHIIqQQHBBBBHQ")
+
+_GUID_WORDS: Final = struct.Struct("<QQ")
 
 
 def _guid(text: str) -> tuple[int, int]:
     """A GUID as the two little-endian u64 its 16 bytes read as in a trace."""
-    lo, hi = struct.unpack("<QQ", uuid.UUID(text).bytes_le)
+    lo, hi = _GUID_WORDS.unpack(uuid.UUID(text).bytes_le)
     return lo, hi
 
 
-NDIS_PROVIDER = _guid("2ED6006E-4729-4609-B423-3EE7BCD678EF")  # [E2P]
-PKTMON_PROVIDER = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
-KERNEL_PROCESS_PROVIDER = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
-PROCESS_CLASS_GUID = _guid("3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C")  # [PROC]
-EVENT_TRACE_GUID = _guid("68FDD900-4A3E-11D1-84F4-0000F80464E3")  # EventTrace_Header class
+NDIS_PROVIDER: Final = _guid("2ED6006E-4729-4609-B423-3EE7BCD678EF")  # [E2P]
+PKTMON_PROVIDER: Final = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
+KERNEL_PROCESS_PROVIDER: Final = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
+#: Those GUIDs as the 16 bytes of an event header, and their first 32 bits, which tell
+#: them apart before the whole GUID is compared.
+_NDIS_GUID: Final = _GUID_WORDS.pack(*NDIS_PROVIDER)
+_PKTMON_GUID: Final = _GUID_WORDS.pack(*PKTMON_PROVIDER)
+_KERNEL_PROCESS_GUID: Final = _GUID_WORDS.pack(*KERNEL_PROCESS_PROVIDER)
+_NDIS_HEAD: Final = NDIS_PROVIDER[0] & 0xFFFFFFFF
+_PKTMON_HEAD: Final = PKTMON_PROVIDER[0] & 0xFFFFFFFF
+_KERNEL_PROCESS_HEAD: Final = KERNEL_PROCESS_PROVIDER[0] & 0xFFFFFFFF
+PROCESS_CLASS_GUID: Final = _guid("3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C")  # [PROC]
+EVENT_TRACE_GUID: Final = _guid("68FDD900-4A3E-11D1-84F4-0000F80464E3")  # EventTrace_Header class
 
-NDIS_PACKET_FRAGMENT = 1001
-NDIS_VMSWITCH_FRAGMENT = 1003
-PKTMON_PACKET = 160
-PKTMON_DROP = 170
-KW_MEDIA_WIRELESS_WAN = 0x200
-KW_MEDIA_NATIVE_802_11 = 0x10000
-KW_PACKET_START = 0x40000000
-KW_PACKET_END = 0x80000000
-KW_SEND = 0x100000000
-KW_RECEIVE = 0x200000000
+NDIS_PACKET_FRAGMENT: Final = 1001
+NDIS_VMSWITCH_FRAGMENT: Final = 1003
+PKTMON_PACKET: Final = 160
+PKTMON_DROP: Final = 170
+KW_MEDIA_WIRELESS_WAN: Final = 0x200
+KW_MEDIA_NATIVE_802_11: Final = 0x10000
+KW_PACKET_START: Final = 0x40000000
+KW_PACKET_END: Final = 0x80000000
+KW_SEND: Final = 0x100000000
+KW_RECEIVE: Final = 0x200000000
 # A whole packet in one event, not 802.11 (which needs its Protected bit cleared).
-_NDIS_SIMPLE = KW_PACKET_START | KW_PACKET_END | KW_MEDIA_NATIVE_802_11
-_NDIS_WHOLE_PACKET = KW_PACKET_START | KW_PACKET_END
+_NDIS_SIMPLE: Final = KW_PACKET_START | KW_PACKET_END | KW_MEDIA_NATIVE_802_11
+_NDIS_WHOLE_PACKET: Final = KW_PACKET_START | KW_PACKET_END
 
-_PKTMON_FIELDS = struct.Struct("<QHHHHHHHIIHH")  # 34 bytes [PKT]
-_ETHER_IP = struct.Struct(">H2xH")  # EtherType, then an IPv4 header's total length
-_NDIS_FIELDS = struct.Struct("<III")  # MiniportIfIndex, LowerIfIndex, FragmentSize [E2P]
-_PKTMON_DIRECTION = {3: "inbound", 4: "outbound"}  # [PKT], checked on the corpus trace
+_NDIS_FIELDS: Final = struct.Struct("<III")  # MiniportIfIndex, LowerIfIndex, FragmentSize [E2P]
 
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_IEEE802_11 = 105
+
+# Little-endian fields of an event, read byte by byte in machine integers: compiled, a few
+# instructions each, where `unpack_from` made a tuple of Python ints (the 17 fields of an
+# EVENT_HEADER, per event, were a third of the time of reading a trace).
+def _u16(b: bytes, p: i64) -> i64:
+    b0: i64 = b[p]
+    b1: i64 = b[p + 1]
+    return b0 | b1 << 8
+
+
+def _u32(b: bytes, p: i64) -> i64:
+    b0: i64 = b[p]
+    b1: i64 = b[p + 1]
+    b2: i64 = b[p + 2]
+    b3: i64 = b[p + 3]
+    return b0 | b1 << 8 | b2 << 16 | b3 << 24
+
+
+def _s64(b: bytes, p: i64) -> i64:
+    """A signed 64-bit field (two's complement), as run as Python too."""
+    high = _u32(b, p + 4)
+    if high & 0x80000000:
+        high -= 0x100000000
+    return high * 0x100000000 + _u32(b, p)  # no shift of a negative number
+
+
+_PKTMON_DIRECTION: Final = {3: "inbound", 4: "outbound"}  # [PKT], checked on the corpus trace
+
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW: Final = 101
+LINKTYPE_IEEE802_11: Final = 105
 
 # EtherTypes that make a pktmon payload an Ethernet frame without doubt: IPv4, ARP, VLAN,
 # IPv6, PPPoE, LLDP, 802.1X, QinQ.
-_ETHERTYPES = frozenset((0x0800, 0x0806, 0x8100, 0x86DD, 0x8863, 0x8864, 0x88CC, 0x888E,
+_ETHERTYPES: Final = frozenset((0x0800, 0x0806, 0x8100, 0x86DD, 0x8863, 0x8864, 0x88CC, 0x888E,
                          0x88A8, 0x9100))  # fmt: skip
 
 # 100-ns FILETIME ticks from 1601-01-01 to 1970-01-01.
-FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
+FILETIME_UNIX_EPOCH: Final = 116_444_736_000_000_000
 
 # Bounds on what the reader holds.
-_WINDOW = 4096  # packets held back for the time-order merge (up to twice as many)
-_MAX_PENDING_BYTES = 64 * 1024 * 1024
-_MAX_SEEN = 65_536  # pktmon packet identities remembered for de-duplication
-_MAX_PARTIAL = 256  # NDIS packets being reassembled at once
-_MAX_PROBLEMS = 50
-_RESYNC_WINDOW = 4 * 1024 * 1024
-_MAX_PROVIDERS = 1024
+_WINDOW: Final = 4096  # packets held back for the time-order merge (up to twice as many)
+_MAX_PENDING_BYTES: Final = 64 * 1024 * 1024
+_MAX_SEEN: Final = 65_536  # pktmon packet identities remembered for de-duplication
+_MAX_PARTIAL: Final = 256  # NDIS packets being reassembled at once
+_MAX_PROBLEMS: Final = 50
+_RESYNC_WINDOW: Final = 4 * 1024 * 1024
+_MAX_PROVIDERS: Final = 1024
 
 
 class XpressError(ValueError):
@@ -517,6 +554,9 @@ class EtlReader(ReaderBase):
         self._suppressed = 0
         self._truncated_pktmon = 0
         self._truncated_snap = 0
+        #: `truncated_frames`, counted here: compiled, this class cannot add to an
+        #: attribute of its interpreted base class (mypyc fails on `+=`), only set it.
+        self._truncated = 0
         #: Numbers packets in file order, the tie-break of the time-order merge.
         self._order = itertools.count().__next__
         self._check_start()
@@ -556,18 +596,33 @@ class EtlReader(ReaderBase):
     # -- the file ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
-        for number, ts_ns, linktype, data, meta in self._frames():
-            yield number, ts_ns, linktype, memoryview(data), meta
+        given = 0
+        try:
+            for frames in self._released():
+                for number, ts_ns, linktype, data, meta in frames:
+                    given = number
+                    yield number, ts_ns, linktype, memoryview(data), meta
+        finally:
+            self.frames_read = given
 
     def push(self, sink: FrameSink) -> Iterator[None]:
-        """Push every frame into `sink` (`ReaderBase.push`), as the bytes `_frames` made of
-        it: no copy of its own, where going through `__iter__` copied each packet again."""
-        for number, ts_ns, linktype, data, meta in self._frames():
-            if sink.frame(number, ts_ns, linktype, data, memoryview(data), 0, len(data), meta):
-                yield None
+        """Push every frame into `sink` (`ReaderBase.push`), as the bytes `_released` made
+        of it: no copy of its own, where going through `__iter__` copied each packet again."""
+        given = 0
+        try:
+            for frames in self._released():
+                for number, ts_ns, linktype, data, meta in frames:
+                    given = number
+                    if sink.frame(number, ts_ns, linktype, data, memoryview(data), 0, len(data),
+                                  meta):  # fmt: skip
+                        yield None
+        finally:
+            self.frames_read = given
 
-    def _frames(self) -> Iterator[_Frame]:
-        """Every packet once, in time order, copied out of its buffer into bytes of its own."""
+    def _released(self) -> Iterator[list[_Frame]]:
+        """Every packet once, in time order, copied out of its buffer into bytes of its own;
+        given in the lists the time-order merge releases (a generator resumed per packet,
+        two deep, had cost as much as reading the packet's event)."""
         source = self.source
         max_block = self.limits.max_block_bytes
         pos = 0
@@ -588,9 +643,10 @@ class EtlReader(ReaderBase):
         last = -(1 << 62)
         seen: dict[tuple[int, int], None] = {}
 
-        def release(entries: list[_Entry]) -> Iterator[_Frame]:
-            """Number and yield packets in release order, dropping pktmon duplicates."""
+        def release(entries: list[_Entry]) -> list[_Frame]:
+            """Number packets in release order, dropping pktmon duplicates."""
             nonlocal index, late, last
+            frames: list[_Frame] = []
             for ts, _order, linktype, data, meta, key in entries:
                 if key is not None:
                     if key in seen:
@@ -606,7 +662,8 @@ class EtlReader(ReaderBase):
                 index += 1
                 if index == 1:
                     self.linktype = linktype
-                yield (index, ts, linktype, data, meta)
+                frames.append((index, ts, linktype, data, meta))
+            return frames
 
         try:
             while True:
@@ -684,17 +741,17 @@ class EtlReader(ReaderBase):
                     pending_bytes = sum(len(entry[3]) for entry in pending)
                 else:
                     continue
-                yield from release(ready)
+                yield release(ready)
                 ready = []
             # The end of the file: everything still waiting, in time order.
-            yield from release(pending)
+            yield release(pending)
             pending = []
         finally:
-            self.frames_read = index
-            self._finish(buffers, late, pos)
+            self._finish(buffers, late, pos, index)
 
-    def _finish(self, buffers: int, late: int, pos: int) -> None:
-        """End-of-file summaries: one problem per kind of skipped event, however many."""
+    def _finish(self, buffers: int, late: int, pos: int, released: int) -> None:
+        """End-of-file summaries (`released`: the packets given): one problem per kind of
+        skipped event, however many."""
         source = self.source
         at_end = source.base + pos
         notes: list[tuple[int, str]] = []
@@ -728,7 +785,7 @@ class EtlReader(ReaderBase):
         for (lo, hi), count in self._skipped_raw.items():
             name = str(uuid.UUID(bytes_le=struct.pack("<QQ", lo, hi))).upper()
             self.skipped_providers["{" + name + "}"] = count
-        if self.frames_read == 0 and self.packet_events == 0 and buffers:
+        if released == 0 and self.packet_events == 0 and buffers:
             providers = ", ".join(list(self.skipped_providers)[:3])
             if len(self.skipped_providers) > 3:
                 providers += ", ..."
@@ -845,11 +902,6 @@ class EtlReader(ReaderBase):
         Returns the number of packet bytes appended. Packet data is copied out of the buffer,
         so that packets waiting for the time-order merge do not keep buffers alive.
         """
-        unpack_event = _EVENT_HEADER.unpack_from
-        marker_fields = _MARKER.unpack_from
-        ether_ip = _ETHER_IP.unpack_from
-        pktmon_fields = _PKTMON_FIELDS.unpack_from
-        ndis_fields = _NDIS_FIELDS.unpack_from
         size_at_4 = _SIZE_AT_4
         min_size = _MIN_SIZE
         clock = self._clock
@@ -860,21 +912,37 @@ class EtlReader(ReaderBase):
         dedupe = self.dedupe
         skipped = self._skipped_raw
         append = batch.append
-        pk_lo, pk_hi = PKTMON_PROVIDER
-        nd_lo, nd_hi = NDIS_PROVIDER
-        kp_lo, kp_hi = KERNEL_PROCESS_PROVIDER
         base = p
         events = 0
         packets = 0
         added = 0
         while p + 8 <= end:
-            size, htype, marker = marker_fields(b, p)
+            # EVENT_HEADER [GC-HDR]: Size, HeaderType, MarkerFlags, Flags (0x04), ThreadId
+            # (0x08), ProcessId (0x0C), TimeStamp (0x10), ProviderId (0x18), Id (0x28),
+            # Version (0x2A), Keyword (0x30).
+            size = _u16(b, p)
+            htype = b[p + 2]
+            marker = b[p + 3]
             if htype == 0x13 or htype == 0x12:
                 if marker & 0xC0 != 0xC0 or size < EVENT_HEADER_BYTES or p + size > end:
                     self._bad_event(b, p, end, base, file_offset, compressed, size)
                     break
-                (_size, _ht, _mf, eflags, _prop, tid, pid, raw_ts, g_lo, g_hi, eid, version,
-                 _ch, _lvl, _op, _task, keyword) = unpack_event(b, p)  # fmt: skip
+                eflags = _u16(b, p + 4)
+                tid = _u32(b, p + 8)
+                pid = _u32(b, p + 12)
+                # A Python int: the clock's arithmetic on it can pass 64 bits (FILETIMEs).
+                raw_ts = int(_s64(b, p + 16))
+                head = _u32(b, p + 24)
+                eid = _u16(b, p + 40)
+                version = b[p + 42]
+                # Keyword without its top bit, which no test below reads: the rest fits
+                # a machine integer.
+                keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
+                provider = (
+                    b[p + 24 : p + 40]
+                    if head in (_PKTMON_HEAD, _NDIS_HEAD, _KERNEL_PROCESS_HEAD)
+                    else b""
+                )
                 events += 1
                 q = p + EVENT_HEADER_BYTES
                 stop = p + size
@@ -884,7 +952,7 @@ class EtlReader(ReaderBase):
                         self._count("layout")
                         p += (size + 7) & ~7
                         continue
-                if g_lo == pk_lo and g_hi == pk_hi:
+                if provider == _PKTMON_GUID:
                     if eid != PKTMON_PACKET and eid != PKTMON_DROP:
                         p += (size + 7) & ~7
                         continue
@@ -893,8 +961,17 @@ class EtlReader(ReaderBase):
                         self._count("layout")
                         p += (size + 7) & ~7
                         continue
-                    (group, number, _appearance, dirtag, ptype, component, _edge, _filter,
-                     reason, location, original, logged) = pktmon_fields(b, q)  # fmt: skip
+                    # PktGroupId, PktNumber, AppearanceCount, DirTag, PacketType, ComponentId,
+                    # EdgeId, FilterId, DropReason, DropLocation, OriginalSize, LoggedSize.
+                    group = int(_u32(b, q)) | int(_u32(b, q + 4)) << 32
+                    number = _u16(b, q + 8)
+                    dirtag = _u16(b, q + 12)
+                    ptype = _u16(b, q + 14)
+                    component = _u16(b, q + 16)
+                    reason = _u32(b, q + 22)
+                    location = _u32(b, q + 26)
+                    original = _u16(b, q + 30)
+                    logged = _u16(b, q + 32)
                     q += 34
                     if q + logged > stop:
                         self._count("layout")
@@ -916,7 +993,8 @@ class EtlReader(ReaderBase):
                         meta["direction"] = direction
                     if logged < original:
                         meta["orig_len"] = original
-                        self.truncated_frames += 1
+                        self._truncated += 1
+                        self.truncated_frames = self._truncated
                         self._truncated_pktmon += 1
                         if self._truncated_pktmon == 1:
                             self._problem(
@@ -937,7 +1015,7 @@ class EtlReader(ReaderBase):
                     added += logged
                     append((ts, order(), linktype, data, meta,
                             (group, number) if dedupe else None))  # fmt: skip
-                elif g_lo == nd_lo and g_hi == nd_hi:
+                elif provider == _NDIS_GUID:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
                             packets += 1
@@ -952,7 +1030,8 @@ class EtlReader(ReaderBase):
                     ):
                         # The common case since Windows 8.1: a whole Ethernet or IP packet
                         # in one event [E2P]; the rest is in _ndis.
-                        _miniport, lower, length = ndis_fields(b, q)
+                        lower = _u32(b, q + 4)
+                        length = _u32(b, q + 8)
                         q += 12
                         if q + length > stop:
                             self._count("layout")
@@ -979,7 +1058,9 @@ class EtlReader(ReaderBase):
                             if name is not None:
                                 meta["process_name"] = name
                         if length > 33 and linktype == LINKTYPE_ETHERNET:
-                            ethertype, ip_length = ether_ip(b, q + 12)
+                            # EtherType, then an IPv4 header's total length (big-endian).
+                            ethertype = b[q + 12] << 8 | b[q + 13]
+                            ip_length = b[q + 16] << 8 | b[q + 17]
                             if ethertype == 0x0800:
                                 wire = 14 + ip_length
                             elif ethertype == 0x86DD:
@@ -990,7 +1071,8 @@ class EtlReader(ReaderBase):
                             wire = _inferred_length(data, linktype)
                         if wire > length:
                             meta["orig_len"] = wire
-                            self.truncated_frames += 1
+                            self._truncated += 1
+                            self.truncated_frames = self._truncated
                             self._truncated_snap += 1
                         if c_div == 1:
                             ts = c_base + (raw_ts - c_ref) * c_mul
@@ -1000,13 +1082,15 @@ class EtlReader(ReaderBase):
                         append((ts, order(), linktype, data, meta, None))
                     else:
                         added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
-                elif g_lo == kp_lo and g_hi == kp_hi:
+                elif provider == _KERNEL_PROCESS_GUID:
                     if eid == 1 or eid == 15:
                         found = _kernel_process(b, q, stop, eid, version)
                         if found is not None:
                             names[found[0]] = found[1]
-                elif len(skipped) < _MAX_PROVIDERS or (g_lo, g_hi) in skipped:
-                    skipped[(g_lo, g_hi)] = skipped.get((g_lo, g_hi), 0) + 1
+                else:
+                    guid = _GUID_WORDS.unpack_from(b, p + 24)
+                    if len(skipped) < _MAX_PROVIDERS or guid in skipped:
+                        skipped[guid] = skipped.get(guid, 0) + 1
                 p += (size + 7) & ~7
                 continue
             if htype in size_at_4:
@@ -1204,7 +1288,8 @@ class EtlReader(ReaderBase):
             wire = _inferred_length(frame, linktype)
             if wire > len(frame):
                 meta["orig_len"] = wire
-                self.truncated_frames += 1
+                self._truncated += 1
+                self.truncated_frames = self._truncated
                 self._truncated_snap += 1
         batch.append((self._clock.ns(raw_ts), self._order(), linktype, frame, meta, None))
         return len(frame)
