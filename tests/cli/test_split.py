@@ -50,6 +50,44 @@ def test_split_equals_one_process(path: Path, fmt: str, capsys: pytest.CaptureFi
     assert three == one
 
 
+def _etl_copy(source: Path, out: Path, provider: str) -> Path:
+    """The frames of a capture as an ETL trace of NDIS-PacketCapture or PktMon events, on
+    two processors (so that the time-order merge has buffers to merge); each pktmon packet
+    appears twice, as at two components."""
+    from capture.etl_writer import EtlWriter
+
+    from tlslens.capture import open_capture
+
+    frames = list(open_capture(str(source)).reader)
+    writer = EtlWriter(start_ns=frames[0][1], cpus=2)
+    for number, ts_ns, _linktype, data, _meta in frames:
+        cpu = number % 2
+        if provider == "ndis":
+            writer.ndis(bytes(data), ts_ns, pid=100 + cpu, cpu=cpu)
+        else:
+            for appearance in (1, 2):
+                writer.pktmon(bytes(data), ts_ns + appearance, group=number,
+                              appearance=appearance, component=appearance, cpu=cpu)  # fmt: skip
+    out.write_bytes(writer.to_bytes())
+    return out
+
+
+@pytest.mark.parametrize("provider", ["ndis", "pktmon"])
+@pytest.mark.parametrize("name", ["failures.pcap", "basic.pcap", "lossy.pcap"])
+def test_split_etl_equals_one_process(name: str, provider: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """A split ETL run: each worker numbers and times the other shares' packets without
+    copying them (`FrameSink.wants`), and writes what one process writes."""
+    path = str(_etl_copy(CAPTURES / name, tmp_path / "trace.etl", provider))
+    for fmt in ("jsonl", "text"):
+        one = run(capsys, "--format", fmt, "-j", "1", path)
+        assert one[0] == 0 and one[1]
+        assert run(capsys, "--format", fmt, "-j", "3", path) == one
+    one = cli_main.main(["diagnose", "--format", "json", "-j", "1", path]), capsys.readouterr()
+    assert (cli_main.main(["diagnose", "--format", "json", "-j", "2", path]),
+            capsys.readouterr()) == one  # fmt: skip
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv", "text"])
 @pytest.mark.parametrize("name", ["failures.pcap", "basic.pcapng", "lossy.pcap", "midstream.pcap"])
 def test_split_other_formats(name: str, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -415,6 +415,26 @@ class _FrameLoop(FrameSink):
         #: Where `packet.decode_into` puts each frame's segment.
         self.decoded = packet.Decoded()
 
+    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> bool:
+        """Not another share's frame, as `frame` tells it (by addresses and ports)."""
+        leave_out = self.leave_out
+        if not leave_out:
+            return True
+        share = packet.share_of_frame(linktype, chunk, start, stop, leave_out, self.by_hosts)
+        return share < 0 or share == self.share_index
+
+    def other(self, number: int, ts_ns: int) -> None:
+        """Another share's frame, which `wants` declined: what `frame` does with one."""
+        progress = self.progress
+        if progress is not None and not number & 0x3FFF:
+            progress(self.capture.position(), self.size)
+        times = self.times
+        if times is not None:
+            if len(times) < number - 1:
+                times.extend([ts_ns] * (number - 1 - len(times)))
+            times.append(ts_ns)
+        self.table.tick(ts_ns)
+
     def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
               start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
         progress = self.progress

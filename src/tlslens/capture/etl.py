@@ -148,6 +148,9 @@ EVENT_HEADER_FLAG_EXTENDED_INFO: Final = 0x0001
 
 _GUID_WORDS: Final = struct.Struct("<QQ")
 
+#: The meta of a packet the sink did not want (`FrameSink.wants`): given to its `other`.
+_OTHER: Final[dict[str, Any]] = {}
+
 
 def _guid(text: str) -> tuple[int, int]:
     """A GUID as the two little-endian u64 its 16 bytes read as in a trace."""
@@ -557,6 +560,8 @@ class EtlReader(ReaderBase):
         #: `truncated_frames`, counted here: compiled, this class cannot add to an
         #: attribute of its interpreted base class (mypyc fails on `+=`), only set it.
         self._truncated = 0
+        #: The sink `push` gives frames to, whose `wants` decides which to copy.
+        self._sink: FrameSink | None = None
         #: Numbers packets in file order, the tie-break of the time-order merge.
         self._order = itertools.count().__next__
         self._check_start()
@@ -596,6 +601,7 @@ class EtlReader(ReaderBase):
     # -- the file ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
+        self._sink = None
         given = 0
         try:
             for frames in self._released():
@@ -608,13 +614,16 @@ class EtlReader(ReaderBase):
     def push(self, sink: FrameSink) -> Iterator[None]:
         """Push every frame into `sink` (`ReaderBase.push`), as the bytes `_released` made
         of it: no copy of its own, where going through `__iter__` copied each packet again."""
+        self._sink = sink  # asked by `_walk` (`FrameSink.wants`)
         given = 0
         try:
             for frames in self._released():
                 for number, ts_ns, linktype, data, meta in frames:
                     given = number
-                    if sink.frame(number, ts_ns, linktype, data, memoryview(data), 0, len(data),
-                                  meta):  # fmt: skip
+                    if meta is _OTHER:
+                        sink.other(number, ts_ns)
+                    elif sink.frame(number, ts_ns, linktype, data, memoryview(data), 0,
+                                    len(data), meta):  # fmt: skip
                         yield None
         finally:
             self.frames_read = given
@@ -904,6 +913,7 @@ class EtlReader(ReaderBase):
         """
         size_at_4 = _SIZE_AT_4
         min_size = _MIN_SIZE
+        sink = self._sink
         clock = self._clock
         c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
         order = self._order
@@ -911,7 +921,6 @@ class EtlReader(ReaderBase):
         partial = self._partial
         dedupe = self.dedupe
         skipped = self._skipped_raw
-        append = batch.append
         base = p
         events = 0
         packets = 0
@@ -1012,9 +1021,12 @@ class EtlReader(ReaderBase):
                         ts = c_base + (raw_ts - c_ref) * c_mul
                     else:
                         ts = c_base + (raw_ts - c_ref) * c_mul // c_div
-                    added += logged
-                    append((ts, order(), linktype, data, meta,
-                            (group, number) if dedupe else None))  # fmt: skip
+                    key = (group, number) if dedupe else None
+                    if sink is not None and not sink.wants(linktype, b, q, q + logged):
+                        batch.append((ts, order(), linktype, b"", _OTHER, key))
+                    else:
+                        added += logged
+                        batch.append((ts, order(), linktype, data, meta, key))
                 elif provider == _NDIS_GUID:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
@@ -1037,10 +1049,36 @@ class EtlReader(ReaderBase):
                             self._count("layout")
                             p += (size + 7) & ~7
                             continue
-                        data = b[q : q + length]
                         linktype = (
                             LINKTYPE_RAW if keyword & KW_MEDIA_WIRELESS_WAN else LINKTYPE_ETHERNET
                         )
+                        if length > 33 and linktype == LINKTYPE_ETHERNET:
+                            # EtherType, then an IPv4 header's total length (big-endian).
+                            ethertype = b[q + 12] << 8 | b[q + 13]
+                            ip_length = b[q + 16] << 8 | b[q + 17]
+                            if ethertype == 0x0800:
+                                wire = 14 + ip_length
+                            elif ethertype == 0x86DD:
+                                wire = _inferred_length(b[q : q + length], linktype)
+                            else:
+                                wire = 0
+                        else:
+                            wire = _inferred_length(b[q : q + length], linktype)
+                        if wire > length:
+                            self._truncated += 1
+                            self.truncated_frames = self._truncated
+                            self._truncated_snap += 1
+                        if c_div == 1:
+                            ts = c_base + (raw_ts - c_ref) * c_mul
+                        else:
+                            ts = c_base + (raw_ts - c_ref) * c_mul // c_div
+                        if sink is not None and not sink.wants(linktype, b, q, q + length):
+                            # Another share's packet (cli/split.py): numbered in its place,
+                            # neither copied nor described.
+                            batch.append((ts, order(), linktype, b"", _OTHER, None))
+                            p += (size + 7) & ~7
+                            continue
+                        data = b[q : q + length]
                         if keyword & KW_SEND:
                             meta = {"interface": lower, "pid": pid, "tid": tid,
                                     "direction": "outbound"}  # fmt: skip
@@ -1057,29 +1095,10 @@ class EtlReader(ReaderBase):
                             name = names.get(pid)
                             if name is not None:
                                 meta["process_name"] = name
-                        if length > 33 and linktype == LINKTYPE_ETHERNET:
-                            # EtherType, then an IPv4 header's total length (big-endian).
-                            ethertype = b[q + 12] << 8 | b[q + 13]
-                            ip_length = b[q + 16] << 8 | b[q + 17]
-                            if ethertype == 0x0800:
-                                wire = 14 + ip_length
-                            elif ethertype == 0x86DD:
-                                wire = _inferred_length(data, linktype)
-                            else:
-                                wire = 0
-                        else:
-                            wire = _inferred_length(data, linktype)
                         if wire > length:
                             meta["orig_len"] = wire
-                            self._truncated += 1
-                            self.truncated_frames = self._truncated
-                            self._truncated_snap += 1
-                        if c_div == 1:
-                            ts = c_base + (raw_ts - c_ref) * c_mul
-                        else:
-                            ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                         added += length
-                        append((ts, order(), linktype, data, meta, None))
+                        batch.append((ts, order(), linktype, data, meta, None))
                     else:
                         added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
                 elif provider == _KERNEL_PROCESS_GUID:

@@ -31,6 +31,16 @@ class FrameSink:
         the reader yield before its next frame."""
         raise NotImplementedError
 
+    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> bool:
+        """Whether this sink takes the frame in chunk[start:stop] whole. A reader that must
+        copy a frame out of its chunk before `frame` (ETL: packets wait for the time-order
+        merge) asks first, and gives a frame the sink does not want to `other`, uncopied.
+        (The pipeline following one share of a split capture wants only its share's.)"""
+        return True
+
+    def other(self, number: int, ts_ns: int) -> None:
+        """Frame number `number`, captured at `ts_ns`, which `wants` declined."""
+
 
 class FrameList(FrameSink):
     """A sink that keeps each frame as a `Frame`-ordered tuple, its data a view into the
