@@ -247,7 +247,9 @@ def test_object_identifiers_read_in_dotted_form() -> None:
             der.oid_text(bad)
 
 
-def test_a_malformed_extension_counts_as_absent_on_its_own() -> None:
+def self_signed(*extensions: tuple[x509.ExtensionType, bool]) -> bytes:
+    """A self-signed P-256 certificate for CN=a.test, valid through 2024, with `extensions`
+    (and whether each is critical)."""
     key = KEYS["p256"]
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.test")])
     builder = (
@@ -255,13 +257,19 @@ def test_a_malformed_extension_counts_as_absent_on_its_own() -> None:
         .public_key(key.public_key()).serial_number(7)
         .not_valid_before(datetime(2024, 1, 1, tzinfo=UTC))
         .not_valid_after(datetime(2025, 1, 1, tzinfo=UTC))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )  # fmt: skip
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_a_malformed_extension_counts_as_absent_on_its_own() -> None:
+    data = self_signed(
+        (x509.BasicConstraints(ca=True, path_length=None), True),
         # A SubjectAltName with no names (RFC 5280 4.2.1.6 wants at least one), as a real
         # certificate in the corpus has it:
-        .add_extension(x509.UnrecognizedExtension(x509.OID_SUBJECT_ALTERNATIVE_NAME, b"\x30\x00"),
-                       critical=False)
-    )  # fmt: skip
-    data = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        (x509.UnrecognizedExtension(x509.OID_SUBJECT_ALTERNATIVE_NAME, b"\x30\x00"), False),
+    )
     ours = summarize(data)
     assert (ours.san_dns, ours.ca, ours.subject) == ((), True, "CN=a.test")
     with pytest.raises(ValueError):
@@ -271,15 +279,7 @@ def test_a_malformed_extension_counts_as_absent_on_its_own() -> None:
 def test_a_time_in_another_form_reads_as_unknown_and_the_rest_is_kept() -> None:
     """RFC 5280 4.1.2.5 allows UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ;
     a UTCTime's text under GeneralizedTime's tag is neither."""
-    key = KEYS["p256"]
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.test")])
-    data = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(7)
-        .not_valid_before(datetime(2024, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2025, 1, 1, tzinfo=UTC))
-        .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-    )  # fmt: skip
+    data = self_signed()
     at = data.index(b"\x17\x0d240101000000Z")
     ours = summarize(data[:at] + b"\x18" + data[at + 1 :])
     assert ours.error is None and ours.not_before is None
