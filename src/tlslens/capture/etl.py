@@ -127,7 +127,7 @@ if TYPE_CHECKING:
     # this module runs as Python.
     from mypy_extensions import i64
 
-#: A frame as `EtlReader._frames` gives it: `tlslens.capture.frame.Frame`'s fields, the
+#: A frame as `EtlReader._released` gives it: `tlslens.capture.frame.Frame`'s fields, the
 #: data the packet's own bytes.
 _Frame = tuple[int, int, int, bytes, dict[str, Any] | None]
 
