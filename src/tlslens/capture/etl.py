@@ -191,7 +191,9 @@ _NDIS_FIELDS: Final = struct.Struct("<III")  # MiniportIfIndex, LowerIfIndex, Fr
 
 # Little-endian fields of an event, read byte by byte in machine integers: compiled, a few
 # instructions each, where `unpack_from` made a tuple of Python ints (the 17 fields of an
-# EVENT_HEADER, per event, were a third of the time of reading a trace).
+# EVENT_HEADER, per event, were a third of the time of reading a trace). Not
+# `source.u32`, which returns a Python int for callers whose arithmetic may pass 64 bits:
+# these stay machine integers for the comparisons and masks of `_walk`.
 def _u16(b: bytes, p: i64) -> i64:
     b0: i64 = b[p]
     b1: i64 = b[p + 1]
@@ -557,8 +559,9 @@ class EtlReader(ReaderBase):
         self._suppressed = 0
         self._truncated_pktmon = 0
         self._truncated_snap = 0
-        #: `truncated_frames`, counted here: compiled, this class cannot add to an
-        #: attribute of its interpreted base class (mypyc fails on `+=`), only set it.
+        #: `truncated_frames`, counted here and set at the end (`_finish`): compiled, this
+        #: class cannot add to an attribute of its interpreted base class (mypyc fails on
+        #: `+=`), only set it.
         self._truncated = 0
         #: The sink `push` gives frames to, whose `wants` decides which to copy.
         self._sink: FrameSink | None = None
@@ -761,6 +764,7 @@ class EtlReader(ReaderBase):
     def _finish(self, buffers: int, late: int, pos: int, released: int) -> None:
         """End-of-file summaries (`released`: the packets given): one problem per kind of
         skipped event, however many."""
+        self.truncated_frames = self._truncated
         source = self.source
         at_end = source.base + pos
         notes: list[tuple[int, str]] = []
@@ -792,7 +796,7 @@ class EtlReader(ReaderBase):
                           "(netsh trace packettruncatebytes); their missing bytes are "
                           "reported as gaps"))  # fmt: skip
         for (lo, hi), count in self._skipped_raw.items():
-            name = str(uuid.UUID(bytes_le=struct.pack("<QQ", lo, hi))).upper()
+            name = str(uuid.UUID(bytes_le=_GUID_WORDS.pack(lo, hi))).upper()
             self.skipped_providers["{" + name + "}"] = count
         if released == 0 and self.packet_events == 0 and buffers:
             providers = ", ".join(list(self.skipped_providers)[:3])
@@ -1003,7 +1007,6 @@ class EtlReader(ReaderBase):
                     if logged < original:
                         meta["orig_len"] = original
                         self._truncated += 1
-                        self.truncated_frames = self._truncated
                         self._truncated_pktmon += 1
                         if self._truncated_pktmon == 1:
                             self._problem(
@@ -1066,7 +1069,6 @@ class EtlReader(ReaderBase):
                             wire = _inferred_length(b[q : q + length], linktype)
                         if wire > length:
                             self._truncated += 1
-                            self.truncated_frames = self._truncated
                             self._truncated_snap += 1
                         if c_div == 1:
                             ts = c_base + (raw_ts - c_ref) * c_mul
@@ -1308,7 +1310,6 @@ class EtlReader(ReaderBase):
             if wire > len(frame):
                 meta["orig_len"] = wire
                 self._truncated += 1
-                self.truncated_frames = self._truncated
                 self._truncated_snap += 1
         batch.append((self._clock.ns(raw_ts), self._order(), linktype, frame, meta, None))
         return len(frame)
