@@ -13,6 +13,7 @@ OpenSSL's objects.txt (see ../shared/reference/openssl), which Zeek's x509.log a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from datetime import UTC, datetime
@@ -308,26 +309,34 @@ def _boolean(reader: Reader) -> bool:
     return content == b"\xff"
 
 
-def _extension(oid: str, value: bytes, found: dict[str, object]) -> None:
-    """Read one extension into `found` (by field name of `_Extensions`)."""
+#: The extensions read, by OID, and the `_Extensions` field each fills.
+_FIELDS: Final = {
+    _SUBJECT_ALT_NAME: "san_dns", _BASIC_CONSTRAINTS: "ca", _KEY_USAGE: "key_usage",
+    _EXTENDED_KEY_USAGE: "extended_key_usage", _SUBJECT_KEY_ID: "subject_key_id",
+    _AUTHORITY_KEY_ID: "authority_key_id",
+}  # fmt: skip
+
+
+def _extension(oid: str, value: bytes) -> object:
+    """What one extension (of an OID in `_FIELDS`) puts in its `_Extensions` field."""
     reader = Reader(value)
+    result: object
     if oid == _SUBJECT_ALT_NAME:
         names = reader.inner(der.SEQUENCE)
+        if names.at_end():
+            raise DERError("no names")  # GeneralNames ::= SEQUENCE SIZE (1..MAX)
         dns = []
-        start = 0
         while not names.at_end():
             tag, start, stop = names.next()
             if tag == _DNS_NAME:
                 dns.append(value[start:stop].decode("ascii"))
-        if start == 0:
-            raise DERError("no names")  # GeneralNames ::= SEQUENCE SIZE (1..MAX)
-        found["san_dns"] = tuple(dns)
+        result = tuple(dns)
     elif oid == _BASIC_CONSTRAINTS:
         constraints = reader.inner(der.SEQUENCE)
-        found["ca"] = constraints.peek() == der.BOOLEAN and _boolean(constraints)
+        result = constraints.peek() == der.BOOLEAN and _boolean(constraints)
     elif oid == _KEY_USAGE:
         bits = int.from_bytes(reader.bit_string()[:1] or b"\0", "big")
-        found["key_usage"] = tuple(u for i, u in enumerate(KEY_USAGES) if bits & 0x80 >> i)
+        result = tuple(u for i, u in enumerate(KEY_USAGES) if bits & 0x80 >> i)
     elif oid == _EXTENDED_KEY_USAGE:
         purposes = reader.inner(der.SEQUENCE)
         oids = []
@@ -335,17 +344,17 @@ def _extension(oid: str, value: bytes, found: dict[str, object]) -> None:
             oids.append(purposes.oid())
         if not oids:
             raise DERError("no purposes")  # SEQUENCE SIZE (1..MAX), 4.2.1.12
-        found["extended_key_usage"] = tuple(EKU_NAMES.get(o, o) for o in oids)
+        result = tuple(EKU_NAMES.get(o, o) for o in oids)
     elif oid == _SUBJECT_KEY_ID:
-        found["subject_key_id"] = reader.bytes_of(der.OCTET_STRING).hex()
-    elif oid == _AUTHORITY_KEY_ID:
+        result = reader.bytes_of(der.OCTET_STRING).hex()
+    else:  # _AUTHORITY_KEY_ID
         # keyIdentifier [0] IMPLICIT OCTET STRING, if the issuer is named by its key.
         identifier = reader.inner(der.SEQUENCE)
+        result = None
         if identifier.peek() == _KEY_IDENTIFIER:
-            found["authority_key_id"] = identifier.bytes_of(_KEY_IDENTIFIER).hex() or None
-    else:
-        return
+            result = identifier.bytes_of(_KEY_IDENTIFIER).hex() or None
     reader.expect_end()
+    return result
 
 
 def _extensions(reader: Reader) -> _Extensions:
@@ -356,19 +365,12 @@ def _extensions(reader: Reader) -> _Extensions:
         return _Extensions()
     found: dict[str, object] = {}
     for oid, value in values.items():
-        try:
-            _extension(oid, value, found)
-        except (DERError, UnicodeDecodeError):
-            found.pop(_FIELDS.get(oid, ""), None)
+        field = _FIELDS.get(oid)
+        if field is not None:
+            # A malformed extension counts as absent.
+            with contextlib.suppress(DERError, UnicodeDecodeError):
+                found[field] = _extension(oid, value)
     return _Extensions(**found)  # type: ignore[arg-type]
-
-
-#: The `_Extensions` field each extension fills.
-_FIELDS: Final = {
-    _SUBJECT_ALT_NAME: "san_dns", _BASIC_CONSTRAINTS: "ca", _KEY_USAGE: "key_usage",
-    _EXTENDED_KEY_USAGE: "extended_key_usage", _SUBJECT_KEY_ID: "subject_key_id",
-    _AUTHORITY_KEY_ID: "authority_key_id",
-}  # fmt: skip
 
 
 def _serial(number: int) -> str:
