@@ -425,18 +425,11 @@ class _FrameLoop(FrameSink):
 
     def other(self, number: int, ts_ns: int) -> None:
         """Another share's frame, which `wants` declined: what `frame` does with one."""
-        progress = self.progress
-        if progress is not None and not number & 0x3FFF:
-            progress(self.capture.position(), self.size)
-        times = self.times
-        if times is not None:
-            if len(times) < number - 1:
-                times.extend([ts_ns] * (number - 1 - len(times)))
-            times.append(ts_ns)
+        self._seen(number, ts_ns)
         self.table.tick(ts_ns)
 
-    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
-              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+    def _seen(self, number: int, ts_ns: int) -> None:
+        """What every frame counts for: the progress bar, and the frame times if kept."""
         progress = self.progress
         if progress is not None and not number & 0x3FFF:
             progress(self.capture.position(), self.size)
@@ -445,6 +438,10 @@ class _FrameLoop(FrameSink):
             if len(times) < number - 1:  # a reader skipped damaged frames
                 times.extend([ts_ns] * (number - 1 - len(times)))
             times.append(ts_ns)
+
+    def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
+              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+        self._seen(number, ts_ns)
         frames = self.frames
         leave_out = self.leave_out
         # `packet.decode_into`, `table.add_from` and the share functions are called as
