@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import CAPTURES, ROOT, load_manifest
 
+from tlslens.capture import open_capture
+
 BENCH = ROOT / "bench"
 
 
@@ -93,20 +95,47 @@ def test_stage_breakdown_runs_every_stage_on_a_tiny_capture() -> None:
     assert stages == ["start", "import", "floor", "tls", "analyze", "split"]
 
 
+def _records(path: Path) -> list[dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlslens", "analyze", "--format", "jsonl", "-j", "1", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return [{k: v for k, v in json.loads(line).items() if k != "file"}
+            for line in proc.stdout.splitlines()]  # fmt: skip
+
+
 def test_etl_copy_holds_the_same_connections(tmp_path: Path) -> None:
-    """bench/etl_copy.py writes the frames as ETL events; read back, every connection's
-    record is the pcap's (but the file's name)."""
+    """bench/etl_copy.py writes the frames as ETL events; read back with one processor,
+    every connection's record is the pcap's but for the processes the copy makes up: the
+    client's side (the higher port) sends, as one of 64 processes."""
+    etl = tmp_path / "basic.etl"
+    command = [sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"), str(etl)]
+    subprocess.run([*command, "--cpus", "1"], check=True, capture_output=True, timeout=60)
+    expected = _records(CAPTURES / "basic.pcap")
+    got = _records(etl)
+    assert expected and len(got) == len(expected)
+    for record, want in zip(got, expected, strict=True):
+        process = record.pop("process")
+        processes = record.pop("processes")
+        assert record == {k: v for k, v in want.items() if k not in ("process", "processes")}
+        assert process["side"] == "client" and process["direction"] == "outbound"
+        assert 1000 <= process["pid"] < 1256 and processes == [process]
+
+
+def test_etl_copy_on_two_processors(tmp_path: Path) -> None:
+    """With two processors (the default), each flow's events are in one processor's
+    buffers; read back in time order, the connections are the pcap's."""
     etl = tmp_path / "basic.etl"
     subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
                     str(etl)], check=True, capture_output=True, timeout=60)  # fmt: skip
-
-    def records(path: Path) -> list[dict]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "tlslens", "analyze", "--format", "jsonl", "-j", "1", str(path)],
-            capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
-        return [{k: v for k, v in json.loads(line).items() if k != "file"}
-                for line in proc.stdout.splitlines()]  # fmt: skip
-
-    expected = records(CAPTURES / "basic.pcap")
-    assert expected and records(etl) == expected
+    reader = open_capture(str(etl)).reader
+    frames = list(reader)
+    assert reader.trace_info["cpus"] == 2  # type: ignore[union-attr]
+    times = [ts for _n, ts, _l, _d, _m in frames]
+    assert times == sorted(times)
+    got = _records(etl)
+    expected = _records(CAPTURES / "basic.pcap")
+    key = ("client", "server", "sni", "version", "cipher", "outcome")
+    assert sorted(json.dumps([r.get(k) for k in key]) for r in got) == sorted(
+        json.dumps([r.get(k) for k in key]) for r in expected
+    )
