@@ -276,7 +276,9 @@ class _Collector(StreamSink):
         direction = meta.get("direction")
         if pid == 0 or (pid in UNKNOWN_INBOUND_PIDS and direction == "inbound"):
             return
-        sides = self.pids.setdefault(conn.id, {})
+        sides = self.pids.get(conn.id)
+        if sides is None:  # not setdefault, whose new dict would be made for every frame
+            sides = self.pids[conn.id] = {}
         seen = sides.get(side)
         if seen is None:
             source = meta.get("pid_source", self.pid_source)
