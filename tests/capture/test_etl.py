@@ -9,6 +9,7 @@ import gzip
 import inspect
 import random
 import struct
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,52 @@ def test_ndis_process_metadata(tmp_path: Path) -> None:
         else:
             # PID 0 or 4 on a received packet means "no process known": no pid is given.
             assert meta == {"interface": 7, "direction": "inbound"}
+
+
+def test_process_named_between_packets(tmp_path: Path) -> None:
+    """Packets of one process and thread share their meta until a process event names the
+    process; those after it carry the name, those before do not, whatever the path (a
+    whole packet, one in several events, a truncated one)."""
+    packets = source_packets()[:8]
+    writer = EtlWriter()
+    for k, (ts, data) in enumerate(packets):
+        if k == 4:
+            writer.kernel_process(1234, r"\Device\HarddiskVolume3\curl.exe", ts - 1)
+        cut = data[:40] if k in (2, 6) else data
+        writer.ndis(cut, ts, pid=1234, tid=9, send=True, fragments=1 + k % 2)
+    frames, _, _ = read(write(tmp_path, writer))
+    metas = [meta for _ts, _lt, _d, meta in frames]
+    assert [m and m.get("process_name") for m in metas] == [None] * 4 + ["curl.exe"] * 4
+    assert all(m and (m["pid"], m["tid"], m["direction"]) == (1234, 9, "outbound") for m in metas)
+    assert [m and "orig_len" in m for m in metas] == [k in (2, 6) for k in range(8)]
+
+
+def test_waiting_packets_hold_bounded_memory(tmp_path: Path) -> None:
+    """A packet waiting for the time-order merge keeps the chunk of the file it lies in.
+    With one small packet in each 64 KiB buffer (a trace flushed by its timer), the packets
+    the merge window holds would keep a 110 MB file in memory; what they keep is bounded
+    (64 MiB), and every packet still comes, in order."""
+    packets = source_packets()
+    path = tmp_path / "sparse.etl"
+    writer = EtlWriter(buffer_size=0x10000, cpus=1)
+    count = 1700
+    with path.open("wb") as out:
+        for k in range(count):
+            _ts, data = packets[k % len(packets)]
+            writer.ndis(data, packets[0][0] + k * 1000)
+            writer.flush(0)
+            out.write(b"".join(writer.buffers))
+            writer.buffers.clear()
+    assert path.stat().st_size > 110_000_000
+    tracemalloc.start()
+    try:
+        capture = open_capture(str(path))
+        times = [ts for _n, ts, _lt, _data, _meta in capture]
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert times == [packets[0][0] + k * 1000 for k in range(count)]
+    assert peak < 80 * 1024 * 1024, peak
 
 
 @pytest.mark.parametrize("fragments", [2, 3, 7])

@@ -110,7 +110,7 @@ This module may import only `tlslens.capture` and `tlslens.limits`.
 from __future__ import annotations
 
 import bisect
-import itertools
+import operator
 import struct
 import uuid
 from collections.abc import Iterator
@@ -126,10 +126,6 @@ if TYPE_CHECKING:
     # mypyc's machine integer (see `tlslens.capture.source.u32`); only an annotation when
     # this module runs as Python.
     from mypy_extensions import i64
-
-#: A frame as `EtlReader._released` gives it: `tlslens.capture.frame.Frame`'s fields, the
-#: data the packet's own bytes.
-_Frame = tuple[int, int, int, bytes, dict[str, Any] | None]
 
 BUFFER_HEADER_BYTES: Final = 0x48
 _BUFFER_HEADER: Final = struct.Struct("<IIIiqqQHHIIHH")
@@ -150,6 +146,7 @@ _GUID_WORDS: Final = struct.Struct("<QQ")
 
 #: The meta of a packet the sink did not want (`FrameSink.wants`): given to its `other`.
 _OTHER: Final[dict[str, Any]] = {}
+_NO_VIEW: Final = memoryview(b"")
 
 
 def _guid(text: str) -> tuple[int, int]:
@@ -161,14 +158,22 @@ def _guid(text: str) -> tuple[int, int]:
 NDIS_PROVIDER: Final = _guid("2ED6006E-4729-4609-B423-3EE7BCD678EF")  # [E2P]
 PKTMON_PROVIDER: Final = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
 KERNEL_PROCESS_PROVIDER: Final = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
-#: Those GUIDs as the 16 bytes of an event header, and their first 32 bits, which tell
-#: them apart before the whole GUID is compared.
-_NDIS_GUID: Final = _GUID_WORDS.pack(*NDIS_PROVIDER)
-_PKTMON_GUID: Final = _GUID_WORDS.pack(*PKTMON_PROVIDER)
-_KERNEL_PROCESS_GUID: Final = _GUID_WORDS.pack(*KERNEL_PROCESS_PROVIDER)
+#: Those GUIDs as the four 32-bit words an event header holds them in: the first tells
+#: them apart, the other three are compared once it matches (`_provider_is`).
 _NDIS_HEAD: Final = NDIS_PROVIDER[0] & 0xFFFFFFFF
 _PKTMON_HEAD: Final = PKTMON_PROVIDER[0] & 0xFFFFFFFF
 _KERNEL_PROCESS_HEAD: Final = KERNEL_PROCESS_PROVIDER[0] & 0xFFFFFFFF
+_NDIS_REST: Final = (NDIS_PROVIDER[0] >> 32, NDIS_PROVIDER[1] & 0xFFFFFFFF, NDIS_PROVIDER[1] >> 32)
+_PKTMON_REST: Final = (PKTMON_PROVIDER[0] >> 32, PKTMON_PROVIDER[1] & 0xFFFFFFFF,
+                       PKTMON_PROVIDER[1] >> 32)  # fmt: skip
+_KERNEL_PROCESS_REST: Final = (KERNEL_PROCESS_PROVIDER[0] >> 32,
+                               KERNEL_PROCESS_PROVIDER[1] & 0xFFFFFFFF,
+                               KERNEL_PROCESS_PROVIDER[1] >> 32)  # fmt: skip
+# Which of them an event is from (`_walk`).
+_OTHER_PROVIDER: Final = 0
+_NDIS: Final = 1
+_PKTMON: Final = 2
+_KERNEL_PROCESS: Final = 3
 PROCESS_CLASS_GUID: Final = _guid("3D6FA8D0-FE05-11D0-9DDA-00C04FD7BA7C")  # [PROC]
 EVENT_TRACE_GUID: Final = _guid("68FDD900-4A3E-11D1-84F4-0000F80464E3")  # EventTrace_Header class
 
@@ -208,6 +213,11 @@ def _u32(b: bytes, p: i64) -> i64:
     return b0 | b1 << 8 | b2 << 16 | b3 << 24
 
 
+def _provider_is(b: bytes, p: i64, rest: tuple[int, int, int]) -> bool:
+    """Whether the GUID at b[p:p+16], whose first word matched, goes on with `rest`."""
+    return _u32(b, p + 4) == rest[0] and _u32(b, p + 8) == rest[1] and _u32(b, p + 12) == rest[2]
+
+
 def _s64(b: bytes, p: i64) -> i64:
     """A signed 64-bit field (two's complement), as run as Python too."""
     high = _u32(b, p + 4)
@@ -216,7 +226,8 @@ def _s64(b: bytes, p: i64) -> i64:
     return high * 0x100000000 + _u32(b, p)  # no shift of a negative number
 
 
-_PKTMON_DIRECTION: Final = {3: "inbound", 4: "outbound"}  # [PKT], checked on the corpus trace
+#: pktmon's DirTag as a direction (`_Metas`) [PKT], checked on the corpus trace.
+_PKTMON_DIRECTION: Final = {3: 2, 4: 1}
 
 LINKTYPE_ETHERNET: Final = 1
 LINKTYPE_RAW: Final = 101
@@ -444,29 +455,36 @@ def _kernel_process(b: bytes, q: int, end: int, eid: int, version: int) -> tuple
     return (pid, _base_name(name)) if name else None
 
 
-def _pktmon_linktype(data: bytes, packet_type: int, original: int) -> int:
-    """Link type of a pktmon payload, from its bytes, with PacketType [PKT] as the tie-break.
+def _pktmon_linktype(b: bytes, q: int, n: int, packet_type: int, original: int) -> int:
+    """Link type of the pktmon payload b[q:q+n], from its bytes, with PacketType [PKT] as
+    the tie-break.
 
     pktmon logs Ethernet frames for wired and most Wi-Fi adapters and IP packets for mobile
     broadband; the payload says which: an IP header whose length field equals the packet's
     original size is raw IP, a known EtherType at bytes 12-13 is Ethernet.
     """
-    n = len(data)
-    if n >= 14 and packet_type == 1 and (data[12] << 8 | data[13]) in _ETHERTYPES:
+    if n >= 14 and packet_type == 1 and (b[q + 12] << 8 | b[q + 13]) in _ETHERTYPES:
         return LINKTYPE_ETHERNET
     if n >= 20:
-        version = data[0] >> 4
-        if version == 4 and data[0] & 15 >= 5 and (data[2] << 8 | data[3]) == original:
+        version = b[q] >> 4
+        if version == 4 and b[q] & 15 >= 5 and (b[q + 2] << 8 | b[q + 3]) == original:
             return LINKTYPE_RAW
-        if version == 6 and n >= 40 and 40 + (data[4] << 8 | data[5]) == original:
+        if version == 6 and n >= 40 and 40 + (b[q + 4] << 8 | b[q + 5]) == original:
             return LINKTYPE_RAW
-    if n >= 14 and (data[12] << 8 | data[13]) in _ETHERTYPES:
+    if n >= 14 and (b[q + 12] << 8 | b[q + 13]) in _ETHERTYPES:
         return LINKTYPE_ETHERNET
     if packet_type == 2:
         return LINKTYPE_IEEE802_11
     if packet_type == 3:
         return LINKTYPE_RAW
     return LINKTYPE_ETHERNET
+
+
+def _ndis_direction(keyword: int) -> int:
+    """An NDIS packet's direction (`_Metas`) from its event's keyword [E2P]."""
+    if keyword & KW_SEND:
+        return _OUTBOUND
+    return _INBOUND if keyword & KW_RECEIVE else _NO_DIRECTION
 
 
 def _inferred_length(data: bytes | memoryview, linktype: int) -> int:
@@ -529,9 +547,81 @@ class _Clock:
         return self.base_ns + (stamp - self.ref) * self.mul // self.div
 
 
-# A packet waiting for the time-order merge: time (ns), file order, link type, data, meta,
-# and its pktmon identity (PktGroupId, PktNumber) when duplicates are to be dropped.
-_Entry = tuple[int, int, int, bytes, "dict[str, Any] | None", "tuple[int, int] | None"]
+# A packet waiting for the time-order merge: time (ns), link type, the bytes that hold it
+# (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together), a view of
+# them, its start and stop in them, meta, and its pktmon identity (PktGroupId, PktNumber)
+# when duplicates are to be dropped. Entries are kept in time order by stable sorts on the
+# time alone (`_TIME`), so that packets of the same time stay in file order.
+# Typed as a tuple of anything: compiled, a tuple of known item types is unpacked into a
+# C struct each time it is taken out of a list and packed into a new tuple when put back
+# (`release` did both for every packet); only `push` and `__iter__` take the items out.
+_Entry = tuple[Any, ...]
+_TIME: Final = operator.itemgetter(0)
+
+#: Directions of a packet as `_Metas` takes them, and as meta names them.
+_NO_DIRECTION: Final = 0
+_OUTBOUND: Final = 1
+_INBOUND: Final = 2
+_DIRECTION_NAMES: Final = ("", "outbound", "inbound")
+
+
+class _MetaSlot:
+    """The meta last made for one direction, and what it was made of."""
+
+    __slots__ = ("interface", "meta", "pid", "tid")
+
+    def __init__(self) -> None:
+        self.interface: i64 = -1
+        self.pid: i64 = -1
+        self.tid: i64 = -1
+        self.meta: dict[str, Any] | None = None
+
+
+class _Metas:
+    """A packet's meta (`Frame.meta`) from the interface, process, thread and direction its
+    event gives, and the process names of the trace so far.
+
+    Consecutive packets of a direction are mostly logged by the same process and thread
+    (a sender's, or the receiving context's), so the meta last made for each direction is
+    given again when they are the same: one dict shared by many frames, where making each
+    its own was a third of reading a packet event. Nothing after a reader changes a frame's
+    meta; a packet that needs more in its meta (`orig_len`, `comments`) gets a copy.
+    """
+
+    __slots__ = ("names", "slots")
+
+    def __init__(self) -> None:
+        #: Process image names by pid, from the trace's process events [PROC].
+        self.names: dict[int, str] = {}
+        self.slots = [_MetaSlot(), _MetaSlot(), _MetaSlot()]
+
+    def name(self, pid: int, name: str) -> None:
+        """Process `pid` is `name` from here on; metas made before are not given again."""
+        self.names[pid] = name
+        for slot in self.slots:
+            slot.meta = None
+
+    def of(self, interface: i64, pid: i64, tid: i64, direction: i64) -> dict[str, Any]:
+        if direction == _INBOUND and (pid == 0 or pid == 4):
+            # Inbound packets are logged in whatever context received them; PID 0 (Idle)
+            # or 4 (System) there only means "no process known", so none is given [E2P].
+            pid = tid = -1
+        slot = self.slots[direction]
+        meta = slot.meta
+        same = slot.interface == interface and slot.pid == pid and slot.tid == tid
+        if meta is not None and same:
+            return meta
+        meta = {"interface": interface}
+        if pid >= 0:
+            meta["pid"] = pid
+            meta["tid"] = tid
+            name = self.names.get(pid)
+            if name is not None:
+                meta["process_name"] = name
+        if direction != _NO_DIRECTION:
+            meta["direction"] = _DIRECTION_NAMES[direction]
+        slot.interface, slot.pid, slot.tid, slot.meta = interface, pid, tid, meta
+        return meta
 
 
 class EtlReader(ReaderBase):
@@ -552,7 +642,7 @@ class EtlReader(ReaderBase):
         #: The trace header's facts, once read: "os_build", "cpus", "clock", "pointer_size".
         self.trace_info: dict[str, int] = {}
         self._clock = _Clock()
-        self._names: dict[int, str] = {}
+        self._metas = _Metas()
         self._partial: dict[tuple[int, int, int], tuple[bytearray, int]] = {}
         self._skipped_raw: dict[tuple[int, int], int] = {}
         self._counts: dict[str, int] = {}
@@ -563,10 +653,11 @@ class EtlReader(ReaderBase):
         #: class cannot add to an attribute of its interpreted base class (mypyc fails on
         #: `+=`), only set it.
         self._truncated = 0
-        #: The sink `push` gives frames to, whose `wants` decides which to copy.
+        #: The sink `push` gives frames to, whose `wants` decides which to describe.
         self._sink: FrameSink | None = None
-        #: Numbers packets in file order, the tie-break of the time-order merge.
-        self._order = itertools.count().__next__
+        #: The last chunk of the file whose bytes pending packets were counted with (see
+        #: `_released`), or None.
+        self._held: bytes | None = None
         self._check_start()
 
     def _check_start(self) -> None:
@@ -605,36 +696,44 @@ class EtlReader(ReaderBase):
 
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
         self._sink = None
-        given = 0
+        number = 0
         try:
-            for frames in self._released():
-                for number, ts_ns, linktype, data, meta in frames:
-                    given = number
-                    yield number, ts_ns, linktype, memoryview(data), meta
+            for entries in self._released():
+                for ts_ns, linktype, _chunk, view, start, stop, meta, _key in entries:
+                    number += 1
+                    yield number, ts_ns, linktype, view[start:stop], meta
+                entries.clear()  # their chunks are not kept while the next ones wait
         finally:
-            self.frames_read = given
+            self.frames_read = number
 
     def push(self, sink: FrameSink) -> Iterator[None]:
-        """Push every frame into `sink` (`ReaderBase.push`), as the bytes `_released` made
-        of it: no copy of its own, where going through `__iter__` copied each packet again."""
+        """Push every frame into `sink` (`ReaderBase.push`) where it lies: in a chunk of the
+        file, as pcap frames are, or in the bytes a compressed buffer or a packet in several
+        events was made into; no copy and no view of its own."""
         self._sink = sink  # asked by `_walk` (`FrameSink.wants`)
-        given = 0
+        number = 0
         try:
-            for frames in self._released():
-                for number, ts_ns, linktype, data, meta in frames:
-                    given = number
+            for entries in self._released():
+                for ts_ns, linktype, chunk, view, start, stop, meta, _key in entries:
+                    number += 1
                     if meta is _OTHER:
                         sink.other(number, ts_ns)
-                    elif sink.frame(number, ts_ns, linktype, data, memoryview(data), 0,
-                                    len(data), meta):  # fmt: skip
+                    elif sink.frame(number, ts_ns, linktype, chunk, view, start, stop, meta):
                         yield None
+                entries.clear()  # their chunks are not kept while the next ones wait
         finally:
-            self.frames_read = given
+            self.frames_read = number
 
-    def _released(self) -> Iterator[list[_Frame]]:
-        """Every packet once, in time order, copied out of its buffer into bytes of its own;
-        given in the lists the time-order merge releases (a generator resumed per packet,
-        two deep, had cost as much as reading the packet's event)."""
+    def _released(self) -> Iterator[list[_Entry]]:
+        """Every packet once, in time order, in the lists the time-order merge releases (a
+        generator resumed per packet, two deep, had cost as much as reading the packet's
+        event); they are numbered in that order from 1.
+
+        A packet waiting in the merge keeps the bytes it lies in: for an uncompressed buffer,
+        the chunk of the file (`ChunkedInput`: immutable, about a megabyte) that holds it. So
+        what waits is counted in the chunks and buffers it keeps (`pending_bytes`), not in its
+        packets, and bounded by _MAX_PENDING_BYTES.
+        """
         source = self.source
         max_block = self.limits.max_block_bytes
         pos = 0
@@ -648,18 +747,19 @@ class EtlReader(ReaderBase):
         pending_bytes = 0
         batch: list[_Entry] = []
         ready: list[_Entry] = []
-        # Released packets are numbered here; pktmon duplicates are dropped here (`seen`
-        # keeps the identities already given, oldest first, as a dict keeps insertion order).
-        index = 0
+        # pktmon duplicates are dropped on release (`seen` keeps the identities already
+        # given, oldest first, as a dict keeps insertion order).
+        given = 0
         late = 0
         last = -(1 << 62)
         seen: dict[tuple[int, int], None] = {}
 
-        def release(entries: list[_Entry]) -> list[_Frame]:
-            """Number packets in release order, dropping pktmon duplicates."""
-            nonlocal index, late, last
-            frames: list[_Frame] = []
-            for ts, _order, linktype, data, meta, key in entries:
+        def release(entries: list[_Entry]) -> list[_Entry]:
+            """The packets to give, in release order: pktmon duplicates dropped."""
+            nonlocal given, late, last
+            kept: list[_Entry] = []
+            for entry in entries:
+                key = entry[7]
                 if key is not None:
                     if key in seen:
                         self.duplicates += 1
@@ -667,15 +767,16 @@ class EtlReader(ReaderBase):
                     seen[key] = None
                     if len(seen) > _MAX_SEEN:
                         del seen[next(iter(seen))]
+                ts = entry[0]
                 if ts < last:
                     late += 1
                 else:
                     last = ts
-                index += 1
-                if index == 1:
-                    self.linktype = linktype
-                frames.append((index, ts, linktype, data, meta))
-            return frames
+                kept.append(entry)
+            if given == 0 and kept:
+                self.linktype = kept[0][1]
+            given += len(kept)
+            return kept
 
         try:
             while True:
@@ -717,8 +818,9 @@ class EtlReader(ReaderBase):
                 compressed = bool(flag & BUFFER_FLAG_COMPRESSED)
                 if compressed:
                     region, start, end = self._inflate(buf, pos, size, offset, cut, file_offset)
+                    view = memoryview(region)
                 else:
-                    region = source.data
+                    region, view = source.data, buf
                     start = pos + BUFFER_HEADER_BYTES
                     end = min(pos + max(offset, BUFFER_HEADER_BYTES), pos + size, len(buf))
                     if cut:
@@ -727,21 +829,21 @@ class EtlReader(ReaderBase):
                             f"the file ends inside a trace buffer ({len(buf) - pos} of {size} "
                             "bytes); the events complete before the end were read",
                         )
-                pending_bytes += self._walk(region, start, end, cpu, file_offset, compressed,
-                                            batch)  # fmt: skip
+                pending_bytes += self._walk(region, view, start, end, cpu, file_offset,
+                                            compressed, batch)  # fmt: skip
                 pos = len(buf) if cut else pos + size
                 if not batch:
                     continue
-                batch.sort()
-                if not pending or batch[0] >= pending[-1]:
+                batch.sort(key=_TIME)
+                if not pending or batch[0][0] >= pending[-1][0]:
                     pending += batch
                 else:
                     # Packets logged before some that wait already (another processor's buffer).
-                    at = bisect.bisect_right(pending, batch[0])
+                    at = bisect.bisect_right(pending, batch[0][0], key=_TIME)
                     tail = pending[at:]
                     del pending[at:]
                     tail += batch
-                    tail.sort()
+                    tail.sort(key=_TIME)
                     pending += tail
                 batch.clear()
                 if len(pending) > 2 * _WINDOW or pending_bytes > _MAX_PENDING_BYTES:
@@ -750,7 +852,7 @@ class EtlReader(ReaderBase):
                         cut_at = max(cut_at, len(pending) // 2)
                     ready = pending[:cut_at]
                     del pending[:cut_at]
-                    pending_bytes = sum(len(entry[3]) for entry in pending)
+                    pending_bytes = self._held_bytes(pending)
                 else:
                     continue
                 yield release(ready)
@@ -759,7 +861,25 @@ class EtlReader(ReaderBase):
             yield release(pending)
             pending = []
         finally:
-            self._finish(buffers, late, pos, index)
+            self._finish(buffers, late, pos, given)
+
+    def _held_bytes(self, pending: list[_Entry]) -> int:
+        """The bytes the packets in `pending` keep: each chunk, buffer or packet they lie in
+        once. Forgets `_held` when none of them is in it any more."""
+        total = 0
+        last: bytes | None = None
+        counted: set[int] = set()
+        for entry in pending:
+            chunk = entry[2]
+            if chunk is last:  # mostly: neighbours lie in the same chunk
+                continue
+            last = chunk
+            if id(chunk) not in counted:
+                counted.add(id(chunk))
+                total += len(chunk)
+        if self._held is not None and id(self._held) not in counted:
+            self._held = None
+        return total
 
     def _finish(self, buffers: int, late: int, pos: int, released: int) -> None:
         """End-of-file summaries (`released`: the packets given): one problem per kind of
@@ -903,6 +1023,7 @@ class EtlReader(ReaderBase):
     def _walk(
         self,
         b: bytes,
+        view: memoryview,
         p: int,
         end: int,
         cpu: int,
@@ -910,18 +1031,18 @@ class EtlReader(ReaderBase):
         compressed: bool,
         batch: list[_Entry],
     ) -> int:
-        """Read the events of one buffer from `p` to `end`, appending packets to `batch`.
+        """Read the events of one buffer, b[p:end], appending packets to `batch`; `view` is
+        a memoryview of `b`.
 
-        Returns the number of packet bytes appended. Packet data is copied out of the buffer,
-        so that packets waiting for the time-order merge do not keep buffers alive.
+        Returns the bytes the packets appended keep that no packet waiting kept before:
+        `b` the first time a packet lies in it, and packets made of several events.
         """
         size_at_4 = _SIZE_AT_4
         min_size = _MIN_SIZE
         sink = self._sink
         clock = self._clock
         c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
-        order = self._order
-        names = self._names
+        metas = self._metas
         partial = self._partial
         dedupe = self.dedupe
         skipped = self._skipped_raw
@@ -929,6 +1050,10 @@ class EtlReader(ReaderBase):
         events = 0
         packets = 0
         added = 0
+        if b is self._held:
+            holds = True  # a chunk of the file, already counted
+        else:
+            holds = False  # set, and `b` counted, with the first packet that lies in it
         while p + 8 <= end:
             # EVENT_HEADER [GC-HDR]: Size, HeaderType, MarkerFlags, Flags (0x04), ThreadId
             # (0x08), ProcessId (0x0C), TimeStamp (0x10), ProviderId (0x18), Id (0x28),
@@ -946,16 +1071,19 @@ class EtlReader(ReaderBase):
                 # A Python int: the clock's arithmetic on it can pass 64 bits (FILETIMEs).
                 raw_ts = int(_s64(b, p + 16))
                 head = _u32(b, p + 24)
+                if head == _NDIS_HEAD and _provider_is(b, p + 24, _NDIS_REST):
+                    provider = _NDIS
+                elif head == _PKTMON_HEAD and _provider_is(b, p + 24, _PKTMON_REST):
+                    provider = _PKTMON
+                elif head == _KERNEL_PROCESS_HEAD and _provider_is(b, p + 24, _KERNEL_PROCESS_REST):
+                    provider = _KERNEL_PROCESS
+                else:
+                    provider = _OTHER_PROVIDER
                 eid = _u16(b, p + 40)
                 version = b[p + 42]
                 # Keyword without its top bit, which no test below reads: the rest fits
                 # a machine integer.
                 keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
-                provider = (
-                    b[p + 24 : p + 40]
-                    if head in (_PKTMON_HEAD, _NDIS_HEAD, _KERNEL_PROCESS_HEAD)
-                    else b""
-                )
                 events += 1
                 q = p + EVENT_HEADER_BYTES
                 stop = p + size
@@ -965,7 +1093,7 @@ class EtlReader(ReaderBase):
                         self._count("layout")
                         p += (size + 7) & ~7
                         continue
-                if provider == _PKTMON_GUID:
+                if provider == _PKTMON:
                     if eid != PKTMON_PACKET and eid != PKTMON_DROP:
                         p += (size + 7) & ~7
                         continue
@@ -990,21 +1118,10 @@ class EtlReader(ReaderBase):
                         self._count("layout")
                         p += (size + 7) & ~7
                         continue
-                    data = b[q : q + logged]
-                    linktype = _pktmon_linktype(data, ptype, original)
-                    direction = _PKTMON_DIRECTION.get(dirtag)
-                    meta: dict[str, Any] = {"interface": component}
-                    # Inbound packets are logged in whatever context received them; PID 0
-                    # (Idle) or 4 (System) there only means "no process known" [E2P].
-                    if direction != "inbound" or (pid != 0 and pid != 4):
-                        meta["pid"] = pid
-                        meta["tid"] = tid
-                        name = names.get(pid)
-                        if name is not None:
-                            meta["process_name"] = name
-                    if direction is not None:
-                        meta["direction"] = direction
+                    linktype = _pktmon_linktype(b, q, logged, ptype, original)
+                    meta = metas.of(component, pid, tid, _PKTMON_DIRECTION.get(dirtag, 0))
                     if logged < original:
+                        meta = dict(meta)
                         meta["orig_len"] = original
                         self._truncated += 1
                         self._truncated_pktmon += 1
@@ -1016,6 +1133,7 @@ class EtlReader(ReaderBase):
                                 "Capture again with `pktmon start --capture --pkt-size 0`",
                             )
                     if eid == PKTMON_DROP:
+                        meta = dict(meta)
                         meta["comments"] = [
                             f"pktmon: dropped by component {component} (reason {reason}, "
                             f"location 0x{location:08x})"
@@ -1026,11 +1144,13 @@ class EtlReader(ReaderBase):
                         ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                     key = (group, number) if dedupe else None
                     if sink is not None and not sink.wants(linktype, b, q, q + logged):
-                        batch.append((ts, order(), linktype, b"", _OTHER, key))
+                        batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
                     else:
-                        added += logged
-                        batch.append((ts, order(), linktype, data, meta, key))
-                elif provider == _NDIS_GUID:
+                        if not holds:
+                            holds = True
+                            added += self._hold(b)
+                        batch.append((ts, linktype, b, view, q, q + logged, meta, key))
+                elif provider == _NDIS:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
                             packets += 1
@@ -1076,38 +1196,25 @@ class EtlReader(ReaderBase):
                             ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                         if sink is not None and not sink.wants(linktype, b, q, q + length):
                             # Another share's packet (cli/split.py): numbered in its place,
-                            # neither copied nor described.
-                            batch.append((ts, order(), linktype, b"", _OTHER, None))
+                            # not described.
+                            batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, None))
                             p += (size + 7) & ~7
                             continue
-                        data = b[q : q + length]
-                        if keyword & KW_SEND:
-                            meta = {"interface": lower, "pid": pid, "tid": tid,
-                                    "direction": "outbound"}  # fmt: skip
-                        elif not keyword & KW_RECEIVE:
-                            meta = {"interface": lower, "pid": pid, "tid": tid}
-                        elif pid == 0 or pid == 4:
-                            # Inbound packets are logged in whatever context received them;
-                            # PID 0 (Idle) or 4 (System) there means "no process known".
-                            meta = {"interface": lower, "direction": "inbound"}
-                        else:
-                            meta = {"interface": lower, "pid": pid, "tid": tid,
-                                    "direction": "inbound"}  # fmt: skip
-                        if names and "pid" in meta:
-                            name = names.get(pid)
-                            if name is not None:
-                                meta["process_name"] = name
+                        meta = metas.of(lower, pid, tid, _ndis_direction(keyword))
                         if wire > length:
+                            meta = dict(meta)
                             meta["orig_len"] = wire
-                        added += length
-                        batch.append((ts, order(), linktype, data, meta, None))
+                        if not holds:
+                            holds = True
+                            added += self._hold(b)
+                        batch.append((ts, linktype, b, view, q, q + length, meta, None))
                     else:
                         added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
-                elif provider == _KERNEL_PROCESS_GUID:
+                elif provider == _KERNEL_PROCESS:
                     if eid == 1 or eid == 15:
                         found = _kernel_process(b, q, stop, eid, version)
                         if found is not None:
-                            names[found[0]] = found[1]
+                            metas.name(found[0], found[1])
                 else:
                     guid = _GUID_WORDS.unpack_from(b, p + 24)
                     if len(skipped) < _MAX_PROVIDERS or guid in skipped:
@@ -1133,7 +1240,7 @@ class EtlReader(ReaderBase):
                     found = _classic_process(b, p + SYSTEM_HEADER_BYTES, p + size, version,
                                              8 if htype == 0x02 else 4)  # fmt: skip
                     if found is not None:
-                        names[found[0]] = found[1]
+                        metas.name(found[0], found[1])
             elif htype == 0x14 or htype == 0x0A:
                 (stamp, g_lo, g_hi) = struct.unpack_from("<qQQ", b, p + 16)
                 kind = b[p + 4]
@@ -1144,7 +1251,7 @@ class EtlReader(ReaderBase):
                         found = _classic_process(b, p + FULL_HEADER_BYTES, p + size, version,
                                                  pointer)  # fmt: skip
                         if found is not None:
-                            names[found[0]] = found[1]
+                            metas.name(found[0], found[1])
                 elif g_lo == EVENT_TRACE_GUID[0] and g_hi == EVENT_TRACE_GUID[1]:
                     if kind == 0 and not clock.known:
                         self._trace_header(b, p + FULL_HEADER_BYTES, p + size, stamp, pointer)
@@ -1291,25 +1398,19 @@ class EtlReader(ReaderBase):
             frame = bytes(copy)
         else:
             frame = bytes(data)
-        meta: dict[str, Any] = {"interface": lower}
-        inbound = not keyword & KW_SEND and bool(keyword & KW_RECEIVE)
-        # Inbound packets are logged in whatever context received them; PID 0 (Idle) or 4
-        # (System) there only means "no process known", so no pid is given for them.
-        if not inbound or (pid != 0 and pid != 4):
-            meta["pid"] = pid
-            meta["tid"] = tid
-            name = self._names.get(pid)
-            if name is not None:
-                meta["process_name"] = name
-        if keyword & KW_SEND:
-            meta["direction"] = "outbound"
-        elif inbound:
-            meta["direction"] = "inbound"
+        meta = self._metas.of(lower, pid, tid, _ndis_direction(keyword))
         if linktype != LINKTYPE_IEEE802_11:
             wire = _inferred_length(frame, linktype)
             if wire > len(frame):
+                meta = dict(meta)
                 meta["orig_len"] = wire
                 self._truncated += 1
                 self._truncated_snap += 1
-        batch.append((self._clock.ns(raw_ts), self._order(), linktype, frame, meta, None))
+        batch.append((self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0, len(frame),
+                      meta, None))  # fmt: skip
         return len(frame)
+
+    def _hold(self, chunk: bytes) -> int:
+        """Count `chunk` as kept by waiting packets (`_released`): its size."""
+        self._held = chunk
+        return len(chunk)
