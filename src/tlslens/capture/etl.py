@@ -658,6 +658,8 @@ class EtlReader(ReaderBase):
         #: The last chunk of the file whose bytes pending packets were counted with (see
         #: `_released`), or None.
         self._held: bytes | None = None
+        #: Whether a packet with a pktmon identity was read (`_released` drops duplicates).
+        self._keyed = False
         self._check_start()
 
     def _check_start(self) -> None:
@@ -757,26 +759,33 @@ class EtlReader(ReaderBase):
         def release(entries: list[_Entry]) -> list[_Entry]:
             """The packets to give, in release order: pktmon duplicates dropped."""
             nonlocal given, late, last
-            kept: list[_Entry] = []
+            if self._keyed:
+                kept: list[_Entry] = []
+                for entry in entries:
+                    key = entry[7]
+                    if key is not None:
+                        if key in seen:
+                            self.duplicates += 1
+                            continue
+                        seen[key] = None
+                        if len(seen) > _MAX_SEEN:
+                            del seen[next(iter(seen))]
+                    kept.append(entry)
+                entries = kept
+            if not entries:
+                return entries
+            # The list is in time order (as `pending` is): only its first packets can be
+            # older than the last one given before.
             for entry in entries:
-                key = entry[7]
-                if key is not None:
-                    if key in seen:
-                        self.duplicates += 1
-                        continue
-                    seen[key] = None
-                    if len(seen) > _MAX_SEEN:
-                        del seen[next(iter(seen))]
-                ts = entry[0]
-                if ts < last:
-                    late += 1
-                else:
-                    last = ts
-                kept.append(entry)
-            if given == 0 and kept:
-                self.linktype = kept[0][1]
-            given += len(kept)
-            return kept
+                if entry[0] >= last:
+                    break
+                late += 1
+            if entries[-1][0] > last:
+                last = entries[-1][0]
+            if given == 0:
+                self.linktype = entries[0][1]
+            given += len(entries)
+            return entries
 
         try:
             while True:
@@ -1066,8 +1075,6 @@ class EtlReader(ReaderBase):
                     self._bad_event(b, p, end, base, file_offset, compressed, size)
                     break
                 eflags = _u16(b, p + 4)
-                tid = _u32(b, p + 8)
-                pid = _u32(b, p + 12)
                 # A Python int: the clock's arithmetic on it can pass 64 bits (FILETIMEs).
                 raw_ts = int(_s64(b, p + 16))
                 head = _u32(b, p + 24)
@@ -1080,7 +1087,6 @@ class EtlReader(ReaderBase):
                 else:
                     provider = _OTHER_PROVIDER
                 eid = _u16(b, p + 40)
-                version = b[p + 42]
                 # Keyword without its top bit, which no test below reads: the rest fits
                 # a machine integer.
                 keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
@@ -1119,10 +1125,7 @@ class EtlReader(ReaderBase):
                         p += (size + 7) & ~7
                         continue
                     linktype = _pktmon_linktype(b, q, logged, ptype, original)
-                    meta = metas.of(component, pid, tid, _PKTMON_DIRECTION.get(dirtag, 0))
                     if logged < original:
-                        meta = dict(meta)
-                        meta["orig_len"] = original
                         self._truncated += 1
                         self._truncated_pktmon += 1
                         if self._truncated_pktmon == 1:
@@ -1132,20 +1135,29 @@ class EtlReader(ReaderBase):
                                 f"(this one had {original}); TLS handshakes are cut short. "
                                 "Capture again with `pktmon start --capture --pkt-size 0`",
                             )
-                    if eid == PKTMON_DROP:
-                        meta = dict(meta)
-                        meta["comments"] = [
-                            f"pktmon: dropped by component {component} (reason {reason}, "
-                            f"location 0x{location:08x})"
-                        ]
                     if c_div == 1:
                         ts = c_base + (raw_ts - c_ref) * c_mul
                     else:
                         ts = c_base + (raw_ts - c_ref) * c_mul // c_div
-                    key = (group, number) if dedupe else None
+                    key: tuple[int, int] | None = None
+                    if dedupe:
+                        key = (group, number)
+                        self._keyed = True
                     if sink is not None and not sink.wants(linktype, b, q, q + logged):
                         batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
                     else:
+                        # ThreadId (0x08) and ProcessId (0x0C) of the event header.
+                        meta = metas.of(component, _u32(b, p + 12), _u32(b, p + 8),
+                                        _PKTMON_DIRECTION.get(dirtag, 0))  # fmt: skip
+                        if logged < original:
+                            meta = dict(meta)
+                            meta["orig_len"] = original
+                        if eid == PKTMON_DROP:
+                            meta = dict(meta)
+                            meta["comments"] = [
+                                f"pktmon: dropped by component {component} (reason {reason}, "
+                                f"location 0x{location:08x})"
+                            ]
                         if not holds:
                             holds = True
                             added += self._hold(b)
@@ -1200,7 +1212,8 @@ class EtlReader(ReaderBase):
                             batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, None))
                             p += (size + 7) & ~7
                             continue
-                        meta = metas.of(lower, pid, tid, _ndis_direction(keyword))
+                        meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
+                                        _ndis_direction(keyword))  # fmt: skip
                         if wire > length:
                             meta = dict(meta)
                             meta["orig_len"] = wire
@@ -1209,10 +1222,11 @@ class EtlReader(ReaderBase):
                             added += self._hold(b)
                         batch.append((ts, linktype, b, view, q, q + length, meta, None))
                     else:
-                        added += self._ndis(b, q, stop, cpu, tid, pid, raw_ts, keyword, batch)
+                        added += self._ndis(b, q, stop, cpu, _u32(b, p + 8), _u32(b, p + 12),
+                                            raw_ts, keyword, batch)  # fmt: skip
                 elif provider == _KERNEL_PROCESS:
                     if eid == 1 or eid == 15:
-                        found = _kernel_process(b, q, stop, eid, version)
+                        found = _kernel_process(b, q, stop, eid, b[p + 42])  # Version
                         if found is not None:
                             metas.name(found[0], found[1])
                 else:
