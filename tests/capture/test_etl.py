@@ -601,6 +601,24 @@ def test_pktmon_trace_dedupe(tmp_path: Path) -> None:
     assert [m and m["interface"] for _ts, _lt, _d, m in once] == [20] * len(packets)
 
 
+def test_pktmon_dedupe_forgets_the_oldest_identities(tmp_path: Path) -> None:
+    """The identities remembered to drop pktmon duplicates are bounded (65,536): past that,
+    the oldest is forgotten first, so a packet seen that long ago is given again while one
+    seen lately is still a duplicate."""
+    ts0, data = source_packets()[0]
+    count = 65_536 + 2
+    writer = EtlWriter(buffer_size=0x10000)
+    for group in range(count):
+        writer.pktmon(data[:60], ts0 + group * 1000, group=group)
+    # Again: the first two (forgotten), then the last (remembered).
+    for k, group in enumerate((0, 1, count - 1)):
+        writer.pktmon(data[:60], ts0 + (count + k) * 1000, group=group, appearance=2)
+    reader = open_capture(str(write(tmp_path, writer))).reader
+    times = [ts for _n, ts, _lt, _data, _m in reader]
+    assert len(times) == count + 2 and reader.duplicates == 1  # type: ignore[union-attr]
+    assert times[-3:] == [ts0 + (count - 1) * 1000, ts0 + count * 1000, ts0 + (count + 1) * 1000]
+
+
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:
     packets = source_packets()[:10]
     writer = EtlWriter()

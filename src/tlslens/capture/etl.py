@@ -113,6 +113,7 @@ import bisect
 import operator
 import struct
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -749,12 +750,16 @@ class EtlReader(ReaderBase):
         pending_bytes = 0
         batch: list[_Entry] = []
         ready: list[_Entry] = []
-        # pktmon duplicates are dropped on release (`seen` keeps the identities already
-        # given, oldest first, as a dict keeps insertion order).
+        # pktmon duplicates are dropped on release: `seen` holds the identities given, the
+        # last _MAX_SEEN of them, and `seen_order` the same, oldest first, to forget them
+        # in that order. (A dict in insertion order, its oldest deleted through
+        # `next(iter(...))`, was quadratic: a dict's iterator walks over the deleted slots
+        # at its front, tens of thousands of them between two resizes, for every packet.)
         given = 0
         late = 0
         last = -(1 << 62)
-        seen: dict[tuple[int, int], None] = {}
+        seen: set[tuple[int, int]] = set()
+        seen_order: deque[tuple[int, int]] = deque()
 
         def release(entries: list[_Entry]) -> list[_Entry]:
             """The packets to give, in release order: pktmon duplicates dropped."""
@@ -767,9 +772,10 @@ class EtlReader(ReaderBase):
                         if key in seen:
                             self.duplicates += 1
                             continue
-                        seen[key] = None
-                        if len(seen) > _MAX_SEEN:
-                            del seen[next(iter(seen))]
+                        seen.add(key)
+                        seen_order.append(key)
+                        if len(seen_order) > _MAX_SEEN:
+                            seen.discard(seen_order.popleft())
                     kept.append(entry)
                 entries = kept
             if not entries:
