@@ -3,10 +3,13 @@ benchmark's traffic (`bench/run.py --etl`): nothing here can capture a real one,
 corpus's only pktmon trace holds 38 frames.
 
 Each Ethernet frame becomes one NDIS-PacketCapture packet event (Microsoft-Windows-NDIS-
-PacketCapture, event 1001) with the frame's time, in 64 KiB buffers; the layout is that of
-the ETL writer the reader's tests use (tests/capture/etl_writer.py, written from the public
-facts `tlslens.capture.etl` cites). What a trace of a busy multi-core host has and a pcap
-does not is made up, deterministically, so that the reader does the work it does on one:
+PacketCapture, event 1001, as `netsh trace` logs it) with the frame's time, in 64 KiB
+buffers; or, with `--provider pktmon`, two PktMon events (160), one per component it passes
+(as `pktmon start --capture` logs a packet, once at each; the reader gives it once). The
+layout is that of the ETL writer the reader's tests use (tests/capture/etl_writer.py,
+written from the public facts `tlslens.capture.etl` cites). What a trace of a busy
+multi-core host has and a pcap does not is made up, deterministically, so that the reader
+does the work it does on one:
 - processors (`--cpus`, 2 by default): each TCP or UDP flow's events go to one processor's
   buffers (as receive-side scaling keeps a flow on one), so buffers of different processors
   overlap in time and the reader's time-order merge has real work;
@@ -59,25 +62,30 @@ def main() -> int:
     parser.add_argument("capture", type=Path, help="an Ethernet capture (pcap, pcapng...)")
     parser.add_argument("etl", type=Path)
     parser.add_argument("--cpus", type=int, default=2, help="processors (default 2)")
+    parser.add_argument("--provider", choices=("ndis", "pktmon"), default="ndis",
+                        help="which packet events to write (default ndis)")  # fmt: skip
     args = parser.parse_args()
     writer: EtlWriter | None = None
     frames = 0
     try:
-        for _number, ts_ns, linktype, data, _meta in open_capture(str(args.capture)).reader:
+        for number, ts_ns, linktype, data, _meta in open_capture(str(args.capture)).reader:
             if linktype != ETHERNET:
                 parser.error(f"{args.capture}: frame of link type {linktype}, not Ethernet")
             if writer is None:
                 writer = EtlWriter(buffer_size=0x10000, cpus=args.cpus, start_ns=ts_ns)
             frame = bytes(data)
             flow = flow_of(frame)
-            if flow is None:
-                writer.ndis(frame, ts_ns, send=False)
-            elif flow[1]:
-                pid = 1000 + 4 * (flow[0] % 64)
-                writer.ndis(frame, ts_ns, pid=pid, tid=pid + 4, send=True,
-                            cpu=flow[0] % args.cpus)  # fmt: skip
+            sends = flow is not None and flow[1]
+            pid = 1000 + 4 * (flow[0] % 64) if flow is not None and sends else 0
+            tid = pid + 4 if pid else 0
+            cpu = flow[0] % args.cpus if flow is not None else 0
+            if args.provider == "ndis":
+                writer.ndis(frame, ts_ns, pid=pid, tid=tid, send=sends, cpu=cpu)
             else:
-                writer.ndis(frame, ts_ns, send=False, cpu=flow[0] % args.cpus)
+                for component in (1, 2):  # DirTag 4 = Tx, 3 = Rx
+                    writer.pktmon(frame, ts_ns + component, group=number, appearance=component,
+                                  component=component, direction=4 if sends else 3, pid=pid,
+                                  tid=tid, cpu=cpu)  # fmt: skip
             frames += 1
     except CaptureError as exc:
         parser.error(str(exc))
