@@ -246,6 +246,7 @@ FILETIME_UNIX_EPOCH: Final = 116_444_736_000_000_000
 _WINDOW: Final = 4096  # packets held back for the time-order merge (up to twice as many)
 _MAX_PENDING_BYTES: Final = 64 * 1024 * 1024
 _MAX_SEEN: Final = 65_536  # pktmon packet identities remembered for de-duplication
+_META_SLOTS: Final = 256  # metas kept to be given again (`_Metas`), a power of two
 _MAX_PARTIAL: Final = 256  # NDIS packets being reassembled at once
 _MAX_PROBLEMS: Final = 50
 _RESYNC_WINDOW: Final = 4 * 1024 * 1024
@@ -456,7 +457,7 @@ def _kernel_process(b: bytes, q: int, end: int, eid: int, version: int) -> tuple
     return (pid, _base_name(name)) if name else None
 
 
-def _pktmon_linktype(b: bytes, q: int, n: int, packet_type: int, original: int) -> int:
+def _pktmon_linktype(b: bytes, q: i64, n: i64, packet_type: i64, original: i64) -> int:
     """Link type of the pktmon payload b[q:q+n], from its bytes, with PacketType [PKT] as
     the tie-break.
 
@@ -567,12 +568,13 @@ _DIRECTION_NAMES: Final = ("", "outbound", "inbound")
 
 
 class _MetaSlot:
-    """The meta last made for one direction, and what it was made of."""
+    """A meta last made (`_Metas`), and what it was made of."""
 
-    __slots__ = ("interface", "meta", "pid", "tid")
+    __slots__ = ("direction", "interface", "meta", "pid", "tid")
 
     def __init__(self) -> None:
         self.interface: i64 = -1
+        self.direction: i64 = -1
         self.pid: i64 = -1
         self.tid: i64 = -1
         self.meta: dict[str, Any] | None = None
@@ -582,11 +584,14 @@ class _Metas:
     """A packet's meta (`Frame.meta`) from the interface, process, thread and direction its
     event gives, and the process names of the trace so far.
 
-    Consecutive packets of a direction are mostly logged by the same process and thread
-    (a sender's, or the receiving context's), so the meta last made for each direction is
-    given again when they are the same: one dict shared by many frames, where making each
-    its own was a third of reading a packet event. Nothing after a reader changes a frame's
-    meta; a packet that needs more in its meta (`orig_len`, `comments`) gets a copy.
+    A meta is made once for each interface, process, thread and direction and given to
+    every packet with the same four: one dict shared by many frames, where making each its
+    own was a third of reading a packet event. The metas are kept in a direct-mapped cache
+    (`slots`, placed by a mix of the four, compared in machine integers; a meta whose slot
+    is taken by another is made again): connections of many processes interleave, and
+    pktmon logs a packet at each component it passes, so consecutive events differ. Nothing
+    after a reader changes a frame's meta; a packet that needs more in its meta
+    (`orig_len`, `comments`) gets a copy.
     """
 
     __slots__ = ("names", "slots")
@@ -594,7 +599,7 @@ class _Metas:
     def __init__(self) -> None:
         #: Process image names by pid, from the trace's process events [PROC].
         self.names: dict[int, str] = {}
-        self.slots = [_MetaSlot(), _MetaSlot(), _MetaSlot()]
+        self.slots = [_MetaSlot() for _ in range(_META_SLOTS)]
 
     def name(self, pid: int, name: str) -> None:
         """Process `pid` is `name` from here on; metas made before are not given again."""
@@ -607,9 +612,15 @@ class _Metas:
             # Inbound packets are logged in whatever context received them; PID 0 (Idle)
             # or 4 (System) there only means "no process known", so none is given [E2P].
             pid = tid = -1
-        slot = self.slots[direction]
+        mix = interface * 3 + direction + pid * 7 + tid * 13
+        slot = self.slots[mix & (_META_SLOTS - 1)]
         meta = slot.meta
-        same = slot.interface == interface and slot.pid == pid and slot.tid == tid
+        same = (
+            slot.interface == interface
+            and slot.direction == direction
+            and slot.pid == pid
+            and slot.tid == tid
+        )
         if meta is not None and same:
             return meta
         meta = {"interface": interface}
@@ -621,7 +632,8 @@ class _Metas:
                 meta["process_name"] = name
         if direction != _NO_DIRECTION:
             meta["direction"] = _DIRECTION_NAMES[direction]
-        slot.interface, slot.pid, slot.tid, slot.meta = interface, pid, tid, meta
+        slot.interface, slot.direction, slot.pid, slot.tid = interface, direction, pid, tid
+        slot.meta = meta
         return meta
 
 
