@@ -278,6 +278,21 @@ def test_process_named_between_packets(tmp_path: Path) -> None:
     assert [m and "orig_len" in m for m in metas] == [k in (2, 6) for k in range(8)]
 
 
+def test_metas_of_many_processes_and_interfaces(tmp_path: Path) -> None:
+    """Packets of more processes, threads and interfaces than the metas kept to be given
+    again (256): each packet's meta is its own event's, never another's."""
+    ts0, data = source_packets()[0]
+    writer = EtlWriter()
+    expected = []
+    for k in range(1500):
+        pid, tid, ifindex, send = 1000 + k % 700, 50 + k % 3, 7 + k % 5, k % 4 != 1
+        writer.ndis(data, ts0 + k * 1000, pid=pid, tid=tid, ifindex=ifindex, send=send)
+        expected.append({"interface": ifindex, "pid": pid, "tid": tid,
+                         "direction": "outbound" if send else "inbound"})  # fmt: skip
+    frames, _, _ = read(write(tmp_path, writer))
+    assert [meta for _ts, _lt, _d, meta in frames] == expected
+
+
 def test_waiting_packets_hold_bounded_memory(tmp_path: Path) -> None:
     """A packet waiting for the time-order merge keeps the chunk of the file it lies in.
     With one small packet in each 64 KiB buffer (a trace flushed by its timer), the packets
