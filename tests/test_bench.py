@@ -143,3 +143,15 @@ def test_etl_copy_on_two_processors(provider: str, tmp_path: Path) -> None:
     assert sorted(json.dumps([r.get(k) for k in key]) for r in got) == sorted(
         json.dumps([r.get(k) for k in key]) for r in expected
     )
+
+
+def test_etl_ratio_runs_on_a_tiny_capture(tmp_path: Path) -> None:
+    """bench/etl_ratio.py times a pcap and its ETL copy and prints the copy's ratio."""
+    etl = tmp_path / "basic.etl"
+    subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
+                    str(etl)], check=True, capture_output=True, timeout=60)  # fmt: skip
+    proc = subprocess.run([sys.executable, str(BENCH / "etl_ratio.py"),
+                           str(CAPTURES / "basic.pcap"), str(etl), "--runs", "1"],
+                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| split", "| -j 1"))]
+    assert len(rows) == 2 and all(row.count("x**") == 1 for row in rows), proc.stdout
