@@ -89,10 +89,11 @@ used only when StartTime is missing.
 
 Order: ETW fills one buffer per processor and writes whichever fills first, so a file holds
 events out of time order across buffers; Windows' consumers merge them by time stamp. We do
-the same within a bounded window: packets are held (copied out of their buffers) and released
-in time order once more than `_WINDOW` wait; a packet written to the file more than that many
-packets late (a nearly idle processor's buffer) comes out late, and is counted in a problem.
-Memory stays bounded by the window and `_MAX_PENDING_BYTES`.
+the same within a bounded window: packets are held (where they lie, in the file's chunk or
+the decompressed buffer) and released in time order once more than `_WINDOW` wait; a packet
+written to the file more than that many packets late (a nearly idle processor's buffer)
+comes out late, and is counted in a problem. Memory stays bounded by the window and by
+`_MAX_PENDING_BYTES` of chunks and buffers held.
 
 Metadata: each packet's process and thread id come from its event header. A received packet
 logged under PID 0 (Idle) or 4 (System) gets neither: it was logged in whatever context
@@ -668,8 +669,8 @@ class EtlReader(ReaderBase):
         self._truncated = 0
         #: The sink `push` gives frames to, whose `wants` decides which to describe.
         self._sink: FrameSink | None = None
-        #: The last chunk of the file whose bytes pending packets were counted with (see
-        #: `_released`), or None.
+        #: The last chunk of the file (or decompressed buffer) whose bytes the pending
+        #: packets were counted with (see `_released`), or None.
         self._held: bytes | None = None
         #: Whether a packet with a pktmon identity was read (`_released` drops duplicates).
         self._keyed = False
