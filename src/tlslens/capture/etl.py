@@ -160,17 +160,18 @@ def _guid(text: str) -> tuple[int, int]:
 NDIS_PROVIDER: Final = _guid("2ED6006E-4729-4609-B423-3EE7BCD678EF")  # [E2P]
 PKTMON_PROVIDER: Final = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
 KERNEL_PROCESS_PROVIDER: Final = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
-#: Those GUIDs as the four 32-bit words an event header holds them in: the first tells
-#: them apart, the other three are compared once it matches (`_provider_is`).
-_NDIS_HEAD: Final = NDIS_PROVIDER[0] & 0xFFFFFFFF
-_PKTMON_HEAD: Final = PKTMON_PROVIDER[0] & 0xFFFFFFFF
-_KERNEL_PROCESS_HEAD: Final = KERNEL_PROCESS_PROVIDER[0] & 0xFFFFFFFF
-_NDIS_REST: Final = (NDIS_PROVIDER[0] >> 32, NDIS_PROVIDER[1] & 0xFFFFFFFF, NDIS_PROVIDER[1] >> 32)
-_PKTMON_REST: Final = (PKTMON_PROVIDER[0] >> 32, PKTMON_PROVIDER[1] & 0xFFFFFFFF,
-                       PKTMON_PROVIDER[1] >> 32)  # fmt: skip
-_KERNEL_PROCESS_REST: Final = (KERNEL_PROCESS_PROVIDER[0] >> 32,
-                               KERNEL_PROCESS_PROVIDER[1] & 0xFFFFFFFF,
-                               KERNEL_PROCESS_PROVIDER[1] >> 32)  # fmt: skip
+
+
+def _words(guid: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A GUID as the four 32-bit words an event header holds it in: the first tells the
+    providers apart, the other three are compared once it matches (`_provider_is`)."""
+    lo, hi = guid
+    return lo & 0xFFFFFFFF, lo >> 32, hi & 0xFFFFFFFF, hi >> 32
+
+
+_NDIS_WORDS: Final = _words(NDIS_PROVIDER)
+_PKTMON_WORDS: Final = _words(PKTMON_PROVIDER)
+_KERNEL_PROCESS_WORDS: Final = _words(KERNEL_PROCESS_PROVIDER)
 # Which of them an event is from (`_walk`).
 _OTHER_PROVIDER: Final = 0
 _NDIS: Final = 1
@@ -215,9 +216,9 @@ def _u32(b: bytes, p: i64) -> i64:
     return b0 | b1 << 8 | b2 << 16 | b3 << 24
 
 
-def _provider_is(b: bytes, p: i64, rest: tuple[int, int, int]) -> bool:
-    """Whether the GUID at b[p:p+16], whose first word matched, goes on with `rest`."""
-    return _u32(b, p + 4) == rest[0] and _u32(b, p + 8) == rest[1] and _u32(b, p + 12) == rest[2]
+def _provider_is(b: bytes, p: i64, words: tuple[int, int, int, int]) -> bool:
+    """Whether the GUID at b[p:p+16], whose first word matched, goes on with `words`."""
+    return _u32(b, p + 4) == words[1] and _u32(b, p + 8) == words[2] and _u32(b, p + 12) == words[3]
 
 
 def _s64(b: bytes, p: i64) -> i64:
@@ -227,9 +228,6 @@ def _s64(b: bytes, p: i64) -> i64:
         high -= 0x100000000
     return high * 0x100000000 + _u32(b, p)  # no shift of a negative number
 
-
-#: pktmon's DirTag as a direction (`_Metas`) [PKT], checked on the corpus trace.
-_PKTMON_DIRECTION: Final = {3: 2, 4: 1}
 
 LINKTYPE_ETHERNET: Final = 1
 LINKTYPE_RAW: Final = 101
@@ -490,21 +488,20 @@ def _ndis_direction(keyword: int) -> int:
     return _INBOUND if keyword & KW_RECEIVE else _NO_DIRECTION
 
 
-def _inferred_length(data: bytes | memoryview, linktype: int) -> int:
-    """The packet's length on the wire from its IP header (0 if unknown), as [E2P] infers it:
-    ndiscap can truncate packets but does not log their original length."""
-    n = len(data)
+def _inferred_length(b: bytes, q: i64, n: i64, linktype: int) -> int:
+    """The length on the wire of the packet b[q:q+n] from its IP header (0 if unknown), as
+    [E2P] infers it: ndiscap can truncate packets but does not log their original length."""
     if linktype == LINKTYPE_ETHERNET and n >= 34:
-        ethertype = data[12] << 8 | data[13]
+        ethertype = b[q + 12] << 8 | b[q + 13]
         if ethertype == 0x0800:
-            return 14 + (data[16] << 8 | data[17])
+            return 14 + (b[q + 16] << 8 | b[q + 17])
         if ethertype == 0x86DD and n >= 54:
-            return 54 + (data[18] << 8 | data[19])
+            return 54 + (b[q + 18] << 8 | b[q + 19])
     elif linktype == LINKTYPE_RAW and n >= 20:
-        if data[0] >> 4 == 4:
-            return data[2] << 8 | data[3]
-        if data[0] >> 4 == 6 and n >= 40:
-            return 40 + (data[4] << 8 | data[5])
+        if b[q] >> 4 == 4:
+            return b[q + 2] << 8 | b[q + 3]
+        if b[q] >> 4 == 6 and n >= 40:
+            return 40 + (b[q + 4] << 8 | b[q + 5])
     return 0
 
 
@@ -566,6 +563,8 @@ _NO_DIRECTION: Final = 0
 _OUTBOUND: Final = 1
 _INBOUND: Final = 2
 _DIRECTION_NAMES: Final = ("", "outbound", "inbound")
+#: pktmon's DirTag (3 = Rx, 4 = Tx) as a direction [PKT], checked on the corpus trace.
+_PKTMON_DIRECTION: Final = {3: _INBOUND, 4: _OUTBOUND}
 
 
 class _MetaSlot:
@@ -1098,11 +1097,13 @@ class EtlReader(ReaderBase):
                 # A Python int: the clock's arithmetic on it can pass 64 bits (FILETIMEs).
                 raw_ts = int(_s64(b, p + 16))
                 head = _u32(b, p + 24)
-                if head == _NDIS_HEAD and _provider_is(b, p + 24, _NDIS_REST):
+                if head == _NDIS_WORDS[0] and _provider_is(b, p + 24, _NDIS_WORDS):
                     provider = _NDIS
-                elif head == _PKTMON_HEAD and _provider_is(b, p + 24, _PKTMON_REST):
+                elif head == _PKTMON_WORDS[0] and _provider_is(b, p + 24, _PKTMON_WORDS):
                     provider = _PKTMON
-                elif head == _KERNEL_PROCESS_HEAD and _provider_is(b, p + 24, _KERNEL_PROCESS_REST):
+                elif head == _KERNEL_PROCESS_WORDS[0] and _provider_is(
+                    b, p + 24, _KERNEL_PROCESS_WORDS
+                ):
                     provider = _KERNEL_PROCESS
                 else:
                     provider = _OTHER_PROVIDER
@@ -1209,18 +1210,7 @@ class EtlReader(ReaderBase):
                         linktype = (
                             LINKTYPE_RAW if keyword & KW_MEDIA_WIRELESS_WAN else LINKTYPE_ETHERNET
                         )
-                        if length > 33 and linktype == LINKTYPE_ETHERNET:
-                            # EtherType, then an IPv4 header's total length (big-endian).
-                            ethertype = b[q + 12] << 8 | b[q + 13]
-                            ip_length = b[q + 16] << 8 | b[q + 17]
-                            if ethertype == 0x0800:
-                                wire = 14 + ip_length
-                            elif ethertype == 0x86DD:
-                                wire = _inferred_length(b[q : q + length], linktype)
-                            else:
-                                wire = 0
-                        else:
-                            wire = _inferred_length(b[q : q + length], linktype)
+                        wire = _inferred_length(b, q, length, linktype)
                         if wire > length:
                             self._truncated += 1
                             self._truncated_snap += 1
@@ -1436,7 +1426,7 @@ class EtlReader(ReaderBase):
             frame = bytes(data)
         meta = self._metas.of(lower, pid, tid, _ndis_direction(keyword))
         if linktype != LINKTYPE_IEEE802_11:
-            wire = _inferred_length(frame, linktype)
+            wire = _inferred_length(frame, 0, len(frame), linktype)
             if wire > len(frame):
                 meta = dict(meta)
                 meta["orig_len"] = wire
