@@ -617,20 +617,23 @@ def test_pktmon_trace_dedupe(tmp_path: Path) -> None:
 
 
 def test_pktmon_dedupe_forgets_the_oldest_identities(tmp_path: Path) -> None:
-    """The identities remembered to drop pktmon duplicates are bounded (65,536): past that,
-    the oldest is forgotten first, so a packet seen that long ago is given again while one
-    seen lately is still a duplicate."""
+    """The identities remembered to drop pktmon duplicates are bounded: each is kept for at
+    least 65,536 packets given after it, and none for more than twice that. So a packet seen
+    that long ago is given again, while one seen lately is still a duplicate."""
     ts0, data = source_packets()[0]
-    count = 65_536 + 2
+    kept = 65_536
+    count = 2 * kept + 2
     writer = EtlWriter(buffer_size=0x10000)
     for group in range(count):
         writer.pktmon(data[:60], ts0 + group * 1000, group=group)
-    # Again: the first two (forgotten), then the last (remembered).
-    for k, group in enumerate((0, 1, count - 1)):
+    # Again: the first two (more than twice 65,536 packets ago: forgotten), then one with
+    # fewer than 65,536 after it and the last (remembered).
+    again = (0, 1, count - kept + 3, count - 1)
+    for k, group in enumerate(again):
         writer.pktmon(data[:60], ts0 + (count + k) * 1000, group=group, appearance=2)
     reader = open_capture(str(write(tmp_path, writer))).reader
     times = [ts for _n, ts, _lt, _data, _m in reader]
-    assert len(times) == count + 2 and reader.duplicates == 1  # type: ignore[union-attr]
+    assert len(times) == count + 2 and reader.duplicates == 2  # type: ignore[union-attr]
     assert times[-3:] == [ts0 + (count - 1) * 1000, ts0 + count * 1000, ts0 + (count + 1) * 1000]
 
 
