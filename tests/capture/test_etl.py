@@ -637,6 +637,48 @@ def test_pktmon_dedupe_forgets_the_oldest_identities(tmp_path: Path) -> None:
     assert times[-3:] == [ts0 + (count - 1) * 1000, ts0 + count * 1000, ts0 + (count + 1) * 1000]
 
 
+def test_pktmon_duplicates_take_no_place_in_the_reorder_window(tmp_path: Path) -> None:
+    """A packet's later appearances on the processor that logged it are dropped as they are
+    read, so they do not count against the time-order merge's window (4,096 packets): 3,000
+    packets logged three times each, ahead of a late buffer of another processor, leave room
+    for its packets to be put in time order."""
+    packets = source_packets()
+    writer = EtlWriter(buffer_size=0x10000)
+    early = packets[:3]
+    for k, (ts, data) in enumerate(early):
+        for appearance in (1, 2, 3):
+            writer.pktmon(data, ts + appearance, group=k, appearance=appearance,
+                          component=appearance, cpu=1)  # fmt: skip
+    start = packets[3][0]
+    for k in range(3000):
+        data = packets[3 + k % (len(packets) - 3)][1]
+        for appearance in (1, 2, 3):
+            writer.pktmon(data, start + k * 1000 + appearance, group=100 + k,
+                          appearance=appearance, component=appearance)  # fmt: skip
+    writer.flush(0)
+    writer.flush(1)
+    frames, problems, capture = read(write(tmp_path, writer))
+    assert problems == []
+    assert len(frames) == 3003 and capture.reader.duplicates == 2 * 3003
+    assert [data for _ts, _lt, data, _m in frames[:3]] == [data for _ts, data in early]
+    assert [m and m["interface"] for _ts, _lt, _d, m in frames] == [1] * 3003
+
+
+def test_pktmon_duplicates_on_another_processor_are_dropped(tmp_path: Path) -> None:
+    """An appearance logged on another processor than the first is dropped by the merge:
+    each packet comes once, at its first appearance in time."""
+    packets = source_packets()[:20]
+    writer = EtlWriter()
+    for k, (ts, data) in enumerate(packets):
+        writer.pktmon(data, ts, group=k, appearance=1, component=7, cpu=k % 2)
+        writer.pktmon(data, ts + 500, group=k, appearance=2, component=8, cpu=1 - k % 2)
+    frames, problems, capture = read(write(tmp_path, writer))
+    assert problems == []
+    assert [(ts, data) for ts, _lt, data, _m in frames] == packets
+    assert capture.reader.duplicates == len(packets)
+    assert {m and m["interface"] for _ts, _lt, _d, m in frames} == {7}
+
+
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:
     packets = source_packets()[:10]
     writer = EtlWriter()

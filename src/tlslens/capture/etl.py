@@ -102,8 +102,10 @@ start or rundown event for that pid came earlier in the file (the file is read o
 back; a name stays until the pid starts again); none is invented otherwise.
 
 pktmon logs a packet once per component it passes (PktGroupId and PktNumber stay the same);
-by default each packet is yielded once, at its first appearance in time; `dedupe=False`
-yields every appearance, as `pktmon etl2pcap` does.
+by default each packet is yielded once, at its first appearance in time (a later one on the
+same processor is dropped as it is read, so that it takes no place in the merge's window;
+one on another processor, by the merge); `dedupe=False` yields every appearance, as
+`pktmon etl2pcap` does.
 
 This module may import only `tlslens.capture` and `tlslens.limits`.
 """
@@ -244,6 +246,7 @@ FILETIME_UNIX_EPOCH: Final = 116_444_736_000_000_000
 _WINDOW: Final = 4096  # packets held back for the time-order merge (up to twice as many)
 _MAX_PENDING_BYTES: Final = 64 * 1024 * 1024
 _MAX_SEEN: Final = 65_536  # pktmon identities remembered, at least, for de-duplication
+_RECENT_SLOTS: Final = 4096  # pktmon identities looked for as they are read, a power of two
 _META_SLOTS: Final = 256  # metas kept to be given again (`_Metas`), a power of two
 _MAX_PARTIAL: Final = 256  # NDIS packets being reassembled at once
 _MAX_PROBLEMS: Final = 50
@@ -680,6 +683,9 @@ class EtlReader(ReaderBase):
         self._held: bytes | None = None
         #: Whether a packet with a pktmon identity was read (`_released` drops duplicates).
         self._keyed = False
+        #: The last pktmon identities, and the processor each was logged on (`_repeats`).
+        self._recent_keys = [-1] * _RECENT_SLOTS
+        self._recent_cpus = [-1] * _RECENT_SLOTS
         self._check_start()
 
     def _check_start(self) -> None:
@@ -1167,10 +1173,6 @@ class EtlReader(ReaderBase):
                                 f"(this one had {original}); TLS handshakes are cut short. "
                                 "Capture again with `pktmon start --capture --pkt-size 0`",
                             )
-                    if c_div == 1:
-                        ts = c_base + (raw_ts - c_ref) * c_mul
-                    else:
-                        ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                     key: int | None = None
                     if dedupe:
                         # (PktGroupId, PktNumber) as one number below 2**62, which a compiled
@@ -1182,6 +1184,14 @@ class EtlReader(ReaderBase):
                         # instructions.
                         key = number << 46 | (group_high & 0x3FFF) << 32 | group_low
                         self._keyed = True
+                        if self._repeats(key, cpu):
+                            self.duplicates += 1
+                            p += (size + 7) & ~7
+                            continue
+                    if c_div == 1:
+                        ts = c_base + (raw_ts - c_ref) * c_mul
+                    else:
+                        ts = c_base + (raw_ts - c_ref) * c_mul // c_div
                     if sink is not None and not sink.wants(linktype, b, q, q + logged):
                         batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
                     else:
@@ -1451,6 +1461,21 @@ class EtlReader(ReaderBase):
         batch.append((self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0, len(frame),
                       meta, None))  # fmt: skip
         return len(frame)
+
+    def _repeats(self, key: int, cpu: int) -> bool:
+        """Whether the pktmon packet `key` was logged lately on processor `cpu`: then this
+        appearance is later in time too (a processor's events are in time order), and the
+        merge would drop it (`_released`); `_walk` drops it before it takes a place there.
+        pktmon logs a packet at each component it passes, one after another on the same
+        processor, so this finds nearly every duplicate. It looks only in a direct-mapped
+        table of the last identities (by the group id's low bits, which count up): a
+        duplicate it misses, and one from another processor, is left to `_released`."""
+        slot = key & (_RECENT_SLOTS - 1)
+        if self._recent_keys[slot] == key and self._recent_cpus[slot] == cpu:
+            return True
+        self._recent_keys[slot] = key
+        self._recent_cpus[slot] = cpu
+        return False
 
     def _hold(self, chunk: bytes) -> int:
         """Count `chunk` as kept by waiting packets (`_released`): its size."""
