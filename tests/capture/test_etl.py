@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from tlslens.analysis.pipeline import analyze
 from tlslens.capture import CaptureError, open_capture
-from tlslens.capture.etl import XpressError, xpress_decompress
+from tlslens.capture.etl import XpressError, _in_order, _merged, xpress_decompress
 
 PKTMON_ETL = CORPUS / "etl" / "demikernel_PktMon.etl"
 PKTMON_PCAPNG = CORPUS / "etl" / "demikernel_PktMon.cap.pcapng"
@@ -677,6 +677,23 @@ def test_pktmon_duplicates_on_another_processor_are_dropped(tmp_path: Path) -> N
     assert [(ts, data) for ts, _lt, data, _m in frames] == packets
     assert capture.reader.duplicates == len(packets)
     assert {m and m["interface"] for _ts, _lt, _d, m in frames} == {7}
+
+
+_TIMES = st.lists(
+    st.integers(min_value=1_700_000_000 * 10**9, max_value=1_700_000_000 * 10**9 + 40)
+)
+
+
+@given(_TIMES, _TIMES)
+def test_the_merge_keeps_time_then_file_order(older: list[int], newer: list[int]) -> None:
+    """`_merged` gives what a stable sort of the two runs gives (of two packets with the
+    same time, the one read first comes first), and `_in_order` tells a run in order."""
+    a = [(ts, "older", k) for k, ts in enumerate(sorted(older))]
+    b = [(ts, "newer", k) for k, ts in enumerate(sorted(newer))]
+    assert _merged(a, b) == sorted(a + b, key=lambda entry: entry[0])
+    if older:
+        assert _in_order(a)
+        assert _in_order([(ts, k) for k, ts in enumerate(older)]) == (older == sorted(older))
 
 
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:

@@ -117,18 +117,18 @@ import operator
 import struct
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
+
+# librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`);
+# mypy_extensions: its machine integer (an int when this module runs as Python).
+from librt.strings import read_i16_be, read_i16_le, read_i32_le, read_i64_le
+from mypy_extensions import i64
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
-
-if TYPE_CHECKING:
-    # mypyc's machine integer (see `tlslens.capture.source.u32`); only an annotation when
-    # this module runs as Python.
-    from mypy_extensions import i64
 
 BUFFER_HEADER_BYTES: Final = 0x48
 _BUFFER_HEADER: Final = struct.Struct("<IIIiqqQHHIIHH")
@@ -163,16 +163,18 @@ PKTMON_PROVIDER: Final = _guid("4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC")  # [PKT]
 KERNEL_PROCESS_PROVIDER: Final = _guid("22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716")  # [PROC]
 
 
-def _words(guid: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A GUID as the four 32-bit words an event header holds it in: the first tells the
-    providers apart, the other three are compared once it matches (`_provider_is`)."""
-    lo, hi = guid
-    return lo & 0xFFFFFFFF, lo >> 32, hi & 0xFFFFFFFF, hi >> 32
+def _signed(half: int) -> i64:
+    """Half of a GUID (`_guid`) as `read_i64_le` reads it from an event header."""
+    return half - (1 << 64) if half >= 1 << 63 else half
 
 
-_NDIS_WORDS: Final = _words(NDIS_PROVIDER)
-_PKTMON_WORDS: Final = _words(PKTMON_PROVIDER)
-_KERNEL_PROCESS_WORDS: Final = _words(KERNEL_PROCESS_PROVIDER)
+# The providers whose events `_walk` reads, as the two halves an event header holds.
+_NDIS_LO: Final = _signed(NDIS_PROVIDER[0])
+_NDIS_HI: Final = _signed(NDIS_PROVIDER[1])
+_PKTMON_LO: Final = _signed(PKTMON_PROVIDER[0])
+_PKTMON_HI: Final = _signed(PKTMON_PROVIDER[1])
+_KERNEL_PROCESS_LO: Final = _signed(KERNEL_PROCESS_PROVIDER[0])
+_KERNEL_PROCESS_HI: Final = _signed(KERNEL_PROCESS_PROVIDER[1])
 # Which of them an event is from (`_walk`).
 _OTHER_PROVIDER: Final = 0
 _NDIS: Final = 1
@@ -198,36 +200,22 @@ _NDIS_WHOLE_PACKET: Final = KW_PACKET_START | KW_PACKET_END
 _NDIS_FIELDS: Final = struct.Struct("<III")  # MiniportIfIndex, LowerIfIndex, FragmentSize [E2P]
 
 
-# Little-endian fields of an event, read byte by byte in machine integers: compiled, a few
-# instructions each, where `unpack_from` made a tuple of Python ints (the 17 fields of an
-# EVENT_HEADER, per event, were a third of the time of reading a trace). Not
-# `source.u32`, which returns a Python int for callers whose arithmetic may pass 64 bits:
-# these stay machine integers for the comparisons and masks of `_walk`.
+# Little-endian fields of an event, read by librt's readers: compiled, a load of a few
+# instructions (their bounds checked), where reading the bytes one by one took about 60
+# for a 32-bit field and `unpack_from` made a tuple of Python ints (the 17 fields of an
+# EVENT_HEADER, per event, were a third of the time of reading a trace). Machine integers,
+# for the comparisons and masks of `_walk`.
 def _u16(b: bytes, p: i64) -> i64:
-    b0: i64 = b[p]
-    b1: i64 = b[p + 1]
-    return b0 | b1 << 8
+    return i64(read_i16_le(b, p)) & 0xFFFF
 
 
 def _u32(b: bytes, p: i64) -> i64:
-    b0: i64 = b[p]
-    b1: i64 = b[p + 1]
-    b2: i64 = b[p + 2]
-    b3: i64 = b[p + 3]
-    return b0 | b1 << 8 | b2 << 16 | b3 << 24
+    return i64(read_i32_le(b, p)) & 0xFFFFFFFF
 
 
-def _provider_is(b: bytes, p: i64, words: tuple[int, int, int, int]) -> bool:
-    """Whether the GUID at b[p:p+16], whose first word matched, goes on with `words`."""
-    return _u32(b, p + 4) == words[1] and _u32(b, p + 8) == words[2] and _u32(b, p + 12) == words[3]
-
-
-def _s64(b: bytes, p: i64) -> i64:
-    """A signed 64-bit field (two's complement), as run as Python too."""
-    high = _u32(b, p + 4)
-    if high & 0x80000000:
-        high -= 0x100000000
-    return high * 0x100000000 + _u32(b, p)  # no shift of a negative number
+def _be16(b: bytes, p: i64) -> i64:
+    """A big-endian 16-bit field of a packet's headers (an EtherType, an IP length)."""
+    return i64(read_i16_be(b, p)) & 0xFFFF
 
 
 LINKTYPE_ETHERNET: Final = 1
@@ -466,16 +454,16 @@ def _pktmon_linktype(b: bytes, q: i64, n: i64, packet_type: i64, original: i64) 
     broadband; the payload says which: an IP header whose length field equals the packet's
     original size is raw IP, a known EtherType at bytes 12-13 is Ethernet.
     """
-    ethertype: i64 = b[q + 12] << 8 | b[q + 13] if n >= 14 else -1
+    ethertype = _be16(b, q + 12) if n >= 14 else -1
     # IPv4 and IPv6 first: the set's test boxes the number, ten times their cost.
     known = ethertype == 0x0800 or ethertype == 0x86DD or ethertype in _ETHERTYPES
     if packet_type == 1 and known:
         return LINKTYPE_ETHERNET
     if n >= 20:
         version = b[q] >> 4
-        if version == 4 and b[q] & 15 >= 5 and (b[q + 2] << 8 | b[q + 3]) == original:
+        if version == 4 and b[q] & 15 >= 5 and _be16(b, q + 2) == original:
             return LINKTYPE_RAW
-        if version == 6 and n >= 40 and 40 + (b[q + 4] << 8 | b[q + 5]) == original:
+        if version == 6 and n >= 40 and 40 + _be16(b, q + 4) == original:
             return LINKTYPE_RAW
     if known:
         return LINKTYPE_ETHERNET
@@ -497,16 +485,16 @@ def _inferred_length(b: bytes, q: i64, n: i64, linktype: int) -> int:
     """The length on the wire of the packet b[q:q+n] from its IP header (0 if unknown), as
     [E2P] infers it: ndiscap can truncate packets but does not log their original length."""
     if linktype == LINKTYPE_ETHERNET and n >= 34:
-        ethertype = b[q + 12] << 8 | b[q + 13]
+        ethertype = _be16(b, q + 12)
         if ethertype == 0x0800:
-            return 14 + (b[q + 16] << 8 | b[q + 17])
+            return 14 + _be16(b, q + 16)
         if ethertype == 0x86DD and n >= 54:
-            return 54 + (b[q + 18] << 8 | b[q + 19])
+            return 54 + _be16(b, q + 18)
     elif linktype == LINKTYPE_RAW and n >= 20:
         if b[q] >> 4 == 4:
-            return b[q + 2] << 8 | b[q + 3]
+            return _be16(b, q + 2)
         if b[q] >> 4 == 6 and n >= 40:
-            return 40 + (b[q + 4] << 8 | b[q + 5])
+            return 40 + _be16(b, q + 4)
     return 0
 
 
@@ -562,6 +550,50 @@ class _Clock:
 # (`release` did both for every packet); only `push` and `__iter__` take the items out.
 _Entry = tuple[Any, ...]
 _TIME: Final = operator.itemgetter(0)
+
+
+def _in_order(entries: list[_Entry]) -> bool:
+    """Whether `entries` are in time order, as a buffer's packets nearly always are: then
+    they need no sort. (A sort makes a key of each and compares the times as Python ints
+    of three digits, a call each; with `_merged`, looking and merging cost a bulk.etl
+    worker 72 M instructions where sorting each buffer and its overlap took 121 M.)"""
+    last: int = entries[0][0]
+    for entry in entries:
+        ts: int = entry[0]
+        if ts < last:
+            return False
+        last = ts
+    return True
+
+
+def _merged(older: list[_Entry], newer: list[_Entry]) -> list[_Entry]:
+    """The entries of `older` and `newer`, each in time order, in time order; of two with
+    the same time, `older`'s first (file order, as a stable sort keeps it)."""
+    out: list[_Entry] = []
+    i = 0
+    j = 0
+    n_old = len(older)
+    n_new = len(newer)
+    if n_old and n_new:
+        t_old: int = older[0][0]
+        t_new: int = newer[0][0]
+        while True:
+            if t_new < t_old:
+                out.append(newer[j])
+                j += 1
+                if j == n_new:
+                    break
+                t_new = newer[j][0]
+            else:
+                out.append(older[i])
+                i += 1
+                if i == n_old:
+                    break
+                t_old = older[i][0]
+    out += older[i:]
+    out += newer[j:]
+    return out
+
 
 #: Directions of a packet as `_Metas` takes them, and as meta names them.
 _NO_DIRECTION: Final = 0
@@ -769,8 +801,8 @@ class EtlReader(ReaderBase):
         fixed_size = 0  # the buffer size, while every buffer so far had the same one
         # Time-order merge [module doc]: packets wait in `pending`, sorted by (time, file
         # order); the oldest are released once more than _WINDOW wait. Each buffer's packets
-        # are almost always in order already, so this is an append; a late buffer sorts only
-        # the tail it overlaps.
+        # are almost always in order already (`_in_order`), so this is an append; a buffer
+        # of another processor is merged with only the tail it overlaps (`_merged`).
         pending: list[_Entry] = []
         pending_bytes = 0
         batch: list[_Entry] = []
@@ -878,16 +910,15 @@ class EtlReader(ReaderBase):
                 pos = len(buf) if cut else pos + size
                 if not batch:
                     continue
-                batch.sort(key=_TIME)
+                if not _in_order(batch):
+                    batch.sort(key=_TIME)
                 if not pending or batch[0][0] >= pending[-1][0]:
                     pending += batch
                 else:
                     # Packets logged before some that wait already (another processor's buffer).
                     at = bisect.bisect_right(pending, batch[0][0], key=_TIME)
-                    tail = pending[at:]
+                    tail = _merged(pending[at:], batch)
                     del pending[at:]
-                    tail += batch
-                    tail.sort(key=_TIME)
                     pending += tail
                 batch.clear()
                 if len(pending) > 2 * _WINDOW or pending_bytes > _MAX_PENDING_BYTES:
@@ -1111,15 +1142,13 @@ class EtlReader(ReaderBase):
                     break
                 eflags = _u16(b, p + 4)
                 # A Python int: the clock's arithmetic on it can pass 64 bits (FILETIMEs).
-                raw_ts = int(_s64(b, p + 16))
-                head = _u32(b, p + 24)
-                if head == _NDIS_WORDS[0] and _provider_is(b, p + 24, _NDIS_WORDS):
+                raw_ts = int(read_i64_le(b, p + 16))
+                head = read_i64_le(b, p + 24)
+                if head == _NDIS_LO and read_i64_le(b, p + 32) == _NDIS_HI:
                     provider = _NDIS
-                elif head == _PKTMON_WORDS[0] and _provider_is(b, p + 24, _PKTMON_WORDS):
+                elif head == _PKTMON_LO and read_i64_le(b, p + 32) == _PKTMON_HI:
                     provider = _PKTMON
-                elif head == _KERNEL_PROCESS_WORDS[0] and _provider_is(
-                    b, p + 24, _KERNEL_PROCESS_WORDS
-                ):
+                elif head == _KERNEL_PROCESS_LO and read_i64_le(b, p + 32) == _KERNEL_PROCESS_HI:
                     provider = _KERNEL_PROCESS
                 else:
                     provider = _OTHER_PROVIDER
