@@ -16,20 +16,21 @@ small int saying why the frame carries no usable TCP segment (`NOT_IP`, `FRAGMEN
 
 Link types: https://www.tcpdump.org/linktypes.html. IPv4: RFC 791. IPv6 and extension
 headers: RFC 8200. TCP: RFC 9293. This module imports only `tlslens.net.tcp` (for the flow
-key it makes of each segment).
+key it makes of each segment), and librt's field readers.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Final
+from typing import Final
+
+# librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`);
+# mypy_extensions: its machine integer (compiled, arithmetic on a local so typed is C
+# arithmetic, where a shift of a Python int is a call; run as Python, an int).
+from librt.strings import read_i32_be
+from mypy_extensions import i64
 
 from tlslens.net.tcp import NO_VIEW, flow_key, key_addresses
-
-if TYPE_CHECKING:
-    # mypyc's machine integer: compiled, arithmetic on a local so typed is C arithmetic
-    # (a shift of a Python int is a call); run as Python it is only an annotation.
-    from mypy_extensions import i64
 
 # Why a frame yields no TCP segment.
 NOT_IP: Final = 1
@@ -134,11 +135,7 @@ def parse(linktype: int, data: bytes | memoryview) -> Segment | int:
 def _u32(chunk: bytes, p: i64) -> int:
     """The big-endian (network order) 32-bit number at chunk[p:p+4] (a Python int, as
     `capture.source.u32` gives)."""
-    b0: i64 = chunk[p]
-    b1: i64 = chunk[p + 1]
-    b2: i64 = chunk[p + 2]
-    b3: i64 = chunk[p + 3]
-    return b0 << 24 | b1 << 16 | b2 << 8 | b3
+    return i64(read_i32_be(chunk, p)) & 0xFFFFFFFF
 
 
 def _common(chunk: bytes, s: i64, n: i64) -> bool:
