@@ -107,7 +107,8 @@ same processor is dropped as it is read, so that it takes no place in the merge'
 one on another processor, by the merge); `dedupe=False` yields every appearance, as
 `pktmon etl2pcap` does.
 
-This module may import only `tlslens.capture` and `tlslens.limits`.
+This module may import only `tlslens.capture` and `tlslens.limits` (and librt's field
+readers).
 """
 
 from __future__ import annotations
