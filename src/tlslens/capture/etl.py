@@ -544,8 +544,9 @@ class _Clock:
 # A packet waiting for the time-order merge: time (ns), link type, the bytes that hold it
 # (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together), a view of
 # them, its start and stop in them, meta, and its pktmon identity (PktGroupId and PktNumber)
-# when duplicates are to be dropped. Entries are kept in time order by stable sorts on the
-# time alone (`_TIME`), so that packets of the same time stay in file order.
+# when duplicates are to be dropped. Entries are kept in time order, and packets of the same
+# time in file order, by `_merged` (and a stable sort on the time alone, `_TIME`, for the
+# rare buffer not in order itself).
 # Typed as a tuple of anything: compiled, a tuple of known item types is unpacked into a
 # C struct each time it is taken out of a list and packed into a new tuple when put back
 # (`release` did both for every packet); only `push` and `__iter__` take the items out.
@@ -1117,7 +1118,6 @@ class EtlReader(ReaderBase):
         min_size = _MIN_SIZE
         sink = self._sink
         clock = self._clock
-        c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
         metas = self._metas
         partial = self._partial
         dedupe = self.dedupe
@@ -1218,10 +1218,7 @@ class EtlReader(ReaderBase):
                             self.duplicates += 1
                             p += (size + 7) & ~7
                             continue
-                    if c_div == 1:
-                        ts = c_base + (raw_ts - c_ref) * c_mul
-                    else:
-                        ts = c_base + (raw_ts - c_ref) * c_mul // c_div
+                    ts = clock.ns(raw_ts)
                     if sink is not None and not sink.wants(linktype, b, q, q + logged):
                         batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
                     else:
@@ -1270,10 +1267,7 @@ class EtlReader(ReaderBase):
                         if wire > length:
                             self._truncated += 1
                             self._truncated_snap += 1
-                        if c_div == 1:
-                            ts = c_base + (raw_ts - c_ref) * c_mul
-                        else:
-                            ts = c_base + (raw_ts - c_ref) * c_mul // c_div
+                        ts = clock.ns(raw_ts)
                         if sink is not None and not sink.wants(linktype, b, q, q + length):
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
@@ -1316,7 +1310,6 @@ class EtlReader(ReaderBase):
                         (stamp,) = struct.unpack_from("<q", b, p + 16)
                         self._trace_header(b, p + SYSTEM_HEADER_BYTES, p + size, stamp,
                                            8 if htype == 0x02 else 4)  # fmt: skip
-                        c_ref, c_base, c_mul, c_div = clock.ref, clock.base_ns, clock.mul, clock.div
                 elif hook >> 8 == 0x03 and hook & 0xFF in (1, 3, 4, 39):
                     version = b[p] | b[p + 1] << 8
                     found = _classic_process(b, p + SYSTEM_HEADER_BYTES, p + size, version,
@@ -1337,8 +1330,6 @@ class EtlReader(ReaderBase):
                 elif g_lo == EVENT_TRACE_GUID[0] and g_hi == EVENT_TRACE_GUID[1]:
                     if kind == 0 and not clock.known:
                         self._trace_header(b, p + FULL_HEADER_BYTES, p + size, stamp, pointer)
-                        c_ref, c_base, c_mul = clock.ref, clock.base_ns, clock.mul
-                        c_div = clock.div
             p += (size + 7) & ~7
         self.events += events
         self.packet_events += packets
