@@ -104,13 +104,18 @@ def _records(path: Path) -> list[dict]:
             for line in proc.stdout.splitlines()]  # fmt: skip
 
 
+def _etl_copy(etl: Path, *options: str) -> None:
+    """bench/etl_copy.py of basic.pcap into `etl`."""
+    subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
+                    str(etl), *options], check=True, capture_output=True, timeout=60)  # fmt: skip
+
+
 def test_etl_copy_holds_the_same_connections(tmp_path: Path) -> None:
     """bench/etl_copy.py writes the frames as ETL events; read back with one processor,
     every connection's record is the pcap's but for the processes the copy makes up: the
     client's side (the higher port) sends, as one of 64 processes."""
     etl = tmp_path / "basic.etl"
-    command = [sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"), str(etl)]
-    subprocess.run([*command, "--cpus", "1"], check=True, capture_output=True, timeout=60)
+    _etl_copy(etl, "--cpus", "1")
     expected = _records(CAPTURES / "basic.pcap")
     got = _records(etl)
     assert expected and len(got) == len(expected)
@@ -128,9 +133,7 @@ def test_etl_copy_on_two_processors(provider: str, tmp_path: Path) -> None:
     buffers; read back in time order (pktmon's two appearances of a packet once), the
     connections are the pcap's."""
     etl = tmp_path / "basic.etl"
-    subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
-                    str(etl), "--provider", provider], check=True, capture_output=True,
-                   timeout=60)  # fmt: skip
+    _etl_copy(etl, "--provider", provider)
     reader = open_capture(str(etl)).reader
     frames = list(reader)
     assert len(frames) == len(list(open_capture(str(CAPTURES / "basic.pcap")).reader))
@@ -148,8 +151,7 @@ def test_etl_copy_on_two_processors(provider: str, tmp_path: Path) -> None:
 def test_etl_ratio_runs_on_a_tiny_capture(tmp_path: Path) -> None:
     """bench/etl_ratio.py times a pcap and its ETL copy and prints the copy's ratio."""
     etl = tmp_path / "basic.etl"
-    subprocess.run([sys.executable, str(BENCH / "etl_copy.py"), str(CAPTURES / "basic.pcap"),
-                    str(etl)], check=True, capture_output=True, timeout=60)  # fmt: skip
+    _etl_copy(etl)
     proc = subprocess.run([sys.executable, str(BENCH / "etl_ratio.py"),
                            str(CAPTURES / "basic.pcap"), str(etl), "--runs", "1"],
                           capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
