@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from tlslens.analysis.pipeline import analyze
 from tlslens.capture import CaptureError, open_capture
-from tlslens.capture.etl import XpressError, _in_order, _merged, xpress_decompress
+from tlslens.capture.etl import XpressError, _in_order, _merged, _Waiting, xpress_decompress
 
 PKTMON_ETL = CORPUS / "etl" / "demikernel_PktMon.etl"
 PKTMON_PCAPNG = CORPUS / "etl" / "demikernel_PktMon.cap.pcapng"
@@ -398,6 +398,28 @@ def test_32_bit_trace_and_system_time_clock(tmp_path: Path) -> None:
         assert frames[0][3] and frames[0][3]["process_name"] == "curl.exe"
 
 
+def test_a_stamp_past_what_a_time_holds_is_kept_at_the_latest(tmp_path: Path) -> None:
+    """A damaged event time stamp, centuries ahead or behind, does not fail the trace: the
+    packet is read, at the earliest or latest time a packet can have (2**62 - 1 ns either
+    side of 1970, the years 1824 and 2116), and put in time order by it."""
+    packets = source_packets()[:3]
+    writer = EtlWriter()
+    (t0, first), (_t1, second), (t2, third) = packets
+    writer.ndis(first, t0)
+    writer.ndis(second, t0 + 10**20)  # about 3,000 years on
+    writer.ndis(third, t2)
+    writer.ndis(third, t0 - 10**20)
+    frames, problems, _ = read(write(tmp_path, writer))
+    latest = (1 << 62) - 1
+    assert [(ts, data) for ts, _lt, data, _m in frames] == [
+        (-latest, third),
+        (t0, first),
+        (t2, third),
+        (latest, second),
+    ]
+    assert problems == []
+
+
 @pytest.mark.parametrize(
     "variant",
     ["classic-no-sid", "classic-start", "start-v0", "start-v2", "start-v3", "rundown-v0"],
@@ -688,12 +710,18 @@ _TIMES = st.lists(
 def test_the_merge_keeps_time_then_file_order(older: list[int], newer: list[int]) -> None:
     """`_merged` gives what a stable sort of the two runs gives (of two packets with the
     same time, the one read first comes first), and `_in_order` tells a run in order."""
-    a = [(ts, "older", k) for k, ts in enumerate(sorted(older))]
-    b = [(ts, "newer", k) for k, ts in enumerate(sorted(newer))]
-    assert _merged(a, b) == sorted(a + b, key=lambda entry: entry[0])
+    a = [_waiting(ts) for ts in sorted(older)]
+    b = [_waiting(ts) for ts in sorted(newer)]
+    # The same objects (compared by identity) in the same order.
+    assert _merged(a, b) == sorted(a + b, key=lambda entry: entry.ts)
     if older:
         assert _in_order(a)
-        assert _in_order([(ts, k) for k, ts in enumerate(older)]) == (older == sorted(older))
+        assert _in_order([_waiting(ts) for ts in older]) == (older == sorted(older))
+
+
+def _waiting(ts: int) -> _Waiting:
+    """A packet of no bytes waiting for the merge at time `ts`."""
+    return _Waiting(ts, 1, b"", memoryview(b""), 0, 0, {}, -1)
 
 
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:

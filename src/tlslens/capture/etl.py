@@ -118,7 +118,7 @@ import operator
 import struct
 import uuid
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, final
 
 # librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`);
 # mypy_extensions: its machine integer (an int when this module runs as Python).
@@ -230,6 +230,10 @@ _ETHERTYPES: Final = frozenset((0x0800, 0x0806, 0x8100, 0x86DD, 0x8863, 0x8864, 
 
 # 100-ns FILETIME ticks from 1601-01-01 to 1970-01-01.
 FILETIME_UNIX_EPOCH: Final = 116_444_736_000_000_000
+# The latest time a packet can be given (`_Clock.ns`), in the year 2116: the most
+# nanoseconds a compiled int holds unboxed (62 bits and a sign), so that comparing with it
+# costs no call.
+_LATEST_NS: Final = (1 << 62) - 1
 
 # Bounds on what the reader holds.
 _WINDOW: Final = 4096  # packets held back for the time-order merge (up to twice as many)
@@ -535,63 +539,90 @@ class _Clock:
         self.known = True
         return True
 
-    def ns(self, stamp: int) -> int:
+    def ns(self, stamp: int) -> i64:
         if self.div == 1:
-            return self.base_ns + (stamp - self.ref) * self.mul
-        return self.base_ns + (stamp - self.ref) * self.mul // self.div
+            ns = self.base_ns + (stamp - self.ref) * self.mul
+        else:
+            ns = self.base_ns + (stamp - self.ref) * self.mul // self.div
+        # Held in 64 bits (`_Waiting`): a time past 2116 is a damaged stamp, kept as the
+        # nearest one that fits rather than failing the trace.
+        if ns > _LATEST_NS:
+            return _LATEST_NS
+        if ns < -_LATEST_NS:
+            return -_LATEST_NS
+        return ns
 
 
-# A packet waiting for the time-order merge: time (ns), link type, the bytes that hold it
-# (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together), a view of
-# them, its start and stop in them, meta, and its pktmon identity (PktGroupId and PktNumber)
-# when duplicates are to be dropped. Entries are kept in time order, and packets of the same
-# time in file order, by `_merged` (and a stable sort on the time alone, `_TIME`, for the
-# rare buffer not in order itself).
-# Typed as a tuple of anything: compiled, a tuple of known item types is unpacked into a
-# C struct each time it is taken out of a list and packed into a new tuple when put back
-# (`release` did both for every packet); only `push` and `__iter__` take the items out.
-_Entry = tuple[Any, ...]
-_TIME: Final = operator.itemgetter(0)
+@final
+class _Waiting:
+    """A packet waiting for the time-order merge: its time (ns), link type, the bytes that
+    hold it (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together),
+    a view of them, its start and stop in them, meta (`_OTHER` for a packet the sink does
+    not want), and its pktmon identity (PktGroupId and PktNumber) when duplicates are to be
+    dropped, else -1. They are kept in time order, and packets of the same time in file
+    order, by `_merged` (and a stable sort on the time alone, `_TIME`, for the rare buffer
+    not in order itself).
+
+    A compiled class, not a tuple: its numbers are held as machine integers, read by the
+    merge without a conversion and set without a boxed int each (a tuple of them had cost a
+    split worker of bulk.etl about 110 M instructions to build, compare and take apart).
+    """
+
+    __slots__ = ("chunk", "key", "linktype", "meta", "start", "stop", "ts", "view")
+
+    def __init__(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
+                 stop: i64, meta: dict[str, Any], key: i64) -> None:  # fmt: skip
+        self.ts = ts
+        self.linktype = linktype
+        self.chunk = chunk
+        self.view = view
+        self.start = start
+        self.stop = stop
+        self.meta = meta
+        self.key = key
 
 
-def _in_order(entries: list[_Entry]) -> bool:
+_TIME: Final = operator.attrgetter("ts")
+
+
+def _in_order(entries: list[_Waiting]) -> bool:
     """Whether `entries` are in time order, as a buffer's packets nearly always are: then
     they need no sort. (A sort makes a key of each and compares the times as Python ints
     of three digits, a call each; with `_merged`, looking and merging cost a bulk.etl
     worker 72 M instructions where sorting each buffer and its overlap took 121 M.)"""
-    last: int = entries[0][0]
+    last = entries[0].ts
     for entry in entries:
-        ts: int = entry[0]
+        ts = entry.ts
         if ts < last:
             return False
         last = ts
     return True
 
 
-def _merged(older: list[_Entry], newer: list[_Entry]) -> list[_Entry]:
+def _merged(older: list[_Waiting], newer: list[_Waiting]) -> list[_Waiting]:
     """The entries of `older` and `newer`, each in time order, in time order; of two with
     the same time, `older`'s first (file order, as a stable sort keeps it)."""
-    out: list[_Entry] = []
+    out: list[_Waiting] = []
     i = 0
     j = 0
     n_old = len(older)
     n_new = len(newer)
     if n_old and n_new:
-        t_old: int = older[0][0]
-        t_new: int = newer[0][0]
+        t_old = older[0].ts
+        t_new = newer[0].ts
         while True:
             if t_new < t_old:
                 out.append(newer[j])
                 j += 1
                 if j == n_new:
                     break
-                t_new = newer[j][0]
+                t_new = newer[j].ts
             else:
                 out.append(older[i])
                 i += 1
                 if i == n_old:
                     break
-                t_old = older[i][0]
+                t_old = older[i].ts
     out += older[i:]
     out += newer[j:]
     return out
@@ -761,9 +792,16 @@ class EtlReader(ReaderBase):
         number = 0
         try:
             for entries in self._released():
-                for ts_ns, linktype, _chunk, view, start, stop, meta, _key in entries:
+                for entry in entries:
                     number += 1
-                    yield number, ts_ns, linktype, view[start:stop], meta
+                    meta = entry.meta
+                    yield (
+                        number,
+                        entry.ts,
+                        entry.linktype,
+                        entry.view[entry.start : entry.stop],
+                        meta,
+                    )
                 entries.clear()  # their chunks are not kept while the next ones wait
         finally:
             self.frames_read = number
@@ -776,17 +814,19 @@ class EtlReader(ReaderBase):
         number = 0
         try:
             for entries in self._released():
-                for ts_ns, linktype, chunk, view, start, stop, meta, _key in entries:
+                for entry in entries:
                     number += 1
+                    meta = entry.meta
                     if meta is _OTHER:
-                        sink.other(number, ts_ns)
-                    elif sink.frame(number, ts_ns, linktype, chunk, view, start, stop, meta):
+                        sink.other(number, entry.ts)
+                    elif sink.frame(number, entry.ts, entry.linktype, entry.chunk, entry.view,
+                                    entry.start, entry.stop, meta):  # fmt: skip
                         yield None
                 entries.clear()  # their chunks are not kept while the next ones wait
         finally:
             self.frames_read = number
 
-    def _released(self) -> Iterator[list[_Entry]]:
+    def _released(self) -> Iterator[list[_Waiting]]:
         """Every packet once, in time order, in the lists the time-order merge releases (a
         generator resumed per packet, two deep, had cost as much as reading the packet's
         event); they are numbered in that order from 1.
@@ -805,10 +845,10 @@ class EtlReader(ReaderBase):
         # order); the oldest are released once more than _WINDOW wait. Each buffer's packets
         # are almost always in order already (`_in_order`), so this is an append; a buffer
         # of another processor is merged with only the tail it overlaps (`_merged`).
-        pending: list[_Entry] = []
+        pending: list[_Waiting] = []
         pending_bytes = 0
-        batch: list[_Entry] = []
-        ready: list[_Entry] = []
+        batch: list[_Waiting] = []
+        ready: list[_Waiting] = []
         # pktmon duplicates are dropped on release. An identity is looked for among those
         # given lately (`seen`) and those given before them (`older`); once `seen` holds
         # _MAX_SEEN, it becomes `older` and the ones before are forgotten: each is remembered
@@ -819,19 +859,20 @@ class EtlReader(ReaderBase):
         # had been quadratic.)
         given = 0
         late = 0
-        last = -(1 << 62)
+        last = -_LATEST_NS
         # Typed as objects: compiled, a typed key is unboxed and boxed again at each use.
         seen: set[object] = set()
         older: set[object] = set()
 
-        def release(entries: list[_Entry]) -> list[_Entry]:
+        def release(entries: list[_Waiting]) -> list[_Waiting]:
             """The packets to give, in release order: pktmon duplicates dropped."""
             nonlocal given, late, last, seen, older
             if self._keyed:
-                kept: list[_Entry] = []
+                kept: list[_Waiting] = []
                 for entry in entries:
-                    key = entry[7]
-                    if key is not None:
+                    if entry.key >= 0:
+                        # Boxed once: the sets hold objects.
+                        key: object = entry.key
                         if key in seen or key in older:
                             self.duplicates += 1
                             continue
@@ -846,13 +887,13 @@ class EtlReader(ReaderBase):
             # The list is in time order (as `pending` is): only its first packets can be
             # older than the last one given before.
             for entry in entries:
-                if entry[0] >= last:
+                if entry.ts >= last:
                     break
                 late += 1
-            if entries[-1][0] > last:
-                last = entries[-1][0]
+            if entries[-1].ts > last:
+                last = entries[-1].ts
             if given == 0:
-                self.linktype = entries[0][1]
+                self.linktype = entries[0].linktype
             given += len(entries)
             return entries
 
@@ -914,11 +955,11 @@ class EtlReader(ReaderBase):
                     continue
                 if not _in_order(batch):
                     batch.sort(key=_TIME)
-                if not pending or batch[0][0] >= pending[-1][0]:
+                if not pending or batch[0].ts >= pending[-1].ts:
                     pending += batch
                 else:
                     # Packets logged before some that wait already (another processor's buffer).
-                    at = bisect.bisect_right(pending, batch[0][0], key=_TIME)
+                    at = bisect.bisect_right(pending, batch[0].ts, key=_TIME)
                     tail = _merged(pending[at:], batch)
                     del pending[at:]
                     pending += tail
@@ -940,14 +981,14 @@ class EtlReader(ReaderBase):
         finally:
             self._finish(buffers, late, pos, given)
 
-    def _held_bytes(self, pending: list[_Entry]) -> int:
+    def _held_bytes(self, pending: list[_Waiting]) -> int:
         """The bytes the packets in `pending` keep: each chunk, buffer or packet they lie in
         once. Forgets `_held` when none of them is in it any more."""
         total = 0
         last: bytes | None = None
         counted: set[int] = set()
         for entry in pending:
-            chunk = entry[2]
+            chunk = entry.chunk
             if chunk is last:  # mostly: neighbours lie in the same chunk
                 continue
             last = chunk
@@ -1106,7 +1147,7 @@ class EtlReader(ReaderBase):
         cpu: int,
         file_offset: int,
         compressed: bool,
-        batch: list[_Entry],
+        batch: list[_Waiting],
     ) -> int:
         """Read the events of one buffer, b[p:end], appending packets to `batch`; `view` is
         a memoryview of `b`.
@@ -1203,7 +1244,7 @@ class EtlReader(ReaderBase):
                                 f"(this one had {original}); TLS handshakes are cut short. "
                                 "Capture again with `pktmon start --capture --pkt-size 0`",
                             )
-                    key: int | None = None
+                    key: i64 = -1
                     if dedupe:
                         # (PktGroupId, PktNumber) as one number below 2**62, which a compiled
                         # int holds unboxed: PktNumber above the group id's low 46 bits (ids
@@ -1220,7 +1261,7 @@ class EtlReader(ReaderBase):
                             continue
                     ts = clock.ns(raw_ts)
                     if sink is not None and not sink.wants(linktype, b, q, q + logged):
-                        batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
+                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
                     else:
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
                         meta = metas.of(component, _u32(b, p + 12), _u32(b, p + 8),
@@ -1237,7 +1278,7 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append((ts, linktype, b, view, q, q + logged, meta, key))
+                        batch.append(_Waiting(ts, linktype, b, view, q, q + logged, meta, key))
                 elif provider == _NDIS:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
@@ -1271,7 +1312,7 @@ class EtlReader(ReaderBase):
                         if sink is not None and not sink.wants(linktype, b, q, q + length):
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
-                            batch.append((ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, None))
+                            batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, -1))
                             p += (size + 7) & ~7
                             continue
                         meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
@@ -1282,7 +1323,7 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append((ts, linktype, b, view, q, q + length, meta, None))
+                        batch.append(_Waiting(ts, linktype, b, view, q, q + length, meta, -1))
                     else:
                         added += self._ndis(b, q, stop, cpu, _u32(b, p + 8), _u32(b, p + 12),
                                             raw_ts, keyword, batch)  # fmt: skip
@@ -1413,7 +1454,7 @@ class EtlReader(ReaderBase):
         pid: int,
         raw_ts: int,
         keyword: int,
-        batch: list[_Entry],
+        batch: list[_Waiting],
     ) -> int:
         """One NDIS-PacketCapture fragment event [E2P]: a whole packet, or part of one.
 
@@ -1479,8 +1520,8 @@ class EtlReader(ReaderBase):
                 meta["orig_len"] = wire
                 self._truncated += 1
                 self._truncated_snap += 1
-        batch.append((self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0, len(frame),
-                      meta, None))  # fmt: skip
+        batch.append(_Waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0,
+                              len(frame), meta, -1))  # fmt: skip
         return len(frame)
 
     def _repeats(self, key: int, cpu: int) -> bool:
