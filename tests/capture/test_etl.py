@@ -260,6 +260,38 @@ def test_ndis_process_metadata(tmp_path: Path) -> None:
             assert meta == {"interface": 7, "direction": "inbound"}
 
 
+def test_one_process_for_every_connection_is_noted_on_each(tmp_path: Path) -> None:
+    """Every packet of every connection sent by one process and thread: one meta for all
+    (`_Metas`), which each side of each connection still notes as its process; a second
+    process later on the same side is noted as another pid."""
+    packets = source_packets()
+    writer = EtlWriter()
+    for k, (ts, data) in enumerate(packets):
+        writer.ndis(data, ts, pid=4321 if k == len(packets) - 1 else 1234, tid=9, send=True)
+    convs = list(analyze(str(write(tmp_path, writer))))
+    assert len(convs) > 1
+    for conv in convs:
+        assert {(p.side, p.pid) for p in conv.processes} == {("client", 1234), ("server", 1234)}
+    # The last packet, the one from process 4321, is of one connection's one side.
+    others = [p.others for conv in convs for p in conv.processes]
+    assert sorted(others) == [()] * (len(others) - 1) + [(4321,)]
+
+
+def test_one_process_for_many_connections_is_noted_on_each(tmp_path: Path) -> None:
+    """More connections than `_Collector.on_process` remembers sides for: the first SYN of
+    basic.pcap from 600 client ports, all from one process (one meta); each connection is
+    its."""
+    ts, syn = source_packets()[0]
+    assert syn[47] & 0x3F == 0x02  # Ethernet, IPv4 and a TCP SYN
+    writer = EtlWriter()
+    for k in range(600):
+        data = syn[:34] + struct.pack(">H", 20000 + k) + syn[36:]
+        writer.ndis(data, ts + 1000 * k, pid=1234, tid=9, send=True)
+    convs = list(analyze(str(write(tmp_path, writer))))
+    assert len(convs) == 600
+    assert all([(p.side, p.pid) for p in conv.processes] == [("client", 1234)] for conv in convs)
+
+
 def test_process_named_between_packets(tmp_path: Path) -> None:
     """Packets of one process and thread share their meta until a process event names the
     process; those after it carry the name, those before do not, whatever the path (a

@@ -213,6 +213,9 @@ MAX_PIDS_PER_SIDE: Final = 4
 #: Windows' Idle (0) and System (4) pseudo-processes: on a received packet they mean "not known"
 #: (the packet arrived in a context without a process), not that Idle or System received it.
 UNKNOWN_INBOUND_PIDS: Final = (0, 4)
+#: Connection sides whose last process metadata `_Collector.on_process` remembers, a power
+#: of two.
+_NOTED_SLOTS: Final = 512
 
 
 def in_share(src: bytes, dst: bytes, sport: int, dport: int, count: int) -> int:
@@ -269,9 +272,22 @@ class _Collector(StreamSink):
         #: connection id -> side -> (first ProcessSeen fields, later different pids).
         self.pids: dict[int, dict[int, tuple[ProcessSeen, list[int]]]] = {}
         self.pid_source = pid_source
+        #: The meta last noted for a connection side (`on_process`), in a direct-mapped
+        #: table by (connection id * 2 + side): which side, and the meta.
+        self._noted_sides = [-1] * _NOTED_SLOTS
+        self._noted_metas: list[object] = [None] * _NOTED_SLOTS
 
     def on_process(self, conn: Connection, side: int, frame: int, meta: dict[str, Any]) -> None:
         """Note the process id a frame's metadata carries for `side` of `conn`."""
+        # A reader gives the packets of one process and thread the same meta (`etl._Metas`):
+        # the same one again, for the same side, has nothing new to say. (Looking it up
+        # again had cost about 400 instructions a frame.)
+        which = conn.id * 2 + side
+        slot = which & (_NOTED_SLOTS - 1)
+        if self._noted_metas[slot] is meta and self._noted_sides[slot] == which:
+            return
+        self._noted_sides[slot] = which
+        self._noted_metas[slot] = meta
         pid = meta["pid"]
         direction = meta.get("direction")
         if pid == 0 or (pid in UNKNOWN_INBOUND_PIDS and direction == "inbound"):
