@@ -753,7 +753,7 @@ def test_the_merge_keeps_time_then_file_order(older: list[int], newer: list[int]
 
 def _waiting(ts: int) -> _Waiting:
     """A packet of no bytes waiting for the merge at time `ts`."""
-    return _Waiting(ts, 1, b"", memoryview(b""), 0, 0, {}, -1)
+    return _Waiting(ts, 1, b"", memoryview(b""), 0, 0, {}, -1, -1)
 
 
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:

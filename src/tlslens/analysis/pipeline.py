@@ -18,7 +18,7 @@ from tlslens.analysis.conversation import PID_CONFIDENCE, Conversation, ProcessS
 from tlslens.analysis.spill import SpillFile
 from tlslens.analysis.tls_summary import TlsSummary
 from tlslens.capture import CaptureProblem, open_capture
-from tlslens.capture.sink import FrameSink
+from tlslens.capture.sink import UNWANTED, FrameSink
 from tlslens.limits import Limits
 from tlslens.net import packet
 from tlslens.net.tcp import (
@@ -433,13 +433,14 @@ class _FrameLoop(FrameSink):
         #: Where `packet.decode_into` puts each frame's segment.
         self.decoded = packet.Decoded()
 
-    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> bool:
-        """Not another share's frame, as `frame` tells it (by addresses and ports)."""
+    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> int:
+        """Not another share's frame, as `frame` tells it (by addresses and ports): noted
+        with its share when that could be read (`frame` then takes the reader's note)."""
         leave_out = self.leave_out
         if not leave_out:
-            return True
+            return -1
         share = packet.share_of_frame(linktype, chunk, start, stop, leave_out, self.by_hosts)
-        return share < 0 or share == self.share_index
+        return share if share < 0 or share == self.share_index else UNWANTED
 
     def other(self, number: int, ts_ns: int) -> None:
         """Another share's frame, which `wants` declined: what `frame` does with one."""
@@ -458,14 +459,16 @@ class _FrameLoop(FrameSink):
             times.append(ts_ns)
 
     def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
-              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+              start: int, stop: int, meta: dict[str, Any] | None,
+              note: int = -1) -> bool:  # fmt: skip
         self._seen(number, ts_ns)
         frames = self.frames
         leave_out = self.leave_out
         # `packet.decode_into`, `table.add_from` and the share functions are called as
         # written, not through aliases: compiled (tlslens.compiled), that is a direct C call.
-        share = -1
-        if leave_out:
+        # A share `wants` read (this one's: the reader's note) is not read again.
+        share = note
+        if leave_out and share < 0:
             # Another share's frame is known by its addresses and ports alone, undecoded.
             share = packet.share_of_frame(linktype, chunk, start, stop, leave_out,
                                           self.by_hosts)  # fmt: skip

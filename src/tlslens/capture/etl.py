@@ -127,7 +127,7 @@ from mypy_extensions import i64
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.reader import ReaderBase
-from tlslens.capture.sink import FrameSink
+from tlslens.capture.sink import UNWANTED, FrameSink
 from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
@@ -558,20 +558,20 @@ class _Waiting:
     """A packet waiting for the time-order merge: its time (ns), link type, the bytes that
     hold it (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together),
     a view of them, its start and stop in them, meta (`_OTHER` for a packet the sink does
-    not want), and its pktmon identity (PktGroupId and PktNumber) when duplicates are to be
-    dropped, else -1. They are kept in time order, and packets of the same time in file
-    order, by `_merged` (and a stable sort on the time alone, `_TIME`, for the rare buffer
-    not in order itself).
+    not want), its pktmon identity (PktGroupId and PktNumber) when duplicates are to be
+    dropped, else -1, and what the sink noted of it (`FrameSink.wants`). They are kept in
+    time order, and packets of the same time in file order, by `_merged` (and a stable sort
+    on the time alone, `_TIME`, for the rare buffer not in order itself).
 
     A compiled class, not a tuple: its numbers are held as machine integers, read by the
     merge without a conversion and set without a boxed int each (a tuple of them had cost a
     split worker of bulk.etl about 110 M instructions to build, compare and take apart).
     """
 
-    __slots__ = ("chunk", "key", "linktype", "meta", "start", "stop", "ts", "view")
+    __slots__ = ("chunk", "key", "linktype", "meta", "note", "start", "stop", "ts", "view")
 
     def __init__(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
-                 stop: i64, meta: dict[str, Any], key: i64) -> None:  # fmt: skip
+                 stop: i64, meta: dict[str, Any], key: i64, note: i64) -> None:  # fmt: skip
         self.ts = ts
         self.linktype = linktype
         self.chunk = chunk
@@ -580,6 +580,7 @@ class _Waiting:
         self.stop = stop
         self.meta = meta
         self.key = key
+        self.note = note
 
 
 _TIME: Final = operator.attrgetter("ts")
@@ -820,7 +821,7 @@ class EtlReader(ReaderBase):
                     if meta is _OTHER:
                         sink.other(number, entry.ts)
                     elif sink.frame(number, entry.ts, entry.linktype, entry.chunk, entry.view,
-                                    entry.start, entry.stop, meta):  # fmt: skip
+                                    entry.start, entry.stop, meta, entry.note):  # fmt: skip
                         yield None
                 entries.clear()  # their chunks are not kept while the next ones wait
         finally:
@@ -1260,8 +1261,9 @@ class EtlReader(ReaderBase):
                             p += (size + 7) & ~7
                             continue
                     ts = clock.ns(raw_ts)
-                    if sink is not None and not sink.wants(linktype, b, q, q + logged):
-                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key))
+                    note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
+                    if note == UNWANTED:
+                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key, -1))
                     else:
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
                         meta = metas.of(component, _u32(b, p + 12), _u32(b, p + 8),
@@ -1278,7 +1280,8 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append(_Waiting(ts, linktype, b, view, q, q + logged, meta, key))
+                        batch.append(_Waiting(ts, linktype, b, view, q, q + logged, meta, key,
+                                              note))  # fmt: skip
                 elif provider == _NDIS:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
@@ -1309,10 +1312,12 @@ class EtlReader(ReaderBase):
                             self._truncated += 1
                             self._truncated_snap += 1
                         ts = clock.ns(raw_ts)
-                        if sink is not None and not sink.wants(linktype, b, q, q + length):
+                        note = -1 if sink is None else sink.wants(linktype, b, q, q + length)
+                        if note == UNWANTED:
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
-                            batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, -1))
+                            batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, -1,
+                                                  -1))  # fmt: skip
                             p += (size + 7) & ~7
                             continue
                         meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
@@ -1323,7 +1328,8 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append(_Waiting(ts, linktype, b, view, q, q + length, meta, -1))
+                        batch.append(_Waiting(ts, linktype, b, view, q, q + length, meta, -1,
+                                              note))  # fmt: skip
                     else:
                         added += self._ndis(b, q, stop, cpu, _u32(b, p + 8), _u32(b, p + 12),
                                             raw_ts, keyword, batch)  # fmt: skip
@@ -1521,7 +1527,7 @@ class EtlReader(ReaderBase):
                 self._truncated += 1
                 self._truncated_snap += 1
         batch.append(_Waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0,
-                              len(frame), meta, -1))  # fmt: skip
+                              len(frame), meta, -1, -1))  # fmt: skip
         return len(frame)
 
     def _repeats(self, key: int, cpu: int) -> bool:

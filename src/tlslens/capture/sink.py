@@ -17,26 +17,34 @@ place. This module imports nothing from tlslens.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+#: What `FrameSink.wants` answers for a frame the sink does not take.
+UNWANTED: Final = -2
 
 
 class FrameSink:
     """Receives the frames a reader pushes. Subclasses define `frame`."""
 
     def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
-              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+              start: int, stop: int, meta: dict[str, Any] | None,
+              note: int = -1) -> bool:  # fmt: skip
         """Take frame number `number` (from 1), captured at `ts_ns` (0: not known), of
         link type `linktype`, whose bytes are chunk[start:stop]; `view` is the reader's
-        memoryview of `chunk`, for views into it; `meta` as in `Frame`. Return True to have
-        the reader yield before its next frame."""
+        memoryview of `chunk`, for views into it; `meta` as in `Frame`; `note`, what `wants`
+        answered for the frame if the reader asked (else -1). Return True to have the
+        reader yield before its next frame."""
         raise NotImplementedError
 
-    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> bool:
-        """Whether this sink takes the frame in chunk[start:stop] whole. A reader that must
-        copy a frame out of its chunk before `frame` (ETL: packets wait for the time-order
-        merge) asks first, and gives a frame the sink does not want to `other`, uncopied.
-        (The pipeline following one share of a split capture wants only its share's.)"""
-        return True
+    def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> int:
+        """Whether this sink takes the frame in chunk[start:stop] whole: UNWANTED if not,
+        else a note (-1 or more) of what the sink learnt of the frame, which the reader
+        gives back with it (`frame`'s `note`), so that the sink need not work it out again.
+        A reader that must copy a frame out of its chunk before `frame` (ETL: packets wait
+        for the time-order merge) asks first, and gives a frame the sink does not want to
+        `other`, uncopied. (The pipeline following one share of a split capture wants only
+        its share's, and notes the share.)"""
+        return -1
 
     def other(self, number: int, ts_ns: int) -> None:
         """Frame number `number`, captured at `ts_ns`, which `wants` declined."""
@@ -50,7 +58,8 @@ class FrameList(FrameSink):
         self.frames: list[tuple[int, int, int, memoryview, dict[str, Any] | None]] = []
 
     def frame(self, number: int, ts_ns: int, linktype: int, chunk: bytes, view: memoryview,
-              start: int, stop: int, meta: dict[str, Any] | None) -> bool:  # fmt: skip
+              start: int, stop: int, meta: dict[str, Any] | None,
+              note: int = -1) -> bool:  # fmt: skip
         self.frames.append((number, ts_ns, linktype, view[start:stop], meta))
         return True
 
