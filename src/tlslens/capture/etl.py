@@ -132,7 +132,6 @@ from tlslens.capture.source import ChunkedInput
 from tlslens.limits import Limits
 
 BUFFER_HEADER_BYTES: Final = 0x48
-_BUFFER_HEADER: Final = struct.Struct("<IIIiqqQHHIIHH")
 BUFFER_FLAG_PROCESSOR_INDEX: Final = 0x20
 BUFFER_FLAG_COMPRESSED: Final = 0x40
 
@@ -344,23 +343,26 @@ def xpress_decompress(src: bytes, out_size: int) -> tuple[bytes, bool]:
     return bytes(out), True
 
 
-def _plausible_buffer(buf: memoryview, pos: int, max_block: int) -> bool:
-    """Whether a trace buffer header [GC-BUF] could start at `pos` (needs 0x48 bytes)."""
-    size, _saved, _cur, _ref, _ts, _seq, _ptr, _cpu, _logger, state, offset, flag, btype = (
-        _BUFFER_HEADER.unpack_from(buf, pos)
-    )
-    if not BUFFER_HEADER_BYTES < size <= max_block or state > 7 or flag > 0xFF or btype > 0x40:
+def _plausible_buffer(b: bytes, pos: i64, max_block: i64) -> bool:
+    """Whether a trace buffer header [GC-BUF] could start at b[pos] (needs 0x48 bytes)."""
+    size = _u32(b, pos)
+    state = _u32(b, pos + 0x2C)
+    offset = _u32(b, pos + 0x30)
+    flag = _u16(b, pos + 0x34)
+    if not BUFFER_HEADER_BYTES < size <= max_block or state > 7 or flag > 0xFF:
+        return False
+    if _u16(b, pos + 0x36) > 0x40:  # BufferType
         return False
     if flag & BUFFER_FLAG_COMPRESSED:
-        return bool(BUFFER_HEADER_BYTES <= offset <= max_block)
-    return bool(BUFFER_HEADER_BYTES <= offset <= size or offset == 0)
+        return BUFFER_HEADER_BYTES <= offset <= max_block
+    return BUFFER_HEADER_BYTES <= offset <= size or offset == 0
 
 
 def is_etl(head: bytes) -> bool:
     """An ETL file: a trace buffer header, then the trace header event (HookId 0) [GC-BUF]."""
     if len(head) < BUFFER_HEADER_BYTES + 8:
         return False
-    if not _plausible_buffer(memoryview(head), 0, 1 << 30):
+    if not _plausible_buffer(head, 0, 1 << 30):
         return False
     marker = BUFFER_HEADER_BYTES
     htype, flags = head[marker + 2], head[marker + 3]
@@ -914,14 +916,18 @@ class EtlReader(ReaderBase):
                                 "bytes); the packets before it were read",
                             )
                         break
-                if not _plausible_buffer(buf, pos, max_block):
+                data = source.data  # the bytes `buf` views
+                if not _plausible_buffer(data, pos, max_block):
                     found = self._resync(pos, fixed_size, max_block)
                     if found < 0:
                         break
                     pos = found
                     continue
-                (size, _saved, _cur, _ref, _ts, _seq, _ptr, context, _logger, _state, offset,
-                 flag, _btype) = _BUFFER_HEADER.unpack_from(buf, pos)  # fmt: skip
+                # BufferSize, ClientContext, Offset, BufferFlag [GC-BUF].
+                size = _u32(data, pos)
+                context = _u16(data, pos + 0x28)
+                offset = _u32(data, pos + 0x30)
+                flag = _u16(data, pos + 0x34)
                 buffers += 1
                 if buffers == 1:
                     fixed_size = size
@@ -1077,7 +1083,7 @@ class EtlReader(ReaderBase):
             while self._window(target, BUFFER_HEADER_BYTES):
                 if len(source.buf) < BUFFER_HEADER_BYTES:
                     return -1
-                if _plausible_buffer(source.buf, 0, max_block):
+                if _plausible_buffer(source.data, 0, max_block):
                     self._problem(source.base, "reading resumes at this trace buffer")
                     return 0
                 target = fixed_size
@@ -1088,7 +1094,7 @@ class EtlReader(ReaderBase):
         while scanned < _RESYNC_WINDOW:
             if not self._window(target, BUFFER_HEADER_BYTES + 65536):
                 return -1
-            buf = source.buf
+            buf = source.data
             limit = len(buf) - BUFFER_HEADER_BYTES
             if limit < 0:
                 return -1
