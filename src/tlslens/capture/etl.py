@@ -108,7 +108,7 @@ one on another processor, by the merge); `dedupe=False` yields every appearance,
 `pktmon etl2pcap` does.
 
 This module may import only `tlslens.capture` and `tlslens.limits` (and librt's field
-readers).
+readers and vec).
 """
 
 from __future__ import annotations
@@ -120,9 +120,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Final, final
 
-# librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`);
+# librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`), and
+# whose vec holds machine integers unboxed (`_repeats`);
 # mypy_extensions: its machine integer (an int when this module runs as Python).
 from librt.strings import read_i16_be, read_i16_le, read_i32_le, read_i64_le
+from librt.vecs import vec
 from mypy_extensions import i64
 
 from tlslens.capture.frame import CaptureError, CaptureProblem
@@ -751,9 +753,11 @@ class EtlReader(ReaderBase):
         self._held: bytes | None = None
         #: Whether a packet with a pktmon identity was read (`_released` drops duplicates).
         self._keyed = False
-        #: The last pktmon identities, and the processor each was logged on (`_repeats`).
-        self._recent_keys = [-1] * _RECENT_SLOTS
-        self._recent_cpus = [-1] * _RECENT_SLOTS
+        #: The last pktmon identities, and the processor each was logged on (`_repeats`):
+        #: librt's vec of machine integers, read and set without a boxed int (a list of
+        #: ints had cost 275 instructions a lookup, a vec costs 43).
+        self._recent_keys = vec[i64]([-1] * _RECENT_SLOTS)
+        self._recent_cpus = vec[i64]([-1] * _RECENT_SLOTS)
         self._check_start()
 
     def _check_start(self) -> None:
@@ -1536,7 +1540,7 @@ class EtlReader(ReaderBase):
                               len(frame), meta, -1, -1))  # fmt: skip
         return len(frame)
 
-    def _repeats(self, key: int, cpu: int) -> bool:
+    def _repeats(self, key: i64, cpu: i64) -> bool:
         """Whether the pktmon packet `key` was logged lately on processor `cpu`: then this
         appearance is later in time too (a processor's events are in time order), and the
         merge would drop it (`_released`); `_walk` drops it before it takes a place there.
