@@ -753,7 +753,7 @@ def test_the_merge_keeps_time_then_file_order(older: list[int], newer: list[int]
 
 def _waiting(ts: int) -> _Waiting:
     """A packet of no bytes waiting for the merge at time `ts`."""
-    return _Waiting(ts, 1, b"", memoryview(b""), 0, 0, {}, -1, -1)
+    return _Waiting(ts, 1, b"", memoryview(b""), 0, 0, {}, -1, -1, False)
 
 
 def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:
@@ -766,6 +766,33 @@ def test_pktmon_truncated_packets_advise_pkt_size_0(tmp_path: Path) -> None:
     assert capture.truncated_frames == len(long)
     assert [m["orig_len"] for _ts, _lt, _d, m in frames if m and "orig_len" in m] == long
     assert len(problems) == 1 and "pktmon start --capture --pkt-size 0" in problems[0]
+
+
+def test_pktmon_truncated_packets_are_counted_once(tmp_path: Path) -> None:
+    """A packet logged at two components, cut short at both, is one truncated frame: the
+    appearance dropped as a duplicate is not counted, whether it was on the same processor
+    (dropped as read) or another (dropped by the merge); every appearance is one when
+    duplicates are kept."""
+    packets = source_packets()[:10]
+    writer = EtlWriter()
+    for k, (ts, data) in enumerate(packets):
+        for appearance in (1, 2):
+            cpu = k % 2 if appearance == 1 or k < 5 else (k + 1) % 2
+            writer.pktmon(data[:128], ts + appearance, group=k, original=len(data),
+                          appearance=appearance, component=appearance, cpu=cpu)  # fmt: skip
+    path = write(tmp_path, writer)
+    long = [len(data) for _ts, data in packets if len(data) > 128]
+    assert len(long) > 1
+    frames, _, capture = read(path)
+    assert len(frames) == len(packets)
+    assert capture.truncated_frames == len(long)
+    assert capture.reader.duplicates == len(packets)
+    frames, _, capture = read(path, dedupe=False)
+    assert (
+        capture.truncated_frames
+        == 2 * len(long)
+        == sum(1 for _ts, _lt, _d, m in frames if m and "orig_len" in m)
+    )
 
 
 def test_pktmon_link_type_from_the_bytes_and_drops(tmp_path: Path) -> None:

@@ -563,7 +563,8 @@ class _Waiting:
     hold it (`chunk`: a chunk of the file, a decompressed buffer, or a packet put together),
     a view of them, its start and stop in them, meta (`_OTHER` for a packet the sink does
     not want), its pktmon identity (PktGroupId and PktNumber) when duplicates are to be
-    dropped, else -1, and what the sink noted of it (`FrameSink.wants`). They are kept in
+    dropped, else -1, what the sink noted of it (`FrameSink.wants`), and whether the trace
+    cut it short (counted when given, for pktmon: not once per appearance). They are kept in
     time order, and packets of the same time in file order, by `_merged` (and a stable sort
     on the time alone, `_TIME`, for the rare buffer not in order itself).
 
@@ -572,10 +573,12 @@ class _Waiting:
     split worker of bulk.etl about 110 M instructions to build, compare and take apart).
     """
 
-    __slots__ = ("chunk", "key", "linktype", "meta", "note", "start", "stop", "ts", "view")
+    __slots__ = ("chunk", "cut", "key", "linktype", "meta", "note", "start", "stop", "ts",
+                 "view")  # fmt: skip
 
     def __init__(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
-                 stop: i64, meta: dict[str, Any], key: i64, note: i64) -> None:  # fmt: skip
+                 stop: i64, meta: dict[str, Any], key: i64, note: i64,
+                 cut: bool) -> None:  # fmt: skip
         self.ts = ts
         self.linktype = linktype
         self.chunk = chunk
@@ -585,6 +588,7 @@ class _Waiting:
         self.meta = meta
         self.key = key
         self.note = note
+        self.cut = cut
 
 
 _TIME: Final = operator.attrgetter("ts")
@@ -887,6 +891,8 @@ class EtlReader(ReaderBase):
                         if len(seen) >= _MAX_SEEN:
                             older = seen
                             seen = set()
+                        if entry.cut:
+                            self._truncated += 1
                     kept.append(entry)
                 entries = kept
             if not entries:
@@ -1228,25 +1234,19 @@ class EtlReader(ReaderBase):
                         p += (size + 7) & ~7
                         continue
                     # PktGroupId, PktNumber, AppearanceCount, DirTag, PacketType, ComponentId,
-                    # EdgeId, FilterId, DropReason, DropLocation, OriginalSize, LoggedSize.
-                    group_low = _u32(b, q)
-                    group_high = _u32(b, q + 4)
-                    number = _u16(b, q + 8)
-                    dirtag = _u16(b, q + 12)
-                    ptype = _u16(b, q + 14)
-                    component = _u16(b, q + 16)
-                    reason = _u32(b, q + 22)
-                    location = _u32(b, q + 26)
-                    original = _u16(b, q + 30)
-                    logged = _u16(b, q + 32)
+                    # EdgeId, FilterId, DropReason, DropLocation, OriginalSize, LoggedSize;
+                    # those that describe the packet are read once it is known not to be a
+                    # duplicate (below).
+                    f = q
+                    original = _u16(b, f + 30)
+                    logged = _u16(b, f + 32)
                     q += 34
                     if q + logged > stop:
                         self._count("layout")
                         p += (size + 7) & ~7
                         continue
-                    linktype = _pktmon_linktype(b, q, logged, ptype, original)
-                    if logged < original:
-                        self._truncated += 1
+                    cut = logged < original
+                    if cut:
                         self._truncated_pktmon += 1
                         if self._truncated_pktmon == 1:
                             self._problem(
@@ -1264,34 +1264,41 @@ class EtlReader(ReaderBase):
                         # (an int hashes to itself): with PktNumber there, nearly always 1,
                         # every key had fallen in the same few slots, and a lookup cost 460
                         # instructions.
-                        key = number << 46 | (group_high & 0x3FFF) << 32 | group_low
+                        key = _u16(b, f + 8) << 46 | (_u32(b, f + 4) & 0x3FFF) << 32 | _u32(b, f)
                         self._keyed = True
                         if self._repeats(key, cpu):
                             self.duplicates += 1
                             p += (size + 7) & ~7
                             continue
+                    elif cut:
+                        # Every appearance is a frame. (With duplicates dropped, a truncated
+                        # packet is counted once given, by `_released`.)
+                        self._truncated += 1
+                    linktype = _pktmon_linktype(b, q, logged, _u16(b, f + 14), original)
                     ts = clock.ns(raw_ts)
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
-                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key, -1))
+                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key, -1,
+                                              cut))  # fmt: skip
                     else:
+                        component = _u16(b, f + 16)
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
                         meta = metas.of(component, _u32(b, p + 12), _u32(b, p + 8),
-                                        _pktmon_direction(dirtag))  # fmt: skip
-                        if logged < original:
+                                        _pktmon_direction(_u16(b, f + 12)))  # fmt: skip
+                        if cut:
                             meta = dict(meta)
                             meta["orig_len"] = original
                         if eid == PKTMON_DROP:
                             meta = dict(meta)
                             meta["comments"] = [
-                                f"pktmon: dropped by component {component} (reason {reason}, "
-                                f"location 0x{location:08x})"
+                                f"pktmon: dropped by component {component} (reason "
+                                f"{_u32(b, f + 22)}, location 0x{_u32(b, f + 26):08x})"
                             ]
                         if not holds:
                             holds = True
                             added += self._hold(b)
                         batch.append(_Waiting(ts, linktype, b, view, q, q + logged, meta, key,
-                                              note))  # fmt: skip
+                                              note, cut))  # fmt: skip
                 elif provider == _NDIS:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
@@ -1327,7 +1334,7 @@ class EtlReader(ReaderBase):
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
                             batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, -1,
-                                                  -1))  # fmt: skip
+                                                  -1, False))  # fmt: skip
                             p += (size + 7) & ~7
                             continue
                         meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
@@ -1339,7 +1346,7 @@ class EtlReader(ReaderBase):
                             holds = True
                             added += self._hold(b)
                         batch.append(_Waiting(ts, linktype, b, view, q, q + length, meta, -1,
-                                              note))  # fmt: skip
+                                              note, False))  # fmt: skip
                     else:
                         added += self._ndis(b, q, stop, cpu, _u32(b, p + 8), _u32(b, p + 12),
                                             raw_ts, keyword, batch)  # fmt: skip
@@ -1537,7 +1544,7 @@ class EtlReader(ReaderBase):
                 self._truncated += 1
                 self._truncated_snap += 1
         batch.append(_Waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0,
-                              len(frame), meta, -1, -1))  # fmt: skip
+                              len(frame), meta, -1, -1, False))  # fmt: skip
         return len(frame)
 
     def _repeats(self, key: i64, cpu: i64) -> bool:
