@@ -28,7 +28,14 @@ from hypothesis import strategies as st
 
 from tlslens.analysis.pipeline import analyze
 from tlslens.capture import CaptureError, open_capture
-from tlslens.capture.etl import XpressError, _in_order, _merged, _Waiting, xpress_decompress
+from tlslens.capture.etl import (
+    XpressError,
+    _Identities,
+    _in_order,
+    _merged,
+    _Waiting,
+    xpress_decompress,
+)
 
 PKTMON_ETL = CORPUS / "etl" / "demikernel_PktMon.etl"
 PKTMON_PCAPNG = CORPUS / "etl" / "demikernel_PktMon.cap.pcapng"
@@ -689,6 +696,37 @@ def test_pktmon_dedupe_forgets_the_oldest_identities(tmp_path: Path) -> None:
     times = [ts for _n, ts, _lt, _data, _m in reader]
     assert len(times) == count + 2 and reader.duplicates == 2  # type: ignore[union-attr]
     assert times[-3:] == [ts0 + (count - 1) * 1000, ts0 + count * 1000, ts0 + (count + 1) * 1000]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**62 - 1),
+                          st.integers(0, 6).map(lambda k: k << 40)), max_size=300),
+       st.integers(1, 20))  # fmt: skip
+def test_identities_are_a_set_that_forgets_a_generation_at_a_time(
+    keys: list[int], generation: int
+) -> None:
+    """`_Identities.add` answers as two Python sets would: an identity is new unless it is
+    among those added lately or in the generation before; a generation is `generation`
+    identities. Keys alike in their low bits (multiples of 2**40) are told apart."""
+    identities = _Identities(generation)
+    seen: set[int] = set()
+    older: set[int] = set()
+    for key in keys:
+        new = key not in seen and key not in older
+        assert identities.add(key) == new, key
+        if new:
+            seen.add(key)
+            if len(seen) >= generation:
+                older, seen = seen, set()
+
+
+def test_identities_take_keys_that_share_their_low_bits() -> None:
+    """65,536 identities that differ only above their low 20 bits (a group id counting up
+    in steps of 2**20, say) are each remembered, and found again."""
+    identities = _Identities(65_536)
+    keys = [k << 20 for k in range(65_535)]
+    assert all(identities.add(key) for key in keys)
+    assert not any(identities.add(key) for key in keys)
 
 
 def test_pktmon_duplicates_take_no_place_in_the_reorder_window(tmp_path: Path) -> None:

@@ -651,6 +651,79 @@ def _pktmon_direction(dirtag: i64) -> i64:
     return _OUTBOUND if dirtag == 4 else _NO_DIRECTION
 
 
+class _Identities:
+    """The pktmon identities given lately (`_released`), to drop a packet's later
+    appearances: a set of non-negative machine integers that forgets them a generation at
+    a time. An identity is looked for among those added lately (`seen`) and those added
+    before them (`older`); once `seen` holds `generation`, it becomes `older` and the ones
+    before are forgotten. So each is remembered for at least `generation` identities added
+    after it, and at most twice that are held.
+
+    Hash tables of our own, in librt vecs (open addressing, probed in CPython's sequence,
+    each at most half full), for the cost: Python sets of boxed ints took about 750
+    instructions a packet (boxing the identity, two lookups, an insertion), a third of a
+    pktmon packet's reading. (Forgetting identities one by one, rather than a generation at
+    a time, had left a set's table full of deleted slots, which every lookup stepped over;
+    a dict in insertion order, its oldest deleted through `next(iter(...))`, had been
+    quadratic.)
+    """
+
+    __slots__ = ("count", "generation", "mask", "older", "seen")
+
+    def __init__(self, generation: i64) -> None:
+        self.generation = generation
+        size: i64 = 8
+        while size < 2 * generation:
+            size *= 2
+        self.mask = size - 1
+        self.seen = vec[i64]([-1] * size)
+        self.older = vec[i64]([-1] * size)
+        self.count: i64 = 0
+
+    def add(self, key: i64) -> bool:
+        """Remember `key` (0 or more); False if it was remembered already."""
+        seen = self.seen
+        mask = self.mask
+        # CPython's probe sequence (Objects/dictobject.c): every slot is reached, and keys
+        # alike in their low bits part after a few steps.
+        slot = key & mask
+        perturb = key
+        while True:
+            held = seen[slot]
+            if held == key:
+                return False
+            if held < 0:
+                break
+            perturb >>= 5
+            slot = (slot * 5 + perturb + 1) & mask
+        if self._holds(self.older, key):
+            return False
+        seen[slot] = key
+        self.count += 1
+        if self.count >= self.generation:
+            # The oldest generation is forgotten; its table is emptied for the next one.
+            older = self.older
+            for k in range(len(older)):
+                older[k] = -1
+            self.older = seen
+            self.seen = older
+            self.count = 0
+        return True
+
+    def _holds(self, table: vec[i64], key: i64) -> bool:
+        mask = self.mask
+        slot = key & mask
+        perturb = key
+        while True:
+            held = table[slot]
+            if held == key:
+                return True
+            if held < 0:
+                return False
+            perturb >>= 5
+            slot = (slot * 5 + perturb + 1) & mask
+
+
 class _MetaSlot:
     """A meta last made (`_Metas`), and what it was made of."""
 
@@ -860,37 +933,22 @@ class EtlReader(ReaderBase):
         pending_bytes = 0
         batch: list[_Waiting] = []
         ready: list[_Waiting] = []
-        # pktmon duplicates are dropped on release. An identity is looked for among those
-        # given lately (`seen`) and those given before them (`older`); once `seen` holds
-        # _MAX_SEEN, it becomes `older` and the ones before are forgotten: each is remembered
-        # for at least _MAX_SEEN packets given after it, and at most twice that are held.
-        # (Forgetting the oldest one as each new one came left a set's table full of deleted
-        # slots, which every lookup stepped over: half of what a pktmon packet cost to
-        # release. A dict in insertion order, its oldest deleted through `next(iter(...))`,
-        # had been quadratic.)
+        # pktmon duplicates are dropped on release (`_Identities`).
+        identities = _Identities(_MAX_SEEN)
         given = 0
         late = 0
         last = -_LATEST_NS
-        # Typed as objects: compiled, a typed key is unboxed and boxed again at each use.
-        seen: set[object] = set()
-        older: set[object] = set()
 
         def release(entries: list[_Waiting]) -> list[_Waiting]:
             """The packets to give, in release order: pktmon duplicates dropped."""
-            nonlocal given, late, last, seen, older
+            nonlocal given, late, last
             if self._keyed:
                 kept: list[_Waiting] = []
                 for entry in entries:
                     if entry.key >= 0:
-                        # Boxed once: the sets hold objects.
-                        key: object = entry.key
-                        if key in seen or key in older:
+                        if not identities.add(entry.key):
                             self.duplicates += 1
                             continue
-                        seen.add(key)
-                        if len(seen) >= _MAX_SEEN:
-                            older = seen
-                            seen = set()
                         if entry.cut:
                             self._truncated += 1
                     kept.append(entry)
