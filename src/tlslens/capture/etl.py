@@ -1270,9 +1270,6 @@ class EtlReader(ReaderBase):
                 else:
                     provider = _OTHER_PROVIDER
                 eid = _u16(b, p + 40)
-                # Keyword without its top bit, which no test below reads: the rest fits
-                # a machine integer.
-                keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
                 events += 1
                 q = p + EVENT_HEADER_BYTES
                 stop = p + size
@@ -1365,6 +1362,9 @@ class EtlReader(ReaderBase):
                         p += (size + 7) & ~7
                         continue
                     packets += 1
+                    # Keyword (0x30) without its top bit, which no test below reads: the
+                    # rest fits a machine integer.
+                    keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
                     if (
                         keyword & _NDIS_SIMPLE == _NDIS_WHOLE_PACKET
                         and not partial
