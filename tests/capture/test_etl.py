@@ -425,6 +425,22 @@ def test_processors_out_of_order_are_merged_by_time(tmp_path: Path) -> None:
     assert [(ts, data) for ts, _lt, data, _m in frames] == packets
 
 
+def test_many_windows_of_packets_read_back_whole(tmp_path: Path) -> None:
+    """More packets than the time-order merge holds, several times over, on two processors
+    whose buffers overlap: every packet comes back in time order with its own bytes and
+    process, after the merge has given and refilled its waiting packets many times."""
+    source = source_packets()
+    count = 5 * 8192
+    packets = [(source[0][0] + k * 1000, source[k % len(source)][1]) for k in range(count)]
+    writer = EtlWriter(buffer_size=0x10000)
+    for k, (ts, data) in enumerate(packets):
+        writer.ndis(data, ts, pid=1000 + k % 7, tid=1, send=True, cpu=(k // 50) % 2)
+    frames, problems, _ = read(write(tmp_path, writer))
+    assert problems == []
+    assert [(ts, data) for ts, _lt, data, _m in frames] == packets
+    assert [m and m["pid"] for _ts, _lt, _d, m in frames] == [1000 + k % 7 for k in range(count)]
+
+
 def test_32_bit_trace_and_system_time_clock(tmp_path: Path) -> None:
     packets = source_packets()[:20]
     for options in ({"pointer_size": 4}, {"clock": 2}, {"frequency": 3_579_545}):

@@ -835,6 +835,8 @@ class EtlReader(ReaderBase):
         #: ints had cost 275 instructions a lookup, a vec costs 43).
         self._recent_keys = vec[i64]([-1] * _RECENT_SLOTS)
         self._recent_cpus = vec[i64]([-1] * _RECENT_SLOTS)
+        #: The objects of packets given, to be filled again (`_waiting`, `_give_back`).
+        self._spare: list[_Waiting] = []
         self._check_start()
 
     def _check_start(self) -> None:
@@ -886,7 +888,7 @@ class EtlReader(ReaderBase):
                         entry.view[entry.start : entry.stop],
                         meta,
                     )
-                entries.clear()  # their chunks are not kept while the next ones wait
+                self._give_back(entries)
         finally:
             self.frames_read = number
 
@@ -906,7 +908,7 @@ class EtlReader(ReaderBase):
                     elif sink.frame(number, entry.ts, entry.linktype, entry.chunk, entry.view,
                                     entry.start, entry.stop, meta, entry.note):  # fmt: skip
                         yield None
-                entries.clear()  # their chunks are not kept while the next ones wait
+                self._give_back(entries)
         finally:
             self.frames_read = number
 
@@ -1333,8 +1335,8 @@ class EtlReader(ReaderBase):
                     ts = clock.ns(raw_ts)
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
-                        batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key, -1,
-                                              cut))  # fmt: skip
+                        batch.append(self._waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER,
+                                                   key, -1, cut))  # fmt: skip
                     else:
                         component = _u16(b, f + 16)
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
@@ -1352,8 +1354,8 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append(_Waiting(ts, linktype, b, view, q, q + logged, meta, key,
-                                              note, cut))  # fmt: skip
+                        batch.append(self._waiting(ts, linktype, b, view, q, q + logged, meta,
+                                                   key, note, cut))  # fmt: skip
                 elif provider == _NDIS:
                     if eid != NDIS_PACKET_FRAGMENT:
                         if eid == NDIS_VMSWITCH_FRAGMENT:
@@ -1391,8 +1393,8 @@ class EtlReader(ReaderBase):
                         if note == UNWANTED:
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
-                            batch.append(_Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, -1,
-                                                  -1, False))  # fmt: skip
+                            batch.append(self._waiting(ts, linktype, b"", _NO_VIEW, 0, 0,
+                                                       _OTHER, -1, -1, False))  # fmt: skip
                             p += (size + 7) & ~7
                             continue
                         meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
@@ -1403,8 +1405,8 @@ class EtlReader(ReaderBase):
                         if not holds:
                             holds = True
                             added += self._hold(b)
-                        batch.append(_Waiting(ts, linktype, b, view, q, q + length, meta, -1,
-                                              note, False))  # fmt: skip
+                        batch.append(self._waiting(ts, linktype, b, view, q, q + length, meta,
+                                                   -1, note, False))  # fmt: skip
                     else:
                         added += self._ndis(b, q, stop, cpu, _u32(b, p + 8), _u32(b, p + 12),
                                             raw_ts, keyword, batch)  # fmt: skip
@@ -1604,6 +1606,42 @@ class EtlReader(ReaderBase):
         batch.append(_Waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0,
                               len(frame), meta, -1, -1, False))  # fmt: skip
         return len(frame)
+
+    def _waiting(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
+                 stop: i64, meta: dict[str, Any], key: i64, note: i64,
+                 cut: bool) -> _Waiting:  # fmt: skip
+        """A packet to wait for the merge: the object of a packet given before, filled again
+        (making a new one and freeing it once given had cost about 400 instructions a
+        packet, filling one again costs about 100), or a new one."""
+        spare = self._spare
+        if not spare:
+            return _Waiting(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
+        waiting = spare.pop()
+        waiting.ts = ts
+        waiting.linktype = linktype
+        waiting.chunk = chunk
+        waiting.view = view
+        waiting.start = start
+        waiting.stop = stop
+        waiting.meta = meta
+        waiting.key = key
+        waiting.note = note
+        waiting.cut = cut
+        return waiting
+
+    def _give_back(self, entries: list[_Waiting]) -> None:
+        """Keep the objects of the packets just given for `_waiting` (as many as the merge
+        holds at most), and empty `entries`: their chunks are not kept while the next
+        packets wait."""
+        spare = self._spare
+        if len(spare) < 3 * _WINDOW:
+            for entry in entries:
+                if entry.meta is not _OTHER:
+                    entry.chunk = b""
+                    entry.view = _NO_VIEW
+                    entry.meta = _OTHER
+            spare += entries
+        entries.clear()
 
     def _repeats(self, key: i64, cpu: i64) -> bool:
         """Whether the pktmon packet `key` was logged lately on processor `cpu`: then this
