@@ -682,27 +682,18 @@ class _Identities:
 
     def add(self, key: i64) -> bool:
         """Remember `key` (0 or more); False if it was remembered already."""
-        seen = self.seen
         mask = self.mask
-        # CPython's probe sequence (Objects/dictobject.c): every slot is reached, and keys
-        # alike in their low bits part after a few steps.
-        slot = key & mask
-        perturb = key
-        while True:
-            held = seen[slot]
-            if held == key:
-                return False
-            if held < 0:
-                break
-            perturb >>= 5
-            slot = (slot * 5 + perturb + 1) & mask
-        if self._holds(self.older, key):
+        seen = self.seen
+        slot = _slot_of(seen, mask, key)
+        if seen[slot] == key:
+            return False
+        older = self.older
+        if older[_slot_of(older, mask, key)] == key:
             return False
         seen[slot] = key
         self.count += 1
         if self.count >= self.generation:
             # The oldest generation is forgotten; its table is emptied for the next one.
-            older = self.older
             for k in range(len(older)):
                 older[k] = -1
             self.older = seen
@@ -710,18 +701,19 @@ class _Identities:
             self.count = 0
         return True
 
-    def _holds(self, table: vec[i64], key: i64) -> bool:
-        mask = self.mask
-        slot = key & mask
-        perturb = key
-        while True:
-            held = table[slot]
-            if held == key:
-                return True
-            if held < 0:
-                return False
-            perturb >>= 5
-            slot = (slot * 5 + perturb + 1) & mask
+
+def _slot_of(table: vec[i64], mask: i64, key: i64) -> i64:
+    """The slot of `table` (of mask + 1 slots, some empty: -1) that holds `key`, or the
+    empty one where it would go. The probe sequence is CPython's (Objects/dictobject.c):
+    every slot is reached, and keys alike in their low bits part after a few steps."""
+    slot = key & mask
+    perturb = key
+    while True:
+        held = table[slot]
+        if held == key or held < 0:
+            return slot
+        perturb >>= 5
+        slot = (slot * 5 + perturb + 1) & mask
 
 
 class _MetaSlot:
