@@ -571,6 +571,7 @@ class _Waiting:
     A compiled class, not a tuple: its numbers are held as machine integers, read by the
     merge without a conversion and set without a boxed int each (a tuple of them had cost a
     split worker of bulk.etl about 110 M instructions to build, compare and take apart).
+    Once its packet is given, the object is filled again for another (`EtlReader._waiting`).
     """
 
     __slots__ = ("chunk", "cut", "key", "linktype", "meta", "note", "start", "stop", "ts",
