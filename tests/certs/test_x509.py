@@ -66,7 +66,9 @@ def test_every_certificate_of_the_fixtures_and_the_corpus_reads_as_cryptography_
             continue  # unreadable to cryptography: see the tests of damaged ones below
         agree(data)
         compared += 1
-    assert compared >= 15
+    # The fixtures hold 9 certificates that cryptography reads; the corpus, when present
+    # beside the project, adds more.
+    assert compared >= (15 if CORPUS.is_dir() else 9)
 
 
 def test_the_attribute_names_are_cryptographys_and_openssls() -> None:
