@@ -580,6 +580,12 @@ class _Waiting:
     def __init__(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
                  stop: i64, meta: dict[str, Any], key: i64, note: i64,
                  cut: bool) -> None:  # fmt: skip
+        self.fill(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
+
+    def fill(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
+             stop: i64, meta: dict[str, Any], key: i64, note: i64,
+             cut: bool) -> None:  # fmt: skip
+        """Hold this packet (a new one, or another after the last was given)."""
         self.ts = ts
         self.linktype = linktype
         self.chunk = chunk
@@ -1310,10 +1316,10 @@ class EtlReader(ReaderBase):
                         # (PktGroupId, PktNumber) as one number below 2**62, which a compiled
                         # int holds unboxed: PktNumber above the group id's low 46 bits (ids
                         # a window apart differ by far less than 2**46). The group id, which
-                        # counts up, goes in the low bits, which a set's table is indexed by
-                        # (an int hashes to itself): with PktNumber there, nearly always 1,
-                        # every key had fallen in the same few slots, and a lookup cost 460
-                        # instructions.
+                        # counts up, goes in the low bits, which the tables of `_repeats` and
+                        # `_Identities` are indexed by: with PktNumber there, nearly always 1,
+                        # every key had fallen in the same few slots of a set's table, and a
+                        # lookup had cost 460 instructions.
                         key = _u16(b, f + 8) << 46 | (_u32(b, f + 4) & 0x3FFF) << 32 | _u32(b, f)
                         self._keyed = True
                         if self._repeats(key, cpu):
@@ -1596,8 +1602,8 @@ class EtlReader(ReaderBase):
                 meta["orig_len"] = wire
                 self._truncated += 1
                 self._truncated_snap += 1
-        batch.append(_Waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame), 0,
-                              len(frame), meta, -1, -1, False))  # fmt: skip
+        batch.append(self._waiting(self._clock.ns(raw_ts), linktype, frame, memoryview(frame),
+                                   0, len(frame), meta, -1, -1, False))  # fmt: skip
         return len(frame)
 
     def _waiting(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
@@ -1610,16 +1616,7 @@ class EtlReader(ReaderBase):
         if not spare:
             return _Waiting(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
         waiting = spare.pop()
-        waiting.ts = ts
-        waiting.linktype = linktype
-        waiting.chunk = chunk
-        waiting.view = view
-        waiting.start = start
-        waiting.stop = stop
-        waiting.meta = meta
-        waiting.key = key
-        waiting.note = note
-        waiting.cut = cut
+        waiting.fill(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
         return waiting
 
     def _give_back(self, entries: list[_Waiting]) -> None:
