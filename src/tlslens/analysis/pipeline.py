@@ -440,7 +440,9 @@ class _FrameLoop(FrameSink):
         if not leave_out:
             return -1
         share = packet.share_of_frame(linktype, chunk, start, stop, leave_out, self.by_hosts)
-        return share if share < 0 or share == self.share_index else UNWANTED
+        if share < 0 or share == self.share_index:
+            return share
+        return UNWANTED  # (not a conditional expression: compiled, that boxed `share`)
 
     def other(self, number: int, ts_ns: int) -> None:
         """Another share's frame, which `wants` declined: what `frame` does with one."""
