@@ -18,6 +18,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tlslens.capture import allocator
 from tlslens.capture.frame import CaptureError, CaptureProblem, Frame
 from tlslens.capture.pcap import PcapReader, is_pcap
 from tlslens.capture.pcapng import PcapngReader, is_pcapng
@@ -152,6 +153,7 @@ def open_capture(path: str, limits: Limits | None = None, *, dedupe: bool = True
     """
     limits = limits or Limits()
     source, compressed = open_input(path)
+    allocator.for_file(path)
     head = source.buf[:16].tobytes()
     reader: PcapReader | PcapngReader | NetmonReader | EtlReader | None
     if is_pcap(head):

@@ -1,0 +1,106 @@
+"""capture.allocator: glibc's thresholds set once for a large capture, nothing elsewhere.
+
+Its effect (page faults, system time) is measured in bench/ (the module's docstring), not
+here."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlslens.capture import allocator, open_capture
+
+
+class FakeLibc:
+    """Stands for ctypes.CDLL(None): records the mallopt calls."""
+
+    def __init__(self, answer: int = 1) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.answer = answer
+        libc = self
+
+        class Mallopt:
+            argtypes: Any = None
+            restype: Any = None
+
+            def __call__(self, param: int, value: int) -> int:
+                libc.calls.append((param, value))
+                return libc.answer
+
+        self.mallopt = Mallopt()
+
+
+@pytest.fixture
+def libc(monkeypatch: pytest.MonkeyPatch) -> FakeLibc:
+    fake = FakeLibc()
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.setattr(os, "confstr", lambda name: "glibc 2.36", raising=False)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: fake)
+    return fake
+
+
+def test_sets_both_thresholds_once(libc: FakeLibc) -> None:
+    assert allocator.keep_chunk_memory()
+    assert libc.calls == [(-3, 4 << 20), (-1, 64 << 20)]
+    assert allocator.keep_chunk_memory()
+    assert len(libc.calls) == 2  # once per process
+
+
+def test_a_refusal_is_reported_and_tried_again(libc: FakeLibc) -> None:
+    libc.answer = 0
+    assert not allocator.keep_chunk_memory()
+    libc.answer = 1
+    assert allocator.keep_chunk_memory()
+
+
+@pytest.mark.parametrize("answer", [ValueError("unrecognized configuration name"), None, ""])
+def test_nothing_is_done_without_glibc(
+    libc: FakeLibc, monkeypatch: pytest.MonkeyPatch, answer: Exception | str | None
+) -> None:
+    def confstr(name: str) -> str | None:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(os, "confstr", confstr)
+    assert not allocator.keep_chunk_memory()
+    assert libc.calls == []
+
+
+def test_only_a_large_file_sets_them(libc: FakeLibc, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 1000)
+    allocator.for_file(str(small))
+    allocator.for_file(str(tmp_path / "missing"))
+    allocator.for_file("-")
+    assert libc.calls == []
+    large = tmp_path / "large"
+    with large.open("wb") as file:
+        file.truncate(allocator.LARGE_FILE)  # sparse: no disk written
+    allocator.for_file(str(large))
+    assert len(libc.calls) == 2
+
+
+def test_opening_a_large_capture_sets_them(libc: FakeLibc, tmp_path: Path) -> None:
+    fixture = Path(__file__).parents[1] / "fixtures" / "captures" / "basic.pcap"
+    path = tmp_path / "padded.pcap"
+    path.write_bytes(fixture.read_bytes())
+    list(open_capture(str(path)))
+    assert libc.calls == []
+    with path.open("r+b") as file:
+        file.truncate(allocator.LARGE_FILE)  # the same capture, then zeros to 32 MB
+    list(open_capture(str(path)))
+    assert len(libc.calls) == 2
+
+
+@pytest.mark.skipif(
+    not (getattr(os, "confstr", None) and (os.confstr("CS_GNU_LIBC_VERSION") or "")),
+    reason="not glibc",
+)
+def test_glibc_takes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(allocator, "_done", False)
+    assert allocator.keep_chunk_memory()
