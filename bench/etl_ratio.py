@@ -10,7 +10,10 @@ copy's median time over the pcap's: the issue's "ETL within 1.5x of pcap" in one
 
 Each run is `tlslens analyze --format jsonl FILE` (also with `-j 1`, unless `--no-j1`),
 its output written to a temporary file; the time is the process's wall time, from its start
-to `wait4`. Prints a markdown table.
+to `wait4`. Prints a markdown table: the wall times, then ("cpu" rows) the processor time
+the run and its workers took (user and system, from `wait4`). The second moves less when
+other tenants of a shared machine are busy, and shows where a copy's time goes: reading a
+file twice the size costs system time in every worker.
 """
 
 from __future__ import annotations
@@ -27,17 +30,18 @@ from pathlib import Path
 from run import tlslens_command  # bench/run.py, beside this script
 
 
-def one_run(tlslens: str, capture: Path, extra: list[str], out: Path) -> float:
-    """Seconds for one `tlslens analyze --format jsonl` of `capture`."""
+def one_run(tlslens: str, capture: Path, extra: list[str], out: Path) -> tuple[float, float]:
+    """Wall seconds and processor seconds (user and system, with the workers it waited
+    for) of one `tlslens analyze --format jsonl` of `capture`."""
     with out.open("wb") as sink:
         start = time.perf_counter()
         proc = subprocess.Popen([tlslens, "analyze", "--format", "jsonl", *extra, str(capture)],
                                 stdout=sink, stderr=subprocess.DEVNULL)  # fmt: skip
-        _pid, status, _usage = os.wait4(proc.pid, 0)
+        _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"tlslens failed on {capture} (exit {os.waitstatus_to_exitcode(status)})")
-    return seconds
+    return seconds, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -58,15 +62,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.jsonl"
         for name, extra in modes:
-            times: dict[Path, list[float]] = {path: [] for path in files}
+            runs: dict[Path, list[tuple[float, float]]] = {path: [] for path in files}
             for _ in range(args.runs):
                 for path in files:
-                    times[path].append(one_run(tlslens, path, extra, out))
-            medians = [statistics.median(times[path]) for path in files]
-            cells = [f"{medians[0]:.3f} s"] + [
-                f"{m:.3f} s (**{m / medians[0]:.2f}x**)" for m in medians[1:]
-            ]
-            print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+                    runs[path].append(one_run(tlslens, path, extra, out))
+            for kind, which in (("", 0), (" cpu", 1)):
+                medians = [statistics.median(run[which] for run in runs[path]) for path in files]
+                cells = [f"{medians[0]:.3f} s"] + [
+                    f"{m:.3f} s (**{m / medians[0]:.2f}x**)" for m in medians[1:]
+                ]
+                print(f"| {name}{kind} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

@@ -149,11 +149,14 @@ def test_etl_copy_on_two_processors(provider: str, tmp_path: Path) -> None:
 
 
 def test_etl_ratio_runs_on_a_tiny_capture(tmp_path: Path) -> None:
-    """bench/etl_ratio.py times a pcap and its ETL copy and prints the copy's ratio."""
+    """bench/etl_ratio.py times a pcap and its ETL copy and prints the copy's ratios: wall
+    and processor time, split and `-j 1`."""
     etl = tmp_path / "basic.etl"
     _etl_copy(etl)
     proc = subprocess.run([sys.executable, str(BENCH / "etl_ratio.py"),
                            str(CAPTURES / "basic.pcap"), str(etl), "--runs", "1"],
                           capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
     rows = [line for line in proc.stdout.splitlines() if line.startswith(("| split", "| -j 1"))]
-    assert len(rows) == 2 and all(row.count("x**") == 1 for row in rows), proc.stdout
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names == ["split", "split cpu", "-j 1", "-j 1 cpu"], proc.stdout
+    assert all(row.count("x**") == 1 for row in rows), proc.stdout
