@@ -1,4 +1,4 @@
-"""capture.allocator: glibc's thresholds set once for a large capture, nothing elsewhere.
+"""capture.allocator: glibc's thresholds set once for a large ETL trace, nothing elsewhere.
 
 Its effect (page faults, system time) is measured in bench/ (the module's docstring), not
 here."""
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from capture.etl_writer import EtlWriter
+from conftest import CAPTURES
 
 from tlslens.capture import allocator, open_capture
 
@@ -85,16 +87,24 @@ def test_only_a_large_file_sets_them(libc: FakeLibc, tmp_path: Path) -> None:
     assert len(libc.calls) == 2
 
 
-def test_opening_a_large_capture_sets_them(libc: FakeLibc, tmp_path: Path) -> None:
-    fixture = Path(__file__).parents[1] / "fixtures" / "captures" / "basic.pcap"
-    path = tmp_path / "padded.pcap"
-    path.write_bytes(fixture.read_bytes())
+@pytest.mark.parametrize(("name", "sets"), [("basic.pcap", False), ("basic.etl", True)])
+def test_opening_a_large_etl_trace_sets_them(
+    libc: FakeLibc, tmp_path: Path, name: str, sets: bool
+) -> None:
+    path = tmp_path / name
+    if name.endswith(".etl"):
+        writer = EtlWriter()
+        for _number, ts, _linktype, data, _meta in open_capture(str(CAPTURES / "basic.pcap")):
+            writer.ndis(bytes(data), ts)
+        path.write_bytes(writer.to_bytes())
+    else:
+        path.write_bytes((CAPTURES / name).read_bytes())
     list(open_capture(str(path)))
-    assert libc.calls == []
+    assert libc.calls == []  # a small file
     with path.open("r+b") as file:
         file.truncate(allocator.LARGE_FILE)  # the same capture, then zeros to 32 MB
     list(open_capture(str(path)))
-    assert len(libc.calls) == 2
+    assert len(libc.calls) == (2 if sets else 0)
 
 
 @pytest.mark.skipif(

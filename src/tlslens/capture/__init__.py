@@ -140,6 +140,8 @@ def _windows_reader(
     from tlslens.capture.etl import EtlReader, is_etl
 
     if is_etl(source.buf[:0x50].tobytes()):
+        # Its packets keep their chunks while they wait for the time-order merge.
+        allocator.for_file(source.path)
         return EtlReader(source, limits, dedupe=dedupe)
     return None
 
@@ -153,7 +155,6 @@ def open_capture(path: str, limits: Limits | None = None, *, dedupe: bool = True
     """
     limits = limits or Limits()
     source, compressed = open_input(path)
-    allocator.for_file(path)
     head = source.buf[:16].tobytes()
     reader: PcapReader | PcapngReader | NetmonReader | EtlReader | None
     if is_pcap(head):

@@ -13,13 +13,14 @@ fault and a page the kernel zeroes. Measured (bench/, medians of nine runs):
 | bulk.etl | 29,200, 0.18 s | 19,300, 0.15 s |
 | bulk.pcap | 13,700, 0.12 s | 11,600, 0.13 s |
 
-So a process that reads a large capture sets, once, mallopt(3)'s M_MMAP_THRESHOLD (blocks of
+So a process that reads a large ETL trace sets, once, mallopt(3)'s M_MMAP_THRESHOLD (blocks of
 this size and more are mapped on their own, smaller ones come from the heap) and
 M_TRIM_THRESHOLD (free memory at the top of the heap kept before any is given back); setting
 them turns the dynamic ones off. Peak memory stays about the same, since the heap holds what
 the chunks alive need, as before (bulk-pktmon.etl with `-j 1`: 70.4 MiB against 69.4 MiB):
 what is kept beyond it is at most the trim threshold. Elsewhere than glibc (musl, macOS,
-Windows) nothing is done.
+Windows) nothing is done. Nor for other formats: their chunks are freed one by one, and
+loading ctypes (7 M instructions) would cost a pcap about what it saves.
 """
 
 from __future__ import annotations
