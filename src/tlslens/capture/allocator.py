@@ -16,11 +16,15 @@ fault and a page the kernel zeroes. Measured (bench/, medians of nine runs):
 So a process that reads a large ETL trace sets, once, mallopt(3)'s M_MMAP_THRESHOLD (blocks of
 this size and more are mapped on their own, smaller ones come from the heap) and
 M_TRIM_THRESHOLD (free memory at the top of the heap kept before any is given back); setting
-them turns the dynamic ones off. Peak memory stays about the same, since the heap holds what
-the chunks alive need, as before (bulk-pktmon.etl with `-j 1`: 70.4 MiB against 69.4 MiB):
-what is kept beyond it is at most the trim threshold. Elsewhere than glibc (musl, macOS,
-Windows) nothing is done. Nor for other formats: their chunks are freed one by one, and
-loading ctypes (7 M instructions) would cost a pcap about what it saves.
+them turns the dynamic ones off. (The trim threshold alone would be worse: it fixes the other
+at its default of 128 KiB, and every chunk is then mapped on its own, 280,000 page faults.)
+Peak memory stays about the same, since the heap holds what the chunks alive need, as before
+(bulk-pktmon.etl with `-j 1`: 70.4 MiB against 69.4 MiB): what is kept beyond it is at most
+the trim threshold. Elsewhere than glibc (musl, macOS,
+Windows) nothing is done, nor where the user set glibc's thresholds (MALLOC_MMAP_THRESHOLD_,
+MALLOC_TRIM_THRESHOLD_, or glibc.malloc in GLIBC_TUNABLES). Nor for other formats: their
+chunks are freed one by one, and loading ctypes (7 M instructions) would cost a pcap about
+what it saves.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ TRIM_THRESHOLD: Final = 64 << 20
 #: ctypes costs 3 ms).
 LARGE_FILE: Final = 32 << 20
 
+#: Environment variables in which a user gives glibc these thresholds.
+_USER_SETTINGS: Final = frozenset(("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"))
+
 _done = False
 
 
@@ -50,14 +57,19 @@ def keep_chunk_memory() -> bool:
     global _done
     if _done:
         return True
+    if _USER_SETTINGS.intersection(os.environ) or "glibc.malloc" in os.environ.get(
+        "GLIBC_TUNABLES", ""
+    ):
+        return False  # the user's own settings stand
     try:
-        # "glibc 2.36"; elsewhere this raises (macOS; Windows has no confstr) or is empty.
+        # "glibc 2.36". Elsewhere this raises (macOS: ValueError; musl: OSError; Windows
+        # has no confstr: AttributeError) or is empty.
         if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
             return False
         import ctypes
 
         mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError, ValueError, TypeError):
+    except (AttributeError, ImportError, OSError, ValueError, TypeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -68,7 +80,10 @@ def keep_chunk_memory() -> bool:
 
 
 def for_file(path: str) -> None:
-    """`keep_chunk_memory` if `path` is a file of LARGE_FILE bytes or more."""
+    """`keep_chunk_memory` if `path` is a file of LARGE_FILE bytes or more (on disk: a
+    compressed trace by its compressed size; standard input, "-", never)."""
+    if path == "-":
+        return
     try:
         large = os.stat(path).st_size >= LARGE_FILE
     except (OSError, ValueError):

@@ -1371,7 +1371,8 @@ class EtlReader(ReaderBase):
                         p += (size + 7) & ~7
                         continue
                     packets += 1
-                    raw_ts = int(read_i64_le(b, p + 16))  # as for pktmon
+                    # TimeStamp, a Python int: the clock's arithmetic on it can pass 64 bits.
+                    raw_ts = int(read_i64_le(b, p + 16))
                     # Keyword (0x30) without its top bit, which no test below reads: the
                     # rest fits a machine integer.
                     keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
