@@ -1342,8 +1342,7 @@ class EtlReader(ReaderBase):
                     ts = clock.ns(int(read_i64_le(b, p + 16)))
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
-                        batch.append(self._waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER,
-                                                   key, -1, cut))  # fmt: skip
+                        batch.append(self._another(ts, linktype, key, cut))
                     else:
                         component = _u16(b, f + 16)
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
@@ -1402,8 +1401,7 @@ class EtlReader(ReaderBase):
                         if note == UNWANTED:
                             # Another share's packet (cli/split.py): numbered in its place,
                             # not described.
-                            batch.append(self._waiting(ts, linktype, b"", _NO_VIEW, 0, 0,
-                                                       _OTHER, -1, -1, False))  # fmt: skip
+                            batch.append(self._another(ts, linktype, -1, False))
                             p += (size + 7) & ~7
                             continue
                         meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
@@ -1627,6 +1625,22 @@ class EtlReader(ReaderBase):
             return _Waiting(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
         waiting = spare.pop()
         waiting.fill(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
+        return waiting
+
+    def _another(self, ts: i64, linktype: i64, key: i64, cut: bool) -> _Waiting:
+        """Another share's packet (`FrameSink.wants`), waiting in its place: it is numbered
+        and its time given to `other`, so its time, link type, identity and whether it was
+        cut are all that is read of it. An object given back (`_give_back`) holds no bytes
+        and `_OTHER` already, so only those four are set (filling all ten cost 100
+        instructions more a packet)."""
+        spare = self._spare
+        if not spare:
+            return _Waiting(ts, linktype, b"", _NO_VIEW, 0, 0, _OTHER, key, -1, cut)
+        waiting = spare.pop()
+        waiting.ts = ts
+        waiting.linktype = linktype
+        waiting.key = key
+        waiting.cut = cut
         return waiting
 
     def _give_back(self, entries: list[_Waiting]) -> None:
