@@ -438,6 +438,39 @@ def test_split_behind_a_long_lived_connection_equals_one_process(
     assert one[0] == 0 and "3389" in one[1]  # the long connection is there
 
 
+def test_workers_that_number_frames_apart_are_reported_not_waited_on() -> None:
+    """Two workers sending connections that begin at the same frame (they never should:
+    a frame is one connection's) make the parent say so and go on, not loop for ever."""
+    import pickle
+    import signal
+    from collections import deque
+
+    from tlslens.analysis.pipeline import CaptureReport
+
+    merger = object.__new__(split.SplitAnalysis)  # no workers: their messages are given
+    merger.path, merger.jobs, merger.share_ids, merger.opened = "x.etl", 2, False, True
+    merger.errors, merger.results, merger.report, merger.workers = [], [], None, []
+    end = (split._END, pickle.dumps((CaptureReport("x.etl"), None, None)))
+    merger.streams = []
+    for sent in ([(5, b"a"), (9, b"c")], [(7, b"b"), (9, b"d"), (12, b"e")]):
+        stream = split._Stream(-1, memoryview(bytearray(1)))
+        stream.messages = deque([*sent, end])
+        merger.streams.append(stream)
+
+    def stuck(*_args: object) -> None:
+        raise TimeoutError("the parent waits for ever")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(10)
+    try:
+        records = list(merger.records())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert records == [(0, 5, b"a"), (1, 7, b"b"), (2, 9, b"c"), (3, 9, b"d"), (4, 12, b"e")]
+    assert len(merger.errors) == 1 and "begin at frame 9" in merger.errors[0]
+
+
 @pytest.mark.parametrize("buffer_bytes", [5, 1 << 20])
 @pytest.mark.parametrize("cut", [1, 5, 11, 12, 13, 100, 4097, 65536])
 def test_the_parent_reads_messages_cut_anywhere(cut: int, buffer_bytes: int) -> None:

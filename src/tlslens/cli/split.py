@@ -475,6 +475,8 @@ class SplitAnalysis:
         results: dict[int, object] = {}
         #: After an early stop: no record beyond this first frame is given.
         cutoff: int | None = None
+        #: Whether workers were found to number frames apart (said once).
+        apart = False
         conn_id = 0
         while live:
             # The next connection is the earliest first frame among the streams' next
@@ -512,6 +514,19 @@ class SplitAnalysis:
                 elif head < bound:
                     bound = head
             messages = stream.messages
+            if first == bound:
+                # Two workers sent connections that begin at the same frame: they numbered
+                # the frames apart, which they must not (a frame is one connection's). Said,
+                # and the chosen stream's connection given, rather than waited on for ever
+                # (`< bound` below gives nothing then).
+                bound += 1
+                if not apart:
+                    apart = True
+                    self.errors.append(
+                        f"{self.path}: the processes analysing it numbered its frames apart "
+                        f"(two connections begin at frame {first}), an internal error: "
+                        "connection ids from there on may be wrong; rerun with -j 1"
+                    )
             while messages and 0 <= messages[0][0] < bound:
                 first_frame, data = messages.popleft()
                 if data is None:
