@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import select
+import signal
 import struct
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 from conftest import CAPTURES, corpus_captures, long_lived_capture
 
 from tlslens.analysis import pipeline
-from tlslens.analysis.pipeline import Analysis, in_host_share, in_share
+from tlslens.analysis.pipeline import Analysis, CaptureReport, in_host_share, in_share
 from tlslens.cli import files, split
 from tlslens.cli import main as cli_main
 from tlslens.limits import Limits
@@ -50,24 +53,29 @@ def test_split_equals_one_process(path: Path, fmt: str, capsys: pytest.CaptureFi
     assert three == one
 
 
-def _etl_copy(source: Path, out: Path, provider: str) -> Path:
-    """The frames of a capture as an ETL trace of NDIS-PacketCapture or PktMon events, on
-    two processors (so that the time-order merge has buffers to merge); each pktmon packet
-    appears twice, as at two components."""
-    from capture.etl_writer import EtlWriter
-
+def _frames(source: Path) -> list[tuple[int, bytes]]:
+    """(time, bytes) of every frame of a capture."""
     from tlslens.capture import open_capture
 
-    frames = list(open_capture(str(source)).reader)
-    writer = EtlWriter(start_ns=frames[0][1], cpus=2)
-    for number, ts_ns, _linktype, data, _meta in frames:
+    return [(ts, bytes(data)) for _n, ts, _lt, data, _m in open_capture(str(source))]
+
+
+def _etl_trace(frames: list[tuple[int, bytes]], out: Path, provider: str,
+               **options: Any) -> Path:  # fmt: skip
+    """Frames as an ETL trace of NDIS-PacketCapture or PktMon events, on two processors (so
+    that the time-order merge has buffers to merge); each pktmon packet appears twice, as at
+    two components. `options` go to `EtlWriter`."""
+    from capture.etl_writer import EtlWriter
+
+    writer = EtlWriter(start_ns=frames[0][0], cpus=2, **options)
+    for number, (ts_ns, data) in enumerate(frames, 1):
         cpu = number % 2
         if provider == "ndis":
-            writer.ndis(bytes(data), ts_ns, pid=100 + cpu, cpu=cpu)
+            writer.ndis(data, ts_ns, pid=100 + cpu, cpu=cpu)
         else:
             for appearance in (1, 2):
-                writer.pktmon(bytes(data), ts_ns + appearance, group=number,
-                              appearance=appearance, component=appearance, cpu=cpu)  # fmt: skip
+                writer.pktmon(data, ts_ns + appearance, group=number, appearance=appearance,
+                              component=appearance, cpu=cpu)  # fmt: skip
     out.write_bytes(writer.to_bytes())
     return out
 
@@ -78,7 +86,7 @@ def test_split_etl_equals_one_process(name: str, provider: str, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """A split ETL run: each worker numbers and times the other shares' packets without
     copying them (`FrameSink.wants`), and writes what one process writes."""
-    path = str(_etl_copy(CAPTURES / name, tmp_path / "trace.etl", provider))
+    path = str(_etl_trace(_frames(CAPTURES / name), tmp_path / "trace.etl", provider))
     for fmt in ("jsonl", "text"):
         one = run(capsys, "--format", fmt, "-j", "1", path)
         assert one[0] == 0 and one[1]
@@ -110,29 +118,11 @@ def test_split_etl_of_many_windows(provider: str, tmp_path: Path,
     a worker's objects for packets given are filled again for the next (`_waiting`), and for
     another share's packets with their time and identity only (`_another`); what the split
     writes is still what one process writes."""
-    from capture.etl_writer import EtlWriter
-
-    from tlslens.capture import open_capture
-
-    frames = [
-        (ts, bytes(data)) for _n, ts, _lt, data, _m in open_capture(str(CAPTURES / "basic.pcap"))
-    ]
+    frames = _frames(CAPTURES / "basic.pcap")
     span = frames[-1][0] - frames[0][0] + 10**9
-    writer = EtlWriter(start_ns=frames[0][0], cpus=2, buffer_size=0x10000)
-    for copy in range(60):
-        for k, (ts, data) in enumerate(frames):
-            moved = _ports_moved(data, 7 * copy)
-            when = ts + copy * span
-            cpu = (k // 10) % 2
-            if provider == "ndis":
-                writer.ndis(moved, when, pid=100 + cpu, cpu=cpu)
-            else:
-                group = copy * len(frames) + k + 1
-                for appearance in (1, 2):
-                    writer.pktmon(moved, when + appearance, group=group, appearance=appearance,
-                                  component=appearance, cpu=cpu)  # fmt: skip
-    path = tmp_path / "many.etl"
-    path.write_bytes(writer.to_bytes())
+    copies = [(ts + copy * span, _ports_moved(data, 7 * copy))
+              for copy in range(60) for ts, data in frames]  # fmt: skip
+    path = _etl_trace(copies, tmp_path / "many.etl", provider, buffer_size=0x10000)
     one = run(capsys, "--format", "jsonl", "-j", "1", str(path))
     assert one[0] == 0 and len(one[1].splitlines()) > 60 * 3, one[2]
     assert run(capsys, "--format", "jsonl", "-j", "2", str(path)) == one
@@ -441,12 +431,6 @@ def test_split_behind_a_long_lived_connection_equals_one_process(
 def test_workers_that_number_frames_apart_are_reported_not_waited_on() -> None:
     """Two workers sending connections that begin at the same frame (they never should:
     a frame is one connection's) make the parent say so and go on, not loop for ever."""
-    import pickle
-    import signal
-    from collections import deque
-
-    from tlslens.analysis.pipeline import CaptureReport
-
     merger = object.__new__(split.SplitAnalysis)  # no workers: their messages are given
     merger.path, merger.jobs, merger.share_ids, merger.opened = "x.etl", 2, False, True
     merger.errors, merger.results, merger.report, merger.workers = [], [], None, []
