@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from capture.etl_writer import EtlWriter
@@ -18,22 +17,18 @@ from tlslens.capture import allocator, open_capture
 
 
 class FakeLibc:
-    """Stands for ctypes.CDLL(None): records the mallopt calls."""
+    """Stands for ctypes.CDLL(None): records the mallopt calls (a function, which takes
+    the argtypes and restype allocator sets, as ctypes' does)."""
 
-    def __init__(self, answer: int = 1) -> None:
+    def __init__(self) -> None:
         self.calls: list[tuple[int, int]] = []
-        self.answer = answer
-        libc = self
+        self.answer = 1
 
-        class Mallopt:
-            argtypes: Any = None
-            restype: Any = None
+        def mallopt(param: int, value: int) -> int:
+            self.calls.append((param, value))
+            return self.answer
 
-            def __call__(self, param: int, value: int) -> int:
-                libc.calls.append((param, value))
-                return libc.answer
-
-        self.mallopt = Mallopt()
+        self.mallopt = mallopt
 
 
 def glibc() -> bool:
