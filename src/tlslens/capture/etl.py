@@ -1644,9 +1644,10 @@ class EtlReader(ReaderBase):
         return waiting
 
     def _give_back(self, entries: list[_Waiting]) -> None:
-        """Keep the objects of the packets just given for `_waiting` (as many as the merge
-        holds at most), and empty `entries`: their chunks are not kept while the next
-        packets wait."""
+        """Keep the objects of the packets just given for `_waiting` and `_another` (as
+        many as the merge holds at most), and empty `entries`: their chunks are not kept
+        while the next packets wait. Every object kept holds no bytes and `_OTHER`, which
+        `_another` relies on."""
         spare = self._spare
         if len(spare) < 3 * _WINDOW:
             for entry in entries:
