@@ -441,6 +441,56 @@ def test_many_windows_of_packets_read_back_whole(tmp_path: Path) -> None:
     assert [m and m["pid"] for _ts, _lt, _d, m in frames] == [1000 + k % 7 for k in range(count)]
 
 
+def test_a_trace_longer_than_the_byte_bound_is_merged_whole(tmp_path: Path) -> None:
+    """What the packets waiting in the merge keep is counted up as they come, and counted
+    again exactly only once that count passes the bound (64 MiB, `_released`). In a 72 MB
+    trace of two processors, one written 80 buffers (2,900 packets) behind the other, what
+    waits keeps about 12 MB: every packet comes in time order, none late. (Counted
+    inexactly past the bound, the merge would release half of what waits at every buffer,
+    and the late processor's packets would come after newer ones.)"""
+    packets = source_packets()
+    path = tmp_path / "long.etl"
+    writer = EtlWriter(buffer_size=0x10000, cpus=2)
+    per_buffer = 36  # packets of at most 1,514 bytes, and their events, in 64 KiB
+    buffers = 550  # on each processor
+    behind = 80
+
+    def fill(cpu: int, index: int) -> None:
+        # Even times on processor 0, odd ones on 1: buffer `index` of each overlap.
+        for k in range(per_buffer):
+            _ts, data = packets[(index * per_buffer + k) % len(packets)]
+            writer.ndis(data, packets[0][0] + index * 1_000_000 + 2 * k + cpu, cpu=cpu)
+        writer.flush(cpu)
+
+    with path.open("wb") as out:
+        for index in range(buffers + behind):
+            if index < buffers:
+                fill(0, index)
+            if index >= behind:
+                fill(1, index - behind)
+            out.write(b"".join(writer.buffers))
+            writer.buffers.clear()
+    assert path.stat().st_size > 72_000_000
+    capture = open_capture(str(path))
+    times = [ts for _n, ts, _lt, _data, _meta in capture]
+    assert len(times) == 2 * buffers * per_buffer
+    assert times == sorted(times)
+    assert [p.message for p in capture.problems] == []
+
+
+def test_the_link_type_is_the_first_packets(tmp_path: Path) -> None:
+    """`linktype`, which a reader gives for the capture, is its first packet's."""
+    packets = source_packets()[:4]
+    writer = EtlWriter()
+    writer.ndis(packets[0][1][14:], packets[0][0], media="raw")
+    for ts, data in packets[1:]:
+        writer.ndis(data, ts)
+    frames, problems, capture = read(write(tmp_path, writer))
+    assert problems == []
+    assert [lt for _ts, lt, _d, _m in frames] == [101, 1, 1, 1]
+    assert capture.reader.linktype == 101
+
+
 def test_32_bit_trace_and_system_time_clock(tmp_path: Path) -> None:
     packets = source_packets()[:20]
     for options in ({"pointer_size": 4}, {"clock": 2}, {"frequency": 3_579_545}):

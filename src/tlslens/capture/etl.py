@@ -113,7 +113,6 @@ readers and vec).
 
 from __future__ import annotations
 
-import bisect
 import operator
 import struct
 import uuid
@@ -121,7 +120,7 @@ from collections.abc import Iterator
 from typing import Any, Final, final
 
 # librt: mypyc's runtime library, whose readers compiled code calls inline (`_u32`), and
-# whose vec holds machine integers unboxed (`_repeats`);
+# whose vec holds machine integers unboxed (`_walk`'s table of recent pktmon identities);
 # mypy_extensions: its machine integer (an int when this module runs as Python).
 from librt.strings import read_i16_be, read_i16_le, read_i32_le, read_i64_le
 from librt.vecs import vec
@@ -586,12 +585,6 @@ class _Waiting:
     def __init__(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
                  stop: i64, meta: dict[str, Any], key: i64, note: i64,
                  cut: bool) -> None:  # fmt: skip
-        self.fill(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
-
-    def fill(self, ts: i64, linktype: i64, chunk: bytes, view: memoryview, start: i64,
-             stop: i64, meta: dict[str, Any], key: i64, note: i64,
-             cut: bool) -> None:  # fmt: skip
-        """Hold this packet (a new one, or another after the last was given)."""
         self.ts = ts
         self.linktype = linktype
         self.chunk = chunk
@@ -619,6 +612,21 @@ def _in_order(entries: list[_Waiting]) -> bool:
             return False
         last = ts
     return True
+
+
+def _after(entries: list[_Waiting], ts: i64) -> int:
+    """Where `ts` would go among `entries` (in time order) after those of the same time:
+    `bisect.bisect_right(entries, ts, key=_TIME)`, which calls the key with a boxed time
+    at every step (7,800 instructions a search, where this takes a few hundred)."""
+    lo = 0
+    hi = len(entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ts < entries[mid].ts:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _merged(older: list[_Waiting], newer: list[_Waiting]) -> list[_Waiting]:
@@ -665,7 +673,7 @@ def _pktmon_direction(dirtag: i64) -> i64:
 
 
 class _Identities:
-    """The pktmon identities given lately (`_released`), to drop a packet's later
+    """The pktmon identities given lately (`push`), to drop a packet's later
     appearances: a set of non-negative machine integers that forgets them a generation at
     a time. An identity is looked for among those added lately (`seen`) and those added
     before them (`older`); once `seen` holds `generation`, it becomes `older` and the ones
@@ -697,11 +705,20 @@ class _Identities:
         """Remember `key` (0 or more); False if it was remembered already."""
         mask = self.mask
         seen = self.seen
-        slot = _slot_of(seen, mask, key)
-        if seen[slot] == key:
+        # The first slot looked at here, the rest by `_slot_of` (nearly always it is the
+        # one: each table is at most half full, its keys counting up).
+        slot = key & mask
+        held = seen[slot]
+        if held != key and held >= 0:
+            slot = _slot_of(seen, mask, key)
+            held = seen[slot]
+        if held == key:
             return False
         older = self.older
-        if older[_slot_of(older, mask, key)] == key:
+        held = older[key & mask]
+        if held != key and held >= 0:
+            held = older[_slot_of(older, mask, key)]
+        if held == key:
             return False
         seen[slot] = key
         self.count += 1
@@ -833,9 +850,9 @@ class EtlReader(ReaderBase):
         #: The last chunk of the file (or decompressed buffer) whose bytes the pending
         #: packets were counted with (see `_released`), or None.
         self._held: bytes | None = None
-        #: Whether a packet with a pktmon identity was read (`_released` drops duplicates).
-        self._keyed = False
-        #: The last pktmon identities, and the processor each was logged on (`_repeats`):
+        #: Packets given late: more than the merge's window behind (`push`, `_finish`).
+        self._late = 0
+        #: The last pktmon identities, and the processor each was logged on (`_walk`):
         #: librt's vec of machine integers, read and set without a boxed int (a list of
         #: ints had cost 275 instructions a lookup, a vec costs 43).
         self._recent_keys = vec[i64]([-1] * _RECENT_SLOTS)
@@ -878,49 +895,60 @@ class EtlReader(ReaderBase):
 
     # -- the file ------------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
-        self._sink = None
-        number = 0
-        try:
-            for entries in self._released():
-                for entry in entries:
-                    number += 1
-                    meta = entry.meta
-                    yield (
-                        number,
-                        entry.ts,
-                        entry.linktype,
-                        entry.view[entry.start : entry.stop],
-                        meta,
-                    )
-                self._give_back(entries)
-        finally:
-            self.frames_read = number
-
     def push(self, sink: FrameSink) -> Iterator[None]:
         """Push every frame into `sink` (`ReaderBase.push`) where it lies: in a chunk of the
         file, as pcap frames are, or in the bytes a compressed buffer or a packet in several
-        events was made into; no copy and no view of its own."""
+        events was made into; no copy and no view of its own. (Iterating the reader pushes
+        into a `FrameList`, `ReaderBase.__iter__`.)
+
+        The lists `_released` gives are in time order; here pktmon duplicates are dropped
+        (`_Identities`), the packets numbered from 1 and late ones counted, in the same pass
+        as the push. (A pass of its own, which built a list of the packets kept, had cost a
+        split worker of bulk-pktmon.etl 22 M instructions; here it adds 10 M to the push.)
+        """
         self._sink = sink  # asked by `_walk` (`FrameSink.wants`)
+        # pktmon duplicates not dropped as they were read (`_walk`): another processor's.
+        identities = _Identities(_MAX_SEEN)
         number = 0
+        late = 0
+        last: i64 = -_LATEST_NS  # the latest time given
         try:
-            for entries in self._released():
-                for entry in entries:
+            for ready in self._released():
+                for entry in ready:
+                    key = entry.key
+                    if key >= 0:
+                        if not identities.add(key):
+                            self.duplicates += 1
+                            continue
+                        if entry.cut:
+                            self._truncated += 1
+                    # Only a list's first packets can be older than the last one given
+                    # before: counted as late (the window was too short for them).
+                    ts = entry.ts
+                    if ts < last:
+                        late += 1
+                    else:
+                        last = ts
+                    if number == 0:
+                        self.linktype = entry.linktype
                     number += 1
                     meta = entry.meta
                     if meta is _OTHER:
-                        sink.other(number, entry.ts)
-                    elif sink.frame(number, entry.ts, entry.linktype, entry.chunk, entry.view,
+                        sink.other(number, ts)
+                    elif sink.frame(number, ts, entry.linktype, entry.chunk, entry.view,
                                     entry.start, entry.stop, meta, entry.note):  # fmt: skip
                         yield None
-                self._give_back(entries)
+                # For `_finish`, which `_released` calls once asked for the next list.
+                self._late = late
+                self._give_back(ready)
         finally:
             self.frames_read = number
 
     def _released(self) -> Iterator[list[_Waiting]]:
-        """Every packet once, in time order, in the lists the time-order merge releases (a
+        """Every packet, in time order, in the lists the time-order merge releases (a
         generator resumed per packet, two deep, had cost as much as reading the packet's
-        event); they are numbered in that order from 1.
+        event); `push` numbers them in that order from 1, after it drops the pktmon
+        appearances still among them (another processor's).
 
         A packet waiting in the merge keeps the bytes it lies in: for an uncompressed buffer,
         the chunk of the file (`ChunkedInput`: immutable, about a megabyte) that holds it. So
@@ -940,41 +968,6 @@ class EtlReader(ReaderBase):
         pending_bytes = 0
         batch: list[_Waiting] = []
         ready: list[_Waiting] = []
-        # pktmon duplicates are dropped on release (`_Identities`).
-        identities = _Identities(_MAX_SEEN)
-        given = 0
-        late = 0
-        last = -_LATEST_NS
-
-        def release(entries: list[_Waiting]) -> list[_Waiting]:
-            """The packets to give, in release order: pktmon duplicates dropped."""
-            nonlocal given, late, last
-            if self._keyed:
-                kept: list[_Waiting] = []
-                for entry in entries:
-                    if entry.key >= 0:
-                        if not identities.add(entry.key):
-                            self.duplicates += 1
-                            continue
-                        if entry.cut:
-                            self._truncated += 1
-                    kept.append(entry)
-                entries = kept
-            if not entries:
-                return entries
-            # The list is in time order (as `pending` is): only its first packets can be
-            # older than the last one given before.
-            for entry in entries:
-                if entry.ts >= last:
-                    break
-                late += 1
-            if entries[-1].ts > last:
-                last = entries[-1].ts
-            if given == 0:
-                self.linktype = entries[0].linktype
-            given += len(entries)
-            return entries
-
         try:
             while True:
                 buf = source.buf
@@ -1023,7 +1016,16 @@ class EtlReader(ReaderBase):
                 else:
                     region, view = source.data, buf
                     start = pos + BUFFER_HEADER_BYTES
-                    end = min(pos + max(offset, BUFFER_HEADER_BYTES), pos + size, len(buf))
+                    # The bytes in use, within the buffer and the file. (Compared one by
+                    # one: `min` and `max`, given boxed ints, cost 1,700 instructions.)
+                    used = offset
+                    if used < BUFFER_HEADER_BYTES:
+                        used = BUFFER_HEADER_BYTES
+                    if used > size:
+                        used = size
+                    end = pos + used
+                    if end > len(buf):
+                        end = len(buf)
                     if cut:
                         self._problem(
                             file_offset,
@@ -1041,27 +1043,32 @@ class EtlReader(ReaderBase):
                     pending += batch
                 else:
                     # Packets logged before some that wait already (another processor's buffer).
-                    at = bisect.bisect_right(pending, batch[0].ts, key=_TIME)
+                    at = _after(pending, batch[0].ts)
                     tail = _merged(pending[at:], batch)
                     del pending[at:]
                     pending += tail
                 batch.clear()
+                # `pending_bytes` is counted up as packets come to lie in new chunks, and only
+                # counted again exactly (`_held_bytes`, a look at every packet waiting) once
+                # it passes the bound: the bytes held are never more than it says, so the
+                # bound is kept as if it were counted after every release.
+                if pending_bytes > _MAX_PENDING_BYTES:
+                    pending_bytes = self._held_bytes(pending)
                 if len(pending) > 2 * _WINDOW or pending_bytes > _MAX_PENDING_BYTES:
                     cut_at = len(pending) - _WINDOW
                     if pending_bytes > _MAX_PENDING_BYTES:
                         cut_at = max(cut_at, len(pending) // 2)
                     ready = pending[:cut_at]
                     del pending[:cut_at]
-                    pending_bytes = self._held_bytes(pending)
                 else:
                     continue
-                yield release(ready)
+                yield ready
                 ready = []
             # The end of the file: everything still waiting, in time order.
-            yield release(pending)
+            yield pending
             pending = []
         finally:
-            self._finish(buffers, late, pos, given)
+            self._finish(buffers, pos)
 
     def _held_bytes(self, pending: list[_Waiting]) -> int:
         """The bytes the packets in `pending` keep: each chunk, buffer or packet they lie in
@@ -1081,9 +1088,9 @@ class EtlReader(ReaderBase):
             self._held = None
         return total
 
-    def _finish(self, buffers: int, late: int, pos: int, released: int) -> None:
-        """End-of-file summaries (`released`: the packets given): one problem per kind of
-        skipped event, however many."""
+    def _finish(self, buffers: int, pos: int) -> None:
+        """End-of-file summaries: one problem per kind of skipped event, however many."""
+        late = self._late
         self.truncated_frames = self._truncated
         source = self.source
         at_end = source.base + pos
@@ -1118,7 +1125,7 @@ class EtlReader(ReaderBase):
         for (lo, hi), count in self._skipped_raw.items():
             name = str(uuid.UUID(bytes_le=_GUID_WORDS.pack(lo, hi))).upper()
             self.skipped_providers["{" + name + "}"] = count
-        if released == 0 and self.packet_events == 0 and buffers:
+        if self.packet_events == 0 and buffers:
             providers = ", ".join(list(self.skipped_providers)[:3])
             if len(self.skipped_providers) > 3:
                 providers += ", ..."
@@ -1244,6 +1251,9 @@ class EtlReader(ReaderBase):
         metas = self._metas
         partial = self._partial
         dedupe = self.dedupe
+        recent_keys = self._recent_keys
+        recent_cpus = self._recent_cpus
+        processor: i64 = cpu
         skipped = self._skipped_raw
         base = p
         events = 0
@@ -1276,7 +1286,7 @@ class EtlReader(ReaderBase):
                     provider = _KERNEL_PROCESS
                 else:
                     provider = _OTHER_PROVIDER
-                eid = _u16(b, p + 40)
+                eid = read_i64_le(b, p + 40) & 0xFFFF  # (a load, where `_u16` is a call)
                 events += 1
                 q = p + EVENT_HEADER_BYTES
                 stop = p + size
@@ -1300,9 +1310,11 @@ class EtlReader(ReaderBase):
                     # those that describe the packet are read once it is known not to be a
                     # duplicate (below).
                     f = q
-                    sizes = _u32(b, f + 30)  # OriginalSize, LoggedSize
+                    sizes = i64(read_i32_le(b, f + 30))  # OriginalSize, LoggedSize
                     original = sizes & 0xFFFF
-                    logged = sizes >> 16
+                    logged = sizes >> 16 & 0xFFFF
+                    # PktNumber, AppearanceCount, DirTag, PacketType in one read.
+                    numbers = read_i64_le(b, f + 8)
                     q += 34
                     if q + logged > stop:
                         self._count("layout")
@@ -1323,31 +1335,43 @@ class EtlReader(ReaderBase):
                         # (PktGroupId, PktNumber) as one number below 2**62, which a compiled
                         # int holds unboxed: PktNumber above the group id's low 46 bits (ids
                         # a window apart differ by far less than 2**46). The group id, which
-                        # counts up, goes in the low bits, which the tables of `_repeats` and
+                        # counts up, goes in the low bits, which the tables of `_walk` and
                         # `_Identities` are indexed by: with PktNumber there, nearly always 1,
                         # every key had fallen in the same few slots of a set's table, and a
                         # lookup had cost 460 instructions.
-                        key = _u16(b, f + 8) << 46 | read_i64_le(b, f) & _GROUP_BITS
-                        self._keyed = True
-                        if self._repeats(key, cpu):
+                        key = (numbers & 0xFFFF) << 46 | read_i64_le(b, f) & _GROUP_BITS
+                        # Logged lately on this processor? Then this appearance is later in
+                        # time too (a processor's events are in time order), and is dropped
+                        # before it takes a place in the merge. pktmon logs a packet at each
+                        # component it passes, one after another on the same processor, so
+                        # this finds nearly every duplicate. It looks only in a direct-mapped
+                        # table of the last identities (by the group id's low bits, which
+                        # count up); one it misses, and one from another processor, is
+                        # dropped by `push`. (Written out here: as a method it had cost 40
+                        # instructions an appearance more.)
+                        slot = key & (_RECENT_SLOTS - 1)
+                        if recent_keys[slot] == key and recent_cpus[slot] == processor:
                             self.duplicates += 1
                             p += (size + 7) & ~7
                             continue
+                        recent_keys[slot] = key
+                        recent_cpus[slot] = processor
                     elif cut:
                         # Every appearance is a frame. (With duplicates dropped, a truncated
-                        # packet is counted once given, by `_released`.)
+                        # packet is counted once given, by `push`.)
                         self._truncated += 1
-                    linktype = _pktmon_linktype(b, q, logged, _u16(b, f + 14), original)
+                    linktype = _pktmon_linktype(b, q, logged, numbers >> 48 & 0xFFFF, original)
                     # TimeStamp, a Python int: the clock's arithmetic on it can pass 64 bits.
                     ts = clock.ns(int(read_i64_le(b, p + 16)))
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
                         batch.append(self._another(ts, linktype, key, cut))
                     else:
-                        component = _u16(b, f + 16)
+                        component = i64(read_i16_le(b, f + 16)) & 0xFFFF
                         # ThreadId (0x08) and ProcessId (0x0C) of the event header.
-                        meta = metas.of(component, _u32(b, p + 12), _u32(b, p + 8),
-                                        _pktmon_direction(_u16(b, f + 12)))  # fmt: skip
+                        ids = read_i64_le(b, p + 8)
+                        meta = metas.of(component, ids >> 32 & 0xFFFFFFFF, ids & 0xFFFFFFFF,
+                                        _pktmon_direction(numbers >> 32 & 0xFFFF))  # fmt: skip
                         if cut:
                             meta = dict(meta)
                             meta["orig_len"] = original
@@ -1373,8 +1397,11 @@ class EtlReader(ReaderBase):
                     # TimeStamp, a Python int: the clock's arithmetic on it can pass 64 bits.
                     raw_ts = int(read_i64_le(b, p + 16))
                     # Keyword (0x30) without its top bit, which no test below reads: the
-                    # rest fits a machine integer.
-                    keyword = _u32(b, p + 48) | (_u32(b, p + 52) & 0x7FFFFFFF) << 32
+                    # rest fits a machine integer. (Its halves: a mask of 63 bits would be
+                    # a Python int, unboxed at every use.)
+                    keyword = (i64(read_i32_le(b, p + 48)) & 0xFFFFFFFF) | (
+                        i64(read_i32_le(b, p + 52)) & 0x7FFFFFFF
+                    ) << 32
                     if (
                         keyword & _NDIS_SIMPLE == _NDIS_WHOLE_PACKET
                         and not partial
@@ -1382,8 +1409,10 @@ class EtlReader(ReaderBase):
                     ):
                         # The common case since Windows 8.1: a whole Ethernet or IP packet
                         # in one event [E2P]; the rest is in _ndis.
-                        lower = _u32(b, q + 4)
-                        length = _u32(b, q + 8)
+                        # LowerIfIndex and FragmentSize in one read.
+                        fields = read_i64_le(b, q + 4)
+                        lower = fields & 0xFFFFFFFF
+                        length = fields >> 32 & 0xFFFFFFFF
                         q += 12
                         if q + length > stop:
                             self._count("layout")
@@ -1404,7 +1433,8 @@ class EtlReader(ReaderBase):
                             batch.append(self._another(ts, linktype, -1, False))
                             p += (size + 7) & ~7
                             continue
-                        meta = metas.of(lower, _u32(b, p + 12), _u32(b, p + 8),
+                        ids = read_i64_le(b, p + 8)  # ThreadId, ProcessId
+                        meta = metas.of(lower, ids >> 32 & 0xFFFFFFFF, ids & 0xFFFFFFFF,
                                         _ndis_direction(keyword))  # fmt: skip
                         if wire > length:
                             meta = dict(meta)
@@ -1624,7 +1654,18 @@ class EtlReader(ReaderBase):
         if not spare:
             return _Waiting(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
         waiting = spare.pop()
-        waiting.fill(ts, linktype, chunk, view, start, stop, meta, key, note, cut)
+        # Its fields set here, not by a method of `_Waiting`: a call of ten arguments costs
+        # 60 instructions.
+        waiting.ts = ts
+        waiting.linktype = linktype
+        waiting.chunk = chunk
+        waiting.view = view
+        waiting.start = start
+        waiting.stop = stop
+        waiting.meta = meta
+        waiting.key = key
+        waiting.note = note
+        waiting.cut = cut
         return waiting
 
     def _another(self, ts: i64, linktype: i64, key: i64, cut: bool) -> _Waiting:
@@ -1657,21 +1698,6 @@ class EtlReader(ReaderBase):
                     entry.meta = _OTHER
             spare += entries
         entries.clear()
-
-    def _repeats(self, key: i64, cpu: i64) -> bool:
-        """Whether the pktmon packet `key` was logged lately on processor `cpu`: then this
-        appearance is later in time too (a processor's events are in time order), and the
-        merge would drop it (`_released`); `_walk` drops it before it takes a place there.
-        pktmon logs a packet at each component it passes, one after another on the same
-        processor, so this finds nearly every duplicate. It looks only in a direct-mapped
-        table of the last identities (by the group id's low bits, which count up): a
-        duplicate it misses, and one from another processor, is left to `_released`."""
-        slot = key & (_RECENT_SLOTS - 1)
-        if self._recent_keys[slot] == key and self._recent_cpus[slot] == cpu:
-            return True
-        self._recent_keys[slot] = key
-        self._recent_cpus[slot] = cpu
-        return False
 
     def _hold(self, chunk: bytes) -> int:
         """Count `chunk` as kept by waiting packets (`_released`): its size."""
