@@ -30,6 +30,7 @@ from tlslens.analysis.pipeline import analyze
 from tlslens.capture import CaptureError, open_capture
 from tlslens.capture.etl import (
     XpressError,
+    _Clock,
     _Identities,
     _in_order,
     _merged,
@@ -523,6 +524,34 @@ def test_a_stamp_past_what_a_time_holds_is_kept_at_the_latest(tmp_path: Path) ->
         (latest, second),
     ]
     assert problems == []
+
+
+_I64 = st.integers(-(2**63), 2**63 - 1)
+_NOW_FILETIME = 134_000_000_000_000_000  # 2025, in 100 ns since 1601
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from([1, 2, 3]),
+    ref=st.one_of(st.integers(0, 2**50), _I64),
+    start=st.one_of(st.integers(_NOW_FILETIME - 10**9, _NOW_FILETIME), st.integers(0, 2**64 - 1)),
+    boot=st.integers(0, 2**64 - 1),
+    freq=st.one_of(st.sampled_from([10_000_000, 3_579_545, 10**9, 2_400_000_000]), _I64),
+    mhz=st.integers(0, 2**32 - 1),
+    deltas=st.lists(st.one_of(st.integers(-(10**15), 10**15), _I64), max_size=20),
+)
+def test_the_clock_in_machine_integers_agrees_with_python_ints(
+    kind: int, ref: int, start: int, boot: int, freq: int, mhz: int, deltas: list[int]
+) -> None:
+    """`_Clock.ns` works in machine integers where they hold the arithmetic and in Python
+    ints elsewhere (`_exact`): the two agree on every stamp, near the trace's start and
+    far from it, for every clock a trace header can give."""
+    clock = _Clock()
+    clock.set(kind, ref, start, boot, freq, mhz)
+    stamps = [ref + d for d in deltas] + [ref, ref - 1, ref + 1] + deltas
+    for stamp in stamps:
+        if -(2**63) <= stamp < 2**63:  # an event's TimeStamp is 64 bits
+            assert clock.ns(stamp) == clock._exact(stamp)
 
 
 @pytest.mark.parametrize(

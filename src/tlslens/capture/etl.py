@@ -515,19 +515,39 @@ def _inferred_length(b: bytes, q: i64, n: i64, linktype: int) -> int:
 class _Clock:
     """Converts raw event time stamps to UTC nanoseconds since 1970 [MS-TLH]."""
 
-    __slots__ = ("base_ns", "div", "known", "mul", "ref")
+    __slots__ = ("_base_ns", "_div", "_mul", "_ref", "base_ns", "div", "known", "mul", "ref",
+                 "span")  # fmt: skip
 
     def __init__(self) -> None:
         self.known = False
+        self.ref: i64 = 0
+        self.base_ns: i64 = 0
+        self.mul: i64 = 1
+        self.div: i64 = 1
+        self.span: i64 = 0
         # Until the trace header is read, stamps are taken as FILETIMEs (clock type 2).
-        self.ref = FILETIME_UNIX_EPOCH
-        self.base_ns = 0
-        self.mul = 100
-        self.div = 1
+        self._use(FILETIME_UNIX_EPOCH, 0, 100, 1)
+
+    def _use(self, ref: int, base_ns: int, mul: int, div: int) -> None:
+        """Time = base_ns + (stamp - ref) * mul // div. Held as machine integers where they
+        fit, with how far a stamp may be from `ref` for `ns` to work in them (`span`; 0:
+        never); else as Python ints, `ns` then working in those."""
+        self.ref = self.base_ns = 0
+        self.mul = self.div = 1
+        self.span = 0
+        self._ref = ref
+        self._base_ns = base_ns
+        self._mul = mul
+        self._div = div
+        fits = -_LATEST_NS <= ref <= _LATEST_NS and -_LATEST_NS <= base_ns <= _LATEST_NS
+        if fits and div <= _LATEST_NS:
+            # Both below 2**62, and (stamp - ref) * mul too: their sum fits 64 bits.
+            self.ref, self.base_ns, self.mul, self.div = ref, base_ns, mul, div
+            self.span = _LATEST_NS // mul
 
     def set(self, clock: int, ref: int, start: int, boot: int, freq: int, cpu_mhz: int) -> bool:
         if clock == 2:
-            self.ref, self.base_ns, self.mul, self.div = FILETIME_UNIX_EPOCH, 0, 100, 1
+            self._use(FILETIME_UNIX_EPOCH, 0, 100, 1)
             self.known = True
             return True
         if clock == 3:
@@ -535,24 +555,40 @@ class _Clock:
         if freq <= 0:
             return False
         if start:
-            self.ref = ref
-            self.base_ns = (start - FILETIME_UNIX_EPOCH) * 100
+            base_ns = (start - FILETIME_UNIX_EPOCH) * 100
         else:
             # The counter runs from boot: wall time = BootTime + stamp / frequency.
-            self.ref = 0
-            self.base_ns = (boot - FILETIME_UNIX_EPOCH) * 100
+            ref = 0
+            base_ns = (boot - FILETIME_UNIX_EPOCH) * 100
         if 1_000_000_000 % freq == 0:
-            self.mul, self.div = 1_000_000_000 // freq, 1
+            self._use(ref, base_ns, 1_000_000_000 // freq, 1)
         else:
-            self.mul, self.div = 1_000_000_000, freq
+            self._use(ref, base_ns, 1_000_000_000, freq)
         self.known = True
         return True
 
-    def ns(self, stamp: int) -> i64:
-        if self.div == 1:
-            ns = self.base_ns + (stamp - self.ref) * self.mul
-        else:
-            ns = self.base_ns + (stamp - self.ref) * self.mul // self.div
+    def ns(self, stamp: i64) -> i64:
+        """The time of an event time stamp. In machine integers where they hold it (nearly
+        always: a call that took 80 instructions takes 30), else in Python ints, whose
+        arithmetic can pass 64 bits (a damaged stamp, or a cycle counter's far from the
+        trace's start)."""
+        if -_LATEST_NS <= stamp <= _LATEST_NS:
+            d = stamp - self.ref  # both below 2**62
+            span = self.span
+            if -span < d < span:
+                if self.div == 1:  # (a division takes longer than the rest)
+                    ns = self.base_ns + d * self.mul
+                else:
+                    ns = self.base_ns + d * self.mul // self.div
+                if ns > _LATEST_NS:
+                    return _LATEST_NS
+                if ns < -_LATEST_NS:
+                    return -_LATEST_NS
+                return ns
+        return self._exact(int(stamp))
+
+    def _exact(self, stamp: int) -> i64:
+        ns = self._base_ns + (stamp - self._ref) * self._mul // self._div
         # Held in 64 bits (`_Waiting`): a time past 2116 is a damaged stamp, kept as the
         # nearest one that fits rather than failing the trace.
         if ns > _LATEST_NS:
@@ -1361,8 +1397,7 @@ class EtlReader(ReaderBase):
                         # packet is counted once given, by `push`.)
                         self._truncated += 1
                     linktype = _pktmon_linktype(b, q, logged, numbers >> 48 & 0xFFFF, original)
-                    # TimeStamp, a Python int: the clock's arithmetic on it can pass 64 bits.
-                    ts = clock.ns(int(read_i64_le(b, p + 16)))
+                    ts = clock.ns(read_i64_le(b, p + 16))  # TimeStamp
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
                         batch.append(self._another(ts, linktype, key, cut))
