@@ -432,6 +432,11 @@ class _FrameLoop(FrameSink):
         self.segments = 0
         #: Where `packet.decode_into` puts each frame's segment.
         self.decoded = packet.Decoded()
+        #: The last meta a frame came with, and whether it has a pid: readers give the
+        #: frames of one process and thread the same meta (`etl._Metas`), and looking in it
+        #: again cost 100 instructions a frame.
+        self.last_meta: dict[str, Any] | None = None
+        self.last_has_pid = False
 
     def wants(self, linktype: int, chunk: bytes, start: int, stop: int) -> int:
         """Not another share's frame, as `frame` tells it (by addresses and ports): noted
@@ -514,7 +519,12 @@ class _FrameLoop(FrameSink):
             if frames is not None:
                 frames.append(FrameRecord(number, ts_ns, None, None, LATE, 0))
             return False
-        has_pid = meta is not None and "pid" in meta
+        if meta is self.last_meta:
+            has_pid = self.last_has_pid
+        else:
+            has_pid = meta is not None and "pid" in meta
+            self.last_meta = meta
+            self.last_has_pid = has_pid
         if has_pid or frames is not None:
             # Which half sent it: the one whose address and port are the source.
             side = 0 if conn.ports[0] == sport and conn.addrs[0] == d.src else 1
