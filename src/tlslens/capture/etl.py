@@ -1396,7 +1396,16 @@ class EtlReader(ReaderBase):
                         # Every appearance is a frame. (With duplicates dropped, a truncated
                         # packet is counted once given, by `push`.)
                         self._truncated += 1
-                    linktype = _pktmon_linktype(b, q, logged, numbers >> 48 & 0xFFFF, original)
+                    packet_type = numbers >> 48 & 0xFFFF
+                    ethertype: i64 = -1
+                    if logged >= 14:
+                        ethertype = i64(read_i16_be(b, q + 12)) & 0xFFFF
+                    if packet_type == 1 and (ethertype == 0x0800 or ethertype == 0x86DD):
+                        # An Ethernet adapter's IPv4 or IPv6 frame, nearly every packet: what
+                        # `_pktmon_linktype` answers first, without its call.
+                        linktype = LINKTYPE_ETHERNET
+                    else:
+                        linktype = _pktmon_linktype(b, q, logged, packet_type, original)
                     ts = clock.ns(read_i64_le(b, p + 16))  # TimeStamp
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
