@@ -21,9 +21,8 @@ class ReaderBase:
 
     A reader gives its frames both by pushing them into a sink (`push`, the pipeline's way:
     `capture.sink`) and as `Frame`-ordered tuples (iterating it). It defines one of the two,
-    and this class makes the other of it: pcap and pcapng define `push` (their frames lie in
-    the chunk as they are), Network Monitor and ETL `__iter__` (theirs are put together
-    first).
+    and this class makes the other of it: pcap, pcapng and ETL define `push` (their frames
+    lie in a chunk or buffer as they are), Network Monitor `__iter__`.
     """
 
     format_name = ""
@@ -57,6 +56,14 @@ class ReaderBase:
     def __iter__(self) -> Iterator[tuple[int, int, int, memoryview, dict[str, Any] | None]]:
         """The frames as `Frame`-ordered tuples, `data` a view into the reader's chunk."""
         frames = FrameList()
-        for _ in self.push(frames):
+        pushing = self.push(frames)
+        try:
+            for _ in pushing:
+                yield from frames.take()
             yield from frames.take()
-        yield from frames.take()
+        finally:
+            # Closed, not only let go of, when the caller stops early: a compiled generator
+            # runs its `finally` (the count of frames read, `frames_read`) only when closed.
+            close = getattr(pushing, "close", None)
+            if close is not None:
+                close()
