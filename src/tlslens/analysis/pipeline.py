@@ -432,9 +432,10 @@ class _FrameLoop(FrameSink):
         self.segments = 0
         #: Where `packet.decode_into` puts each frame's segment.
         self.decoded = packet.Decoded()
-        #: The last meta a frame came with, and whether it has a pid: readers give the
-        #: frames of one process and thread the same meta (`etl._Metas`), and looking in it
-        #: again cost 100 instructions a frame.
+        #: The last meta a frame came with, and whether it has a pid: the ETL reader gives
+        #: the frames of one process and thread the same meta (`etl._Metas`), and looking
+        #: in it again cost 100 instructions a frame. (The other readers make a meta per
+        #: frame; no reader changes one it has given.)
         self.last_meta: dict[str, Any] | None = None
         self.last_has_pid = False
 

@@ -104,7 +104,7 @@ back; a name stays until the pid starts again); none is invented otherwise.
 pktmon logs a packet once per component it passes (PktGroupId and PktNumber stay the same);
 by default each packet is yielded once, at its first appearance in time (a later one on the
 same processor is dropped as it is read, so that it takes no place in the merge's window;
-one on another processor, by the merge); `dedupe=False` yields every appearance, as
+one on another processor, as the merge gives it); `dedupe=False` yields every appearance, as
 `pktmon etl2pcap` does.
 
 This module may import only `tlslens.capture` and `tlslens.limits` (and librt's field
@@ -540,10 +540,12 @@ class _Clock:
         self._mul = mul
         self._div = div
         fits = -_LATEST_NS <= ref <= _LATEST_NS and -_LATEST_NS <= base_ns <= _LATEST_NS
-        if fits and div <= _LATEST_NS:
-            # Both below 2**62, and (stamp - ref) * mul too: their sum fits 64 bits.
+        if fits and div * mul <= _LATEST_NS:
+            # ref and base_ns below 2**62, what `ns` multiplies by mul (the distance from
+            # ref, or its quotient by div) below 2**61 once multiplied, and the remainder
+            # times mul below 2**62: every sum fits 64 bits.
             self.ref, self.base_ns, self.mul, self.div = ref, base_ns, mul, div
-            self.span = _LATEST_NS // mul
+            self.span = _LATEST_NS // (2 * mul)
 
     def set(self, clock: int, ref: int, start: int, boot: int, freq: int, cpu_mhz: int) -> bool:
         if clock == 2:
@@ -568,18 +570,27 @@ class _Clock:
         return True
 
     def ns(self, stamp: i64) -> i64:
-        """The time of an event time stamp. In machine integers where they hold it (nearly
-        always: a call that took 80 instructions takes 30), else in Python ints, whose
-        arithmetic can pass 64 bits (a damaged stamp, or a cycle counter's far from the
-        trace's start)."""
-        if -_LATEST_NS <= stamp <= _LATEST_NS:
+        """The time of an event time stamp: in machine integers where they hold every step
+        (a call that took 80 instructions takes 30), else in Python ints (a damaged stamp
+        centuries off; a clock of more than 4.6 GHz that 10**9 is not a multiple of)."""
+        span = self.span
+        if span and -_LATEST_NS <= stamp <= _LATEST_NS:
             d = stamp - self.ref  # both below 2**62
-            span = self.span
-            if -span < d < span:
-                if self.div == 1:  # (a division takes longer than the rest)
+            fast = False
+            ns: i64 = 0
+            if self.div == 1:  # a clock whose ticks are whole nanoseconds (10 MHz: 100)
+                if -span < d < span:
                     ns = self.base_ns + d * self.mul
-                else:
-                    ns = self.base_ns + d * self.mul // self.div
+                    fast = True
+            else:
+                # d * mul // div as (d // div) * mul + (d % div) * mul // div, so that no
+                # product passes 64 bits however far the stamp is from the start.
+                whole = d // self.div
+                if -span < whole < span:
+                    ns = self.base_ns + whole * self.mul
+                    ns += (d - whole * self.div) * self.mul // self.div
+                    fast = True
+            if fast:
                 if ns > _LATEST_NS:
                     return _LATEST_NS
                 if ns < -_LATEST_NS:
@@ -883,8 +894,9 @@ class EtlReader(ReaderBase):
         self._truncated = 0
         #: The sink `push` gives frames to, whose `wants` decides which to describe.
         self._sink: FrameSink | None = None
-        #: The last chunk of the file (or decompressed buffer) whose bytes the pending
-        #: packets were counted with (see `_released`), or None.
+        #: The last chunk of the file (or decompressed buffer) counted in what the waiting
+        #: packets keep (`_released`'s `pending_bytes`; no waiting packet need still lie in
+        #: it), or None.
         self._held: bytes | None = None
         #: Packets given late: more than the merge's window behind (`push`, `_finish`).
         self._late = 0
@@ -941,6 +953,8 @@ class EtlReader(ReaderBase):
         (`_Identities`), the packets numbered from 1 and late ones counted, in the same pass
         as the push. (A pass of its own, which built a list of the packets kept, had cost a
         split worker of bulk-pktmon.etl 22 M instructions; here it adds 10 M to the push.)
+        Stopped early, the counts (`duplicates`, late packets, truncated ones) are of the
+        packets given so far.
         """
         self._sink = sink  # asked by `_walk` (`FrameSink.wants`)
         # pktmon duplicates not dropped as they were read (`_walk`): another processor's.
@@ -1084,10 +1098,13 @@ class EtlReader(ReaderBase):
                     del pending[at:]
                     pending += tail
                 batch.clear()
-                # `pending_bytes` is counted up as packets come to lie in new chunks, and only
-                # counted again exactly (`_held_bytes`, a look at every packet waiting) once
-                # it passes the bound: the bytes held are never more than it says, so the
-                # bound is kept as if it were counted after every release.
+                # `pending_bytes` is counted up as packets come to lie in chunks not counted
+                # last (a chunk may be counted twice when a buffer of another kind, a
+                # decompressed one, came between), and counted again exactly (`_held_bytes`,
+                # a look at every packet waiting) once it passes the bound, before anything
+                # is decided on it: the bound holds on the bytes really kept. (Counted again
+                # after every release instead, the count could still pass the bound between
+                # two releases by counting chunks twice, and release half the window early.)
                 if pending_bytes > _MAX_PENDING_BYTES:
                     pending_bytes = self._held_bytes(pending)
                 if len(pending) > 2 * _WINDOW or pending_bytes > _MAX_PENDING_BYTES:
@@ -1277,8 +1294,9 @@ class EtlReader(ReaderBase):
         """Read the events of one buffer, b[p:end], appending packets to `batch`; `view` is
         a memoryview of `b`.
 
-        Returns the bytes the packets appended keep that no packet waiting kept before:
-        `b` the first time a packet lies in it, and packets made of several events.
+        Returns the bytes the packets appended keep that are not yet counted in what waits
+        (`pending_bytes`): `b` when a packet first lies in it, and packets made of several
+        events.
         """
         size_at_4 = _SIZE_AT_4
         min_size = _MIN_SIZE
