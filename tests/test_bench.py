@@ -160,3 +160,24 @@ def test_etl_ratio_runs_on_a_tiny_capture(tmp_path: Path) -> None:
     names = [row.split("|")[1].strip() for row in rows]
     assert names == ["split", "split cpu", "-j 1", "-j 1 cpu"], proc.stdout
     assert all(row.count("x**") == 1 for row in rows), proc.stdout
+
+
+def test_etl_ratio_times_another_build_in_the_same_rounds(tmp_path: Path) -> None:
+    """`--against` times a second tlslens on the same files in the same rounds, in rows of
+    its own; the command given is the one run (a stand-in that writes where it ran)."""
+    etl = tmp_path / "basic.etl"
+    _etl_copy(etl)
+    marks = tmp_path / "marks"
+    other = tmp_path / "other-tlslens"
+    tlslens = Path(sys.executable).with_name("tlslens")
+    other.write_text(f'#!/bin/sh\necho run >> "{marks}"\nexec "{tlslens}" "$@"\n')
+    other.chmod(0o755)
+    proc = subprocess.run([sys.executable, str(BENCH / "etl_ratio.py"),
+                           str(CAPTURES / "basic.pcap"), str(etl), "--runs", "2", "--no-j1",
+                           "--against", str(other)],
+                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| split")]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names == ["split", "split cpu", "split, against", "split cpu, against"], proc.stdout
+    assert all(row.count("x**") == 1 for row in rows), proc.stdout
+    assert marks.read_text().count("run") == 4  # two rounds of two files
