@@ -456,19 +456,17 @@ def _kernel_process(b: bytes, q: int, end: int, eid: int, version: int) -> tuple
     return (pid, _base_name(name)) if name else None
 
 
-def _pktmon_linktype(b: bytes, q: i64, n: i64, packet_type: i64, original: i64) -> int:
+def _pktmon_linktype(
+    b: bytes, q: i64, n: i64, packet_type: i64, original: i64, ethertype: i64
+) -> int:
     """Link type of the pktmon payload b[q:q+n], from its bytes, with PacketType [PKT] as
-    the tie-break.
+    the tie-break; `ethertype` is the payload's bytes 12-13 (-1 when it is shorter), which
+    `_walk` has read already.
 
     pktmon logs Ethernet frames for wired and most Wi-Fi adapters and IP packets for mobile
     broadband; the payload says which: an IP header whose length field equals the packet's
     original size is raw IP, a known EtherType at bytes 12-13 is Ethernet.
     """
-    # Not a conditional expression: compiled, one of an i64 and a literal is an object,
-    # boxed and unboxed (150 instructions a packet).
-    ethertype: i64 = -1
-    if n >= 14:
-        ethertype = _be16(b, q + 12)
     # IPv4 and IPv6 first: the set's test boxes the number, ten times their cost.
     known = ethertype == 0x0800 or ethertype == 0x86DD or ethertype in _ETHERTYPES
     if packet_type == 1 and known:
@@ -532,9 +530,7 @@ class _Clock:
         """Time = base_ns + (stamp - ref) * mul // div. Held as machine integers where they
         fit, with how far a stamp may be from `ref` for `ns` to work in them (`span`; 0:
         never); else as Python ints, `ns` then working in those."""
-        self.ref = self.base_ns = 0
-        self.mul = self.div = 1
-        self.span = 0
+        self.span = 0  # the machine integers below are not read while it is 0
         self._ref = ref
         self._base_ns = base_ns
         self._mul = mul
@@ -1415,15 +1411,18 @@ class EtlReader(ReaderBase):
                         # packet is counted once given, by `push`.)
                         self._truncated += 1
                     packet_type = numbers >> 48 & 0xFFFF
+                    # Not a conditional expression: compiled, one of an i64 and a literal is
+                    # an object, boxed and unboxed (150 instructions a packet).
                     ethertype: i64 = -1
                     if logged >= 14:
-                        ethertype = i64(read_i16_be(b, q + 12)) & 0xFFFF
+                        ethertype = i64(read_i16_be(b, q + 12)) & 0xFFFF  # `_be16`, no call
                     if packet_type == 1 and (ethertype == 0x0800 or ethertype == 0x86DD):
                         # An Ethernet adapter's IPv4 or IPv6 frame, nearly every packet: what
                         # `_pktmon_linktype` answers first, without its call.
                         linktype = LINKTYPE_ETHERNET
                     else:
-                        linktype = _pktmon_linktype(b, q, logged, packet_type, original)
+                        linktype = _pktmon_linktype(b, q, logged, packet_type, original,
+                                                    ethertype)  # fmt: skip
                     ts = clock.ns(read_i64_le(b, p + 16))  # TimeStamp
                     note = -1 if sink is None else sink.wants(linktype, b, q, q + logged)
                     if note == UNWANTED:
