@@ -442,25 +442,22 @@ def test_many_windows_of_packets_read_back_whole(tmp_path: Path) -> None:
     assert [m and m["pid"] for _ts, _lt, _d, m in frames] == [1000 + k % 7 for k in range(count)]
 
 
-def test_a_trace_longer_than_the_byte_bound_is_merged_whole(tmp_path: Path) -> None:
-    """What the packets waiting in the merge keep is counted up as they come, and counted
-    again exactly only once that count passes the bound (64 MiB, `_released`). In a 72 MB
-    trace of two processors, one written 80 buffers (2,900 packets) behind the other, what
-    waits keeps about 12 MB: every packet comes in time order, none late. (Counted
-    inexactly past the bound, the merge would release half of what waits at every buffer,
-    and the late processor's packets would come after newer ones.)"""
+def _lagging_trace(
+    path: Path, *, buffer_size: int, per_buffer: int, buffers: int, behind: int,
+    compress_first: bool = False,
+) -> None:  # fmt: skip
+    """Write a trace of two processors with `buffers` buffers each of `per_buffer` packets,
+    processor 1's written `behind` buffers after processor 0's of the same times (even
+    times on 0, odd ones on 1, so that buffer i of each overlap); with `compress_first`,
+    processor 0's buffers compressed and 1's not. Written as it goes: the trace is large."""
     packets = source_packets()
-    path = tmp_path / "long.etl"
-    writer = EtlWriter(buffer_size=0x10000, cpus=2)
-    per_buffer = 36  # packets of at most 1,514 bytes, and their events, in 64 KiB
-    buffers = 550  # on each processor
-    behind = 80
+    writer = EtlWriter(buffer_size=buffer_size, cpus=2)
 
     def fill(cpu: int, index: int) -> None:
-        # Even times on processor 0, odd ones on 1: buffer `index` of each overlap.
         for k in range(per_buffer):
             _ts, data = packets[(index * per_buffer + k) % len(packets)]
             writer.ndis(data, packets[0][0] + index * 1_000_000 + 2 * k + cpu, cpu=cpu)
+        writer.compress = compress_first and cpu == 0
         writer.flush(cpu)
 
     with path.open("wb") as out:
@@ -471,12 +468,30 @@ def test_a_trace_longer_than_the_byte_bound_is_merged_whole(tmp_path: Path) -> N
                 fill(1, index - behind)
             out.write(b"".join(writer.buffers))
             writer.buffers.clear()
-    assert path.stat().st_size > 72_000_000
+
+
+def _assert_all_in_order(path: Path, count: int) -> None:
+    """Every one of `count` packets comes, in time order, and no problem is reported (none
+    came late)."""
     capture = open_capture(str(path))
     times = [ts for _n, ts, _lt, _data, _meta in capture]
-    assert len(times) == 2 * buffers * per_buffer
+    assert len(times) == count
     assert times == sorted(times)
     assert [p.message for p in capture.problems] == []
+
+
+def test_a_trace_longer_than_the_byte_bound_is_merged_whole(tmp_path: Path) -> None:
+    """What the packets waiting in the merge keep is counted up as they come, and counted
+    again exactly only once that count passes the bound (64 MiB, `_released`). In a 72 MB
+    trace of two processors, one written 80 buffers (2,900 packets) behind the other, what
+    waits keeps about 12 MB: every packet comes in time order, none late. (Counted
+    inexactly past the bound, the merge would release half of what waits at every buffer,
+    and the late processor's packets would come after newer ones.)"""
+    path = tmp_path / "long.etl"
+    # 36 packets of at most 1,514 bytes, and their events, fill a 64 KiB buffer.
+    _lagging_trace(path, buffer_size=0x10000, per_buffer=36, buffers=550, behind=80)
+    assert path.stat().st_size > 72_000_000
+    _assert_all_in_order(path, 2 * 550 * 36)
 
 
 def test_buffers_compressed_and_not_are_counted_once_past_the_bound(tmp_path: Path) -> None:
@@ -486,33 +501,10 @@ def test_buffers_compressed_and_not_are_counted_once_past_the_bound(tmp_path: Pa
     exactly before anything is decided on it, it releases nothing early: every packet
     comes in time order, none late. (Counted again only after each release, as before
     the seventeenth session, 2,216 of them came late.)"""
-    packets = source_packets()
     path = tmp_path / "mixed.etl"
-    writer = EtlWriter(buffer_size=0x2000, cpus=2)
-    per_buffer = 4
-    buffers = 1000
-    behind = 300
-
-    def fill(cpu: int, index: int) -> None:
-        for k in range(per_buffer):
-            _ts, data = packets[(index * per_buffer + k) % len(packets)]
-            writer.ndis(data, packets[0][0] + index * 1_000_000 + 2 * k + cpu, cpu=cpu)
-        writer.compress = cpu == 0
-        writer.flush(cpu)
-
-    with path.open("wb") as out:
-        for index in range(buffers + behind):
-            if index < buffers:
-                fill(0, index)
-            if index >= behind:
-                fill(1, index - behind)
-            out.write(b"".join(writer.buffers))
-            writer.buffers.clear()
-    capture = open_capture(str(path))
-    times = [ts for _n, ts, _lt, _data, _meta in capture]
-    assert len(times) == 2 * buffers * per_buffer
-    assert times == sorted(times)
-    assert [p.message for p in capture.problems] == []
+    _lagging_trace(path, buffer_size=0x2000, per_buffer=4, buffers=1000, behind=300,
+                   compress_first=True)  # fmt: skip
+    _assert_all_in_order(path, 2 * 1000 * 4)
 
 
 def test_a_reader_left_early_counts_the_frames_it_gave(tmp_path: Path) -> None:
