@@ -1,4 +1,5 @@
-"""Build step beyond pyproject.toml: compile the hot path with mypyc (`tlslens.compiled`).
+"""Build step beyond pyproject.toml: compile the hot path with mypyc (`tlslens.compiled`), and
+on POSIX systems the C module that maps capture files (`tlslens.capture._mapped`).
 
 Where that cannot be done (no C compiler, as on many Windows machines, or no mypyc), the
 same modules install as pure Python, which works, only slower: `tlslens --version` tells
@@ -12,7 +13,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, ExecError, LinkError, PlatformError
 
@@ -64,6 +65,17 @@ class BuildCoreOrFallBack(build_ext):
             )
 
 
+#: The hand-written C module: windows of a capture file as bytes over its mapped pages
+#: (its own comment says why). POSIX only; elsewhere files are read in chunks.
+MAPPED_SOURCE = "src/tlslens/capture/_mapped.c"
+
+
+def mapped_module() -> list[Extension]:
+    if os.name != "posix":
+        return []
+    return [Extension("tlslens.capture._mapped", [MAPPED_SOURCE], extra_compile_args=["-O2"])]
+
+
 def ext_modules() -> list[object]:
     if os.environ.get("TLSLENS_COMPILE", "1") == "0":
         remove_extensions(keep=[])
@@ -76,13 +88,14 @@ def ext_modules() -> list[object]:
         return []
 
     sources = core_sources()
-    remove_extensions(keep=sources)
+    mapped = mapped_module()
+    remove_extensions(keep=sources + ([MAPPED_SOURCE] if mapped else []))
     # The core's own type errors stop the build; the modules it imports are followed for
     # their types only (the build environment does not have the package's dependencies,
     # and `scripts/test` type-checks everything). The group name names the one shared
     # library that holds the compiled modules.
     options = ["--follow-imports=silent", "--ignore-missing-imports"]
-    return list(mypycify([*options, *sources], opt_level="3", group_name="tlslens"))
+    return [*mypycify([*options, *sources], opt_level="3", group_name="tlslens"), *mapped]
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildCoreOrFallBack})

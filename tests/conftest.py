@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop before testing a compiled module (tlslens.compiled) that is older than its
-    source, or no longer in the core: the tests would run old code. (With TLSLENS_PURE=1
-    the core's source runs anyway, but a module outside the core would still load.)"""
+    source, or no longer in the core, or a C module older than its source: the tests would
+    run old code. (With TLSLENS_PURE=1 the core's source runs anyway, but a module outside
+    the core, and a C module, would still load.)"""
     from tlslens.compiled import CORE, runs_from_source
 
     pure = runs_from_source()
@@ -32,7 +33,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ]
     for built in extensions:
         source = (built.parent / built.name.split(".")[0]).with_suffix(".py")
-        if source.with_suffix("") not in core:
+        hand_written = source.with_suffix(".c")  # a C module (capture/_mapped.c)
+        if hand_written.exists():
+            if built.stat().st_mtime >= hand_written.stat().st_mtime:
+                continue
+            problem = "is older than its source"
+        elif source.with_suffix("") not in core:
             problem = "is not in the core any more"
         elif not pure and built.stat().st_mtime < source.stat().st_mtime:
             problem = "is older than its source"

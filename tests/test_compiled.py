@@ -33,6 +33,16 @@ def test_every_core_module_runs_compiled() -> None:
     assert not pure, f"not compiled: {pure} (install with a C compiler: scripts/test does)"
 
 
+@pytest.mark.skipif(PURE_ONLY or os.name != "posix", reason="no C module built on purpose")
+def test_capture_files_are_mapped_where_the_c_module_is_built() -> None:
+    # scripts/test builds it with the core (setup.py); --version says how files are taken in.
+    assert _tlslens("--version", pure=False).stdout.rstrip().endswith("; capture files mapped")
+    env = {**os.environ, "TLSLENS_MAP": "0"}
+    run = subprocess.run([sys.executable, "-m", "tlslens.cli.main", "--version"], env=env,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert "capture files read (TLSLENS_MAP=0)" in run.stdout
+
+
 def test_tlslens_pure_runs_the_core_from_source() -> None:
     run = _tlslens("--version", pure=True)
     assert run.returncode == 0, run.stderr

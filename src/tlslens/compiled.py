@@ -89,7 +89,24 @@ def is_compiled(module_name: str) -> bool:
 
 
 def describe() -> str:
-    """One line for `tlslens --version`: which of the core modules run compiled."""
+    """One line for `tlslens --version`: which of the core modules run compiled, and how
+    plain capture files are taken in (`tlslens.capture.source`)."""
+    return f"{_describe_core()}; {_describe_input()}"
+
+
+def _describe_input() -> str:
+    import os
+
+    if os.environ.get("TLSLENS_MAP") == "0":
+        return "capture files read (TLSLENS_MAP=0)"
+    try:
+        import tlslens.capture._mapped  # noqa: F401
+    except ImportError:
+        return "capture files read (no tlslens.capture._mapped)"
+    return "capture files mapped"
+
+
+def _describe_core() -> str:
     compiled = [name for name in CORE if is_compiled(name)]
     if len(compiled) == len(CORE):
         return f"compiled core ({len(CORE)} modules, mypyc)"

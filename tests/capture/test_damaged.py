@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from tlslens.capture import CaptureError, open_capture
 
+# Every test here runs with plain files mapped and read (ChunkedInput; tests/capture/conftest).
+pytestmark = pytest.mark.usefixtures("each_input_mode")
+
 PCAP = CORPUS / "zeek/testing/btest/Traces/tls/tls1.2.pcap"
 PCAPNG = CORPUS / "wireshark/test/captures/dmgr.pcapng"
 

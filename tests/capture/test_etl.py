@@ -38,6 +38,9 @@ from tlslens.capture.etl import (
     xpress_decompress,
 )
 
+# Every test here runs with plain files mapped and read (ChunkedInput; tests/capture/conftest).
+pytestmark = pytest.mark.usefixtures("each_input_mode")
+
 PKTMON_ETL = CORPUS / "etl" / "demikernel_PktMon.etl"
 PKTMON_PCAPNG = CORPUS / "etl" / "demikernel_PktMon.cap.pcapng"
 AIRBUS = CORPUS / "etl" / "airbus-cert-etl-parser" / "tests" / "example"

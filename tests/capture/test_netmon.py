@@ -28,6 +28,9 @@ from hypothesis import strategies as st
 from tlslens.capture import CaptureError, open_capture
 from tlslens.capture.netmon import NETMON_LINKTYPE_BASE
 
+# Every test here runs with plain files mapped and read (ChunkedInput; tests/capture/conftest).
+pytestmark = pytest.mark.usefixtures("each_input_mode")
+
 NETMON = CORPUS / "derived" / "netmon"
 ZEEK_TLS = CORPUS / "zeek" / "testing" / "btest" / "Traces" / "tls"
 # The pcaps the corpus files were made from, as ../shared/corpus/MANIFEST.md names them, and

@@ -1022,12 +1022,13 @@ class EtlReader(ReaderBase):
                     buf = source.buf
                     if len(buf) == 0:
                         break
-                    if len(buf) < BUFFER_HEADER_BYTES:
-                        if any(buf):
+                    # (`pos` is 0 for a chunk read, the place in a page for one mapped.)
+                    if len(buf) - pos < BUFFER_HEADER_BYTES:
+                        if any(buf[pos:]):
                             self._problem(
-                                source.base,
-                                f"the file ends inside a trace buffer header ({len(buf)} "
-                                "bytes); the packets before it were read",
+                                source.base + pos,
+                                f"the file ends inside a trace buffer header ({len(buf) - pos}"
+                                " bytes); the packets before it were read",
                             )
                         break
                 data = source.data  # the bytes `buf` views
@@ -1053,7 +1054,7 @@ class EtlReader(ReaderBase):
                 if pos + size > len(buf):
                     pos = source.refill(pos, size)
                     buf = source.buf
-                    if size > len(buf):
+                    if pos + size > len(buf):
                         cut = True
                 compressed = bool(flag & BUFFER_FLAG_COMPRESSED)
                 if compressed:
@@ -1188,17 +1189,18 @@ class EtlReader(ReaderBase):
         for offset, message in notes:
             self.problems.append(CaptureProblem(source.path, offset, message))
 
-    def _window(self, pos: int, need: int) -> bool:
-        """Make the source window start at `pos` (which may lie beyond it) with `need` bytes
-        if the file has them. False at the end of the file."""
+    def _window(self, pos: int, need: int) -> int:
+        """Make the source's chunk hold `pos` (which may lie beyond it) with `need` bytes
+        after it if the file has them; returns where `pos` is in it (`ChunkedInput.refill`),
+        or -1 at the end of the file."""
         source = self.source
-        while pos > len(source.buf):
-            pos -= len(source.buf)
+        target = source.base + pos
+        while target > source.base + len(source.buf):
             source.refill(len(source.buf), 1)
             if not len(source.buf):
-                return False
-        source.refill(pos, need)
-        return len(source.buf) > 0
+                return -1
+        at = source.refill(target - source.base, need)
+        return at if at < len(source.buf) else -1
 
     def _resync(self, pos: int, fixed_size: int, max_block: int) -> int:
         """After a damaged buffer header at `pos`: the next plausible buffer, or -1."""
@@ -1211,25 +1213,26 @@ class EtlReader(ReaderBase):
             # Uncompressed traces use one buffer size for the whole file [GC-BUF], so the
             # next buffer starts at the next multiple of it.
             target = ((source.base + pos) // fixed_size + 1) * fixed_size - source.base
-            while self._window(target, BUFFER_HEADER_BYTES):
-                if len(source.buf) < BUFFER_HEADER_BYTES:
+            at = self._window(target, BUFFER_HEADER_BYTES)
+            while at >= 0:
+                if len(source.buf) - at < BUFFER_HEADER_BYTES:
                     return -1
-                if _plausible_buffer(source.data, 0, max_block):
-                    self._problem(source.base, "reading resumes at this trace buffer")
-                    return 0
-                target = fixed_size
+                if _plausible_buffer(source.data, at, max_block):
+                    self._problem(source.base + at, "reading resumes at this trace buffer")
+                    return at
+                at = self._window(at + fixed_size, BUFFER_HEADER_BYTES)
             return -1
         # Variable-size (compressed) buffers: look byte by byte in a bounded window.
         scanned = 0
         target = pos + 1
         while scanned < _RESYNC_WINDOW:
-            if not self._window(target, BUFFER_HEADER_BYTES + 65536):
+            p = self._window(target, BUFFER_HEADER_BYTES + 65536)
+            if p < 0:
                 return -1
             buf = source.data
             limit = len(buf) - BUFFER_HEADER_BYTES
-            if limit < 0:
+            if limit < p:
                 return -1
-            p = 0
             while p <= limit and scanned < _RESYNC_WINDOW:
                 # Cheap tests first: a buffer is under 32 MiB and its type is small.
                 if buf[p + 3] < 2 and buf[p + 0x37] == 0 and _plausible_buffer(buf, p, max_block):

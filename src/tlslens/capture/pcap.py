@@ -100,10 +100,11 @@ class PcapReader(ReaderBase):
                     end = len(data)
                     if end == 0:
                         break
-                    if end < hdr_len:
+                    # (`pos` is 0 for a chunk read, the place in a page for one mapped.)
+                    if end - pos < hdr_len:
                         self._problem(
-                            source.base,
-                            f"file ends inside a packet record header ({end} of "
+                            source.base + pos,
+                            f"file ends inside a packet record header ({end - pos} of "
                             f"{hdr_len} bytes) after {index} packets",
                         )
                         break
@@ -125,13 +126,13 @@ class PcapReader(ReaderBase):
                     pos = source.refill(pos, hdr_len + incl)
                     data, view = source.data, source.buf
                     end = len(data)
-                    start = hdr_len
+                    start = pos + hdr_len
                     stop = start + incl
                     if stop > end:
                         self._problem(
-                            source.base,
+                            source.base + pos,
                             f"file ends inside packet {index + 1}: its header says {incl} "
-                            f"bytes, only {max(end - hdr_len, 0)} remain; "
+                            f"bytes, only {max(end - start, 0)} remain; "
                             f"{index} complete packets were read",
                         )
                         break

@@ -137,9 +137,10 @@ class PcapngReader(ReaderBase):
                     end = len(data)
                     if end == 0:
                         break
-                    if end < 12:
+                    # (`pos` is 0 for a chunk read, the place in a page for one mapped.)
+                    if end - pos < 12:
                         self._problem(
-                            source.base,
+                            source.base + pos,
                             f"file ends inside a block header after {index} packets",
                         )
                         break
@@ -171,11 +172,12 @@ class PcapngReader(ReaderBase):
                     pos = source.refill(pos, total)
                     buf, data = source.buf, source.data
                     end = len(data)
-                    if total > end:
+                    if pos + total > end:
                         self._problem(
-                            source.base,
+                            source.base + pos,
                             f"file ends inside a block of type 0x{block_type:08x} "
-                            f"({total} bytes, {end} remain); {index} complete packets were read",
+                            f"({total} bytes, {end - pos} remain); {index} complete packets "
+                            "were read",
                         )
                         break
                 trailer = u32(data, pos + total - 4, little)

@@ -1,23 +1,34 @@
 """Open a capture file, undo gzip, and feed readers large chunks of bytes.
 
 Readers parse headers straight out of a chunk of about a megabyte, so no Python object is
-made per header field and memory does not grow with the file's length. The same code path
-serves plain and gzip-compressed files, which is why this is a chunked reader rather than an
-mmap (a mapped file that shrinks while it is read kills the process with SIGBUS).
+made per header field and memory does not grow with the file's length. The same interface
+serves plain and gzip-compressed files, pipes and mapped files.
 
 A chunk is an immutable `bytes` object: compiled code (tlslens.compiled) indexes `bytes` with
 a direct C access, about ten times quicker than indexing a memoryview or a bytearray, which is
-what lets the pcap reader and `net.packet.decode_into` read header fields byte by byte. Making it
-costs no extra copy for a plain file: the bytes a refill keeps (the start of a record cut by
-the chunk's end) are read again from the file, which the page cache answers; only a
-compressed or unseekable stream joins them to the new bytes. This module imports nothing from
-tlslens outside `capture`.
+what lets the pcap reader and `net.packet.decode_into` read header fields byte by byte.
+
+A plain file on a POSIX system is mapped, a window of about a megabyte at a time: each chunk
+is a `bytes` object whose contents are the file's pages (`_mapped.c`, which says how, and why
+a file that shrinks while it is read no longer kills the process). Reading a chunk had cost
+a copy of the file by the kernel, a quarter of a split run's time on a pktmon trace, where
+every worker reads the whole file (bench/RESULTS.md, eighteenth session). A window starts at
+a page boundary, so `refill` returns where the bytes asked for start in it. Elsewhere, and
+for compressed or unseekable input, chunks are read; the bytes a refill keeps (the start of a
+record cut by the chunk's end) are then read again from a plain file, which the page cache
+answers, and only a compressed or unseekable stream joins them to the new bytes.
+TLSLENS_MAP=0 in the environment reads every file (to compare the two; tests do).
+
+This module imports nothing from tlslens outside `capture`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import zlib
+from types import ModuleType
 from typing import BinaryIO, Final
 
 # librt: mypyc's runtime library, whose readers compiled code calls inline (`u32`);
@@ -31,6 +42,18 @@ from tlslens.capture.frame import CaptureError
 CHUNK_BYTES: Final = 1 << 20
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
+
+
+def _mapper() -> ModuleType | None:
+    """The module that maps windows of a file (`_mapped.c`), where it was built and not
+    turned off (TLSLENS_MAP=0)."""
+    if os.environ.get("TLSLENS_MAP") == "0":
+        return None
+    try:
+        import tlslens.capture._mapped as mapped
+    except ImportError:
+        return None
+    return mapped
 
 
 def u32(data: bytes, pos: i64, little: bool) -> int:
@@ -103,11 +126,13 @@ class ChunkedInput:
     `buf` is a memoryview of it (for `struct` and for views handed to later layers).
 
     `refill(pos, need)` keeps the bytes from `pos` on and reads more until `need` bytes are
-    available (or the stream ends); it returns the new position of those bytes (always 0).
+    available (or the stream ends); it returns the new position of those bytes: 0 for a
+    chunk read, their place in the page a mapped window starts with.
     Views handed out of an older chunk stay valid: a refill makes a new one.
     """
 
-    __slots__ = ("_file", "_plain", "base", "buf", "data", "eof", "error", "path")
+    __slots__ = ("_faults", "_fd", "_file", "_mapper", "_plain", "base", "buf", "data", "eof",
+                 "error", "path")  # fmt: skip
 
     def __init__(self, file: BinaryIO | GzipStream, path: str, head: bytes = b"") -> None:
         self._file = file
@@ -121,8 +146,22 @@ class ChunkedInput:
         #: Why the stream ended early (a damaged gzip member), or None.
         self.error: str | None = None
         self.path = path
+        #: The descriptor of a plain file that is mapped (`_map`), or -1.
+        self._fd = -1
+        self._faults = 0
+        self._mapper = None if self._plain is None else _mapper()
+        if self._mapper is not None and self._plain is not None:
+            try:
+                fd = self._plain.fileno()
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    self._fd = fd
+                    self._faults = self._mapper.shrink_faults()
+            except (OSError, ValueError):
+                pass
 
     def refill(self, pos: int, need: int) -> int:
+        if self._fd >= 0:
+            return self._map(pos, need)
         old, kept = self.data, max(len(self.data) - pos, 0)
         self.base += pos
         # The chunk keeps `kept` bytes and grows to a chunk's worth (at least a quarter of
@@ -155,6 +194,68 @@ class ChunkedInput:
         self.buf = memoryview(self.data)
         return 0
 
+    def _map(self, pos: int, need: int) -> int:
+        """`refill` for a mapped file: a window from the page that holds `pos` on, as long as
+        a chunk read would be (to the end of the file at most)."""
+        mapper = self._mapper
+        assert mapper is not None
+        start = self.base + pos
+        kept = max(len(self.data) - pos, 0)
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            self.error = f"read error ({exc.strerror or exc})"
+            size = 0
+        if self.error is None and (
+            mapper.shrink_faults() != self._faults or size < self.base + len(self.data)
+        ):
+            self.error = (
+                f"the file shrank while it was read (to {size} bytes): bytes past its new end "
+                "read as zeros from then on, so packets there may be wrong"
+            )
+        if size < start + kept:  # the file shrank under us: keep what was read before
+            self.data = self.data[pos:]
+            self.buf = memoryview(self.data)
+            self.base = start
+            self.eof = True
+            return 0
+        page: int = mapper.PAGE_SIZE
+        skip = start % page
+        length = max(CHUNK_BYTES, need, kept + CHUNK_BYTES // 4) + skip
+        if start - skip + length >= size:
+            length = size - (start - skip)
+            self.eof = True
+        window: bytes | None = None
+        if length > skip:
+            try:
+                window = mapper.window(self._fd, start - skip, length)
+            except OSError:
+                window = None  # a file system that cannot map: read it
+            if window is None:
+                return self._stop_mapping(pos, need)
+        if window is None or len(window) <= skip:  # nothing from `start` on
+            self.data = b""
+            self.buf = memoryview(self.data)
+            self.base = start
+            self.eof = True
+            return 0
+        self.data = window
+        self.buf = memoryview(window)
+        self.base = start - skip
+        return skip
+
+    def _stop_mapping(self, pos: int, need: int) -> int:
+        """Read from here on, as for a file that is not mapped."""
+        self._fd = -1
+        self.eof = False
+        assert self._plain is not None
+        try:
+            self._plain.seek(self.base + len(self.data))  # where reading would have got to
+        except OSError as exc:
+            self.error = f"read error ({exc.strerror or exc})"
+            self.eof = True  # keep what the window held, read nothing more
+        return self.refill(pos, need)
+
     def _read_again(self) -> bool:
         """Move a plain file back to `base`, so that the kept bytes are read again."""
         if self._plain is None or self.eof:
@@ -168,6 +269,8 @@ class ChunkedInput:
 
     def raw_position(self) -> int:
         """Bytes of the file on disk read so far (compressed bytes for gzip)."""
+        if self._fd >= 0:
+            return self.base + len(self.data)
         raw = self._file._file if isinstance(self._file, GzipStream) else self._file
         try:
             return raw.tell()
