@@ -33,7 +33,7 @@ from tlslens.capture.etl import (
     _Clock,
     _Identities,
     _in_order,
-    _merged,
+    _merge_into,
     _Waiting,
     xpress_decompress,
 )
@@ -941,12 +941,16 @@ _TIMES = st.lists(
 
 @given(_TIMES, _TIMES)
 def test_the_merge_keeps_time_then_file_order(older: list[int], newer: list[int]) -> None:
-    """`_merged` gives what a stable sort of the two runs gives (of two packets with the
+    """`_merge_into` gives what a stable sort of the two runs gives (of two packets with the
     same time, the one read first comes first), and `_in_order` tells a run in order."""
     a = [_waiting(ts) for ts in sorted(older)]
     b = [_waiting(ts) for ts in sorted(newer)]
     # The same objects (compared by identity) in the same order.
-    assert _merged(a, b) == sorted(a + b, key=lambda entry: entry.ts)
+    expected = sorted(a + b, key=lambda entry: entry.ts)
+    merged = list(a)
+    if b:
+        _merge_into(merged, b)
+    assert merged == expected
     if older:
         assert _in_order(a)
         assert _in_order([_waiting(ts) for ts in older]) == (older == sorted(older))
