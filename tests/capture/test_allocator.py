@@ -6,6 +6,7 @@ here."""
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from capture.etl_writer import EtlWriter
 from conftest import CAPTURES
 
 from tlslens.capture import allocator, open_capture
+
+MAPPING_BUILT = importlib.util.find_spec("tlslens.capture._mapped") is not None
 
 
 class FakeLibc:
@@ -129,10 +132,25 @@ def test_only_a_large_file_sets_them(
     assert len(libc.calls) == 2
 
 
-@pytest.mark.parametrize(("name", "sets"), [("basic.pcap", False), ("basic.etl", True)])
-def test_opening_a_large_etl_trace_sets_them(
-    libc: FakeLibc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, sets: bool
+@pytest.mark.parametrize(
+    ("name", "mapping", "sets"),
+    [
+        ("basic.pcap", "0", False),
+        ("basic.etl", "0", True),
+        # A mapped file's chunks are not malloc's (allocator.py).
+        pytest.param("basic.etl", "1", False, marks=pytest.mark.skipif(
+            not MAPPING_BUILT, reason="tlslens.capture._mapped not built")),
+    ],
+)  # fmt: skip
+def test_opening_a_large_etl_trace_read_in_chunks_sets_them(
+    libc: FakeLibc,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    mapping: str,
+    sets: bool,
 ) -> None:
+    monkeypatch.setenv("TLSLENS_MAP", mapping)
     path = tmp_path / name
     if name.endswith(".etl"):
         writer = EtlWriter()

@@ -140,8 +140,10 @@ def _windows_reader(
     from tlslens.capture.etl import EtlReader, is_etl
 
     if is_etl(source.buf[:0x50].tobytes()):
-        # Its packets keep their chunks while they wait for the time-order merge.
-        allocator.for_file(source.path)
+        # Its packets keep their chunks while they wait for the time-order merge; mapped
+        # windows are not the allocator's (allocator.py).
+        if not source.mapped:
+            allocator.for_file(source.path)
         return EtlReader(source, limits, dedupe=dedupe)
     return None
 

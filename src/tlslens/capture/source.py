@@ -159,6 +159,11 @@ class ChunkedInput:
             except (OSError, ValueError):
                 pass
 
+    @property
+    def mapped(self) -> bool:
+        """Whether the file is mapped (`_map`), not read into chunks."""
+        return self._fd >= 0
+
     def refill(self, pos: int, need: int) -> int:
         if self._fd >= 0:
             return self._map(pos, need)
