@@ -166,8 +166,8 @@ window(PyObject *module, PyObject *args)
         return NULL;
     }
     if (offset < 0 || (size_t)offset % page_size != 0 || length <= 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "window: the offset must be a multiple of the page size, the length positive");
+        PyErr_SetString(PyExc_ValueError, "window: the offset must be a multiple of the "
+                                          "page size, the length positive");
         return NULL;
     }
     struct stat status;
