@@ -73,7 +73,12 @@ MAPPED_SOURCE = "src/tlslens/capture/_mapped.c"
 def mapped_module() -> list[Extension]:
     if os.name != "posix":
         return []
-    return [Extension("tlslens.capture._mapped", [MAPPED_SOURCE], extra_compile_args=["-O2"])]
+    # Optional: where it does not compile, files are read and the core still compiles.
+    return [
+        Extension(
+            "tlslens.capture._mapped", [MAPPED_SOURCE], extra_compile_args=["-O2"], optional=True
+        )
+    ]
 
 
 def ext_modules() -> list[object]:
@@ -88,14 +93,14 @@ def ext_modules() -> list[object]:
         return []
 
     sources = core_sources()
-    mapped = mapped_module()
-    remove_extensions(keep=sources + ([MAPPED_SOURCE] if mapped else []))
+    # The C module is built again too (and left out, not left stale, if it fails to).
+    remove_extensions(keep=sources)
     # The core's own type errors stop the build; the modules it imports are followed for
     # their types only (the build environment does not have the package's dependencies,
     # and `scripts/test` type-checks everything). The group name names the one shared
     # library that holds the compiled modules.
     options = ["--follow-imports=silent", "--ignore-missing-imports"]
-    return [*mypycify([*options, *sources], opt_level="3", group_name="tlslens"), *mapped]
+    return [*mypycify([*options, *sources], opt_level="3", group_name="tlslens"), *mapped_module()]
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildCoreOrFallBack})

@@ -10,6 +10,8 @@ import ctypes
 import gzip
 import os
 import random
+import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -240,3 +242,119 @@ def test_mapped_and_read_files_give_the_same_output(jobs: str) -> None:
     assert mapped.stdout == read.stdout
     assert mapped.stderr == read.stderr
     assert mapped.returncode == read.returncode
+
+
+def _child(script: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a Python process of its own: a test of SIGBUS must not risk this one."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+
+
+@needs_mapping
+def test_a_sigbus_sent_by_another_process_still_ends_it(tmp_path: Path) -> None:
+    path = tmp_path / "input.bin"
+    path.write_bytes(content(2 * CHUNK_BYTES))
+    done = _child(f"""
+import os, signal, time
+from tlslens.capture import _mapped
+fd = os.open({str(path)!r}, os.O_RDONLY)
+window = _mapped.window(fd, 0, 4096)
+os.kill(os.getpid(), signal.SIGBUS)  # not a fault in a window: the default, as before
+time.sleep(5)
+print("survived")
+""")
+    assert done.returncode == -signal.SIGBUS, (done.returncode, done.stdout, done.stderr)
+    assert "survived" not in done.stdout
+
+
+@needs_mapping
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("", "faulthandler.enable()"), ("faulthandler.enable()", "faulthandler.disable()")],
+    ids=["enabled-after", "disabled-after"],
+)
+def test_windows_made_after_faulthandler_changes_sigbus_are_still_safe(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    # faulthandler.enable() takes SIGBUS over; disable() puts back what it found when it was
+    # enabled (here the default). The next window must make a cut page read as zeros again.
+    path = tmp_path / "cut.bin"
+    path.write_bytes(content(3 * CHUNK_BYTES))
+    done = _child(f"""
+import faulthandler, os
+from tlslens.capture import _mapped
+path = {str(path)!r}
+fd = os.open(path, os.O_RDONLY)
+{before}
+first = _mapped.window(fd, 0, 4096)
+{after}
+window = _mapped.window(fd, 4096, 2 * {CHUNK_BYTES})
+os.truncate(path, 8192)
+assert window[4096:] == bytes(len(window) - 4096)
+print("zeros", _mapped.shrink_faults())
+""")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("zeros ")
+
+
+@needs_mapping
+def test_a_pcap_cut_under_the_reader_gives_only_its_real_frames(tmp_path: Path) -> None:
+    # Records of 16 + 200 bytes, 3 MB of them; the file is cut to 200,000 bytes after 100
+    # frames: the frames after the cut, in zeroed pages, must not come out as empty frames.
+    record = struct.pack("<IIII", 1_700_000_000, 0, 200, 200) + bytes(range(200))
+    count = 3 * CHUNK_BYTES // len(record)
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(header + record * count)
+    done = _child(f"""
+import os
+os.environ["TLSLENS_MAP"] = "1"
+from tlslens.capture import open_capture
+path = {str(path)!r}
+capture = open_capture(path)
+times = []
+for number, ts, _lt, data, _meta in capture:
+    times.append((ts, len(data)))
+    if number == 100:
+        os.truncate(path, 200_000)
+print(len(times), sum(1 for ts, n in times if n != 200))
+print([p.message for p in capture.problems])
+""")
+    assert done.returncode == 0, done.stderr
+    frames, odd = (int(n) for n in done.stdout.splitlines()[0].split())
+    assert odd == 0
+    assert frames <= (200_000 - 24) // len(record) + 1
+    assert "the file shrank while it was read (to 200000 bytes)" in done.stdout
+
+
+@needs_mapping
+def test_reading_takes_over_where_a_window_cannot_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # window() gives None once too many windows are alive (or raises OSError where a file
+    # system cannot map): the rest of the file is read, from where the windows stopped.
+    raw = content(4 * CHUNK_BYTES + 777)
+    path = tmp_path / "input.bin"
+    path.write_bytes(raw)
+    made = []
+    real = _mapped.window
+
+    def window(fd: int, offset: int, length: int) -> bytes | None:
+        made.append(offset)
+        return real(fd, offset, length) if len(made) < 3 else None
+
+    monkeypatch.setenv("TLSLENS_MAP", "1")
+    monkeypatch.setattr(_mapped, "window", window)  # looked up on the module at each call
+    source, _ = open_input(str(path))
+    got = b""
+    pos = 0
+    while True:
+        at = source.refill(pos, 5000)
+        if len(source.data) <= at:
+            break
+        assert source.data == raw[source.base : source.base + len(source.data)]
+        got += source.data[at:]
+        pos = len(source.data)
+    assert got == raw[: len(got)] and len(got) == len(raw)
+    assert len(made) == 3 and not source.mapped and source.error is None
+    source.close()

@@ -19,10 +19,12 @@
  * grows cannot change it (the last part-page is a copy).
  *
  * A mapped file that shrinks while it is read would kill the process with SIGBUS at the
- * next read of a page past its new end. A handler catches a SIGBUS at an address inside a
- * live window, maps a page of zeros over the page, counts it (`shrink_faults`), and lets the
- * read go on; the source then says the file shrank (ChunkedInput.refill). A SIGBUS
- * anywhere else goes to the handler there was before (faulthandler's, or the default).
+ * next read of a page past its new end (as would a page the disk fails to give). A handler
+ * catches a fault at an address inside a live window, maps a page of zeros over the page,
+ * counts it (`shrink_faults`), and lets the read go on; the source then says so
+ * (ChunkedInput.check). Any other SIGBUS, a fault elsewhere or one sent by another
+ * process, gets what the handler there was before would have done (faulthandler's, or the
+ * default: the end of the process). Each new window puts ours back if another replaced it.
  *
  * POSIX only (mmap, sigaction); where this module is not built, ChunkedInput reads chunks.
  */
@@ -31,6 +33,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,7 +65,6 @@ static int live_top; /* slots in use are below this */
 
 static volatile sig_atomic_t shrink_faults;
 static struct sigaction previous_action;
-static int handler_installed;
 
 static size_t
 round_up(size_t n)
@@ -81,44 +83,77 @@ region_bytes(size_t length)
 static void
 on_sigbus(int signum, siginfo_t *info, void *context)
 {
-    char *address = (char *)info->si_addr;
-    for (int i = 0; i < live_top; i++) {
-        if (live[i].start <= address && address < live[i].end) {
-            char *page = (char *)((uintptr_t)address & ~(uintptr_t)(page_size - 1));
-            /* mmap is a plain system call on the systems this builds on; it replaces the
-             * page that no longer has a file behind it with one of zeros. */
-            if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-                     0) != MAP_FAILED) {
-                shrink_faults++;
-                return;
+    int saved_errno = errno;
+    /* A fault (si_code > 0), not a SIGBUS another process or raise() sent. */
+    if (info != NULL && info->si_code > 0) {
+        char *address = (char *)info->si_addr;
+        for (int i = 0; i < live_top; i++) {
+            if (live[i].start <= address && address < live[i].end) {
+                char *page = (char *)((uintptr_t)address & ~(uintptr_t)(page_size - 1));
+                /* mmap is a plain system call on the systems this builds on; it replaces
+                 * the page that no longer has a file behind it with one of zeros. */
+                if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                         -1, 0) != MAP_FAILED) {
+                    shrink_faults++;
+                    errno = saved_errno;
+                    return;
+                }
+                break;
             }
-            break;
         }
     }
-    /* Not a window's page: the handler before ours takes it when the access faults again
-     * (and a later window puts ours back). */
+    /* Not a window's: what the handler before ours would do with it. */
+    if (previous_action.sa_flags & SA_SIGINFO) {
+        if (previous_action.sa_sigaction != NULL) {
+            previous_action.sa_sigaction(signum, info, context);
+            errno = saved_errno;
+            return;
+        }
+    }
+    else if (previous_action.sa_handler == SIG_IGN) {
+        errno = saved_errno;
+        return;
+    }
+    else if (previous_action.sa_handler != SIG_DFL) {
+        previous_action.sa_handler(signum);
+        errno = saved_errno;
+        return;
+    }
+    /* The default: put it back, and the signal ends the process as it would have, when the
+     * access faults again or (one sent) now. */
     sigaction(SIGBUS, &previous_action, NULL);
-    handler_installed = 0;
-    (void)signum;
-    (void)context;
+    if (info == NULL || info->si_code <= 0) {
+        raise(SIGBUS);
+    }
+    errno = saved_errno;
 }
 
+/* Make ours the SIGBUS handler, keeping the one before it, unless it is already: checked at
+ * every window, since a handler set later (faulthandler.enable(), or its disable(), which
+ * puts back what it found) replaces ours. */
 static int
 install_handler(void)
 {
-    struct sigaction action;
-    if (handler_installed) {
+    struct sigaction current;
+    if (sigaction(SIGBUS, NULL, &current) != 0) {
+        return -1;
+    }
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigbus) {
         return 0;
     }
+    struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_sigbus;
     action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);
-    if (sigaction(SIGBUS, &action, &previous_action) != 0) {
-        return -1;
-    }
-    handler_installed = 1;
-    return 0;
+    /* The handler reads previous_action: block the signal while it changes. */
+    sigset_t bus, old;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &bus, &old);
+    int failed = sigaction(SIGBUS, &action, &previous_action);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return failed ? -1 : 0;
 }
 
 static void
@@ -211,7 +246,13 @@ window(PyObject *module, PyObject *args)
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n <= 0) {
+        if (n < 0) { /* a read error: the caller reads the file, and says so */
+            int saved = errno;
+            munmap(region, total);
+            errno = saved;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (n == 0) {
             break; /* the file ends sooner than it did: the window is shorter */
         }
         got += (size_t)n;
@@ -234,7 +275,16 @@ window(PyObject *module, PyObject *args)
     }
     PyBytesObject *self = (PyBytesObject *)(contents - HEADER_BYTES);
     PyObject_InitVar((PyVarObject *)self, &FileWindow_Type, length);
+    /* No hash yet: CPython caches a bytes object's hash here (the field is deprecated since
+     * 3.11 but still read), and the page's zero would read as a hash of 0. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
     self->ob_shash = -1;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
     (void)module;
     return (PyObject *)self;
 }

@@ -1153,6 +1153,7 @@ class EtlReader(ReaderBase):
         source = self.source
         at_end = source.base + pos
         notes: list[tuple[int, str]] = []
+        source.check()  # a mapped file that shrank (source.py)
         if source.error:
             notes.append((at_end, source.error))
         if self._partial:

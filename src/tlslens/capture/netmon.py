@@ -499,6 +499,7 @@ class NetmonReader(ReaderBase):
                 self._problem(8, self._bad_start)
             self._report_skipped(skipped)
             self._close_handles()
+            self.source.check()  # a mapped file that shrank (source.py)
             if self.source.error:
                 self._problem(self.source.base, self.source.error)
 

@@ -112,6 +112,8 @@ class PcapReader(ReaderBase):
                 ts_frac = u32(data, pos + 4, little)
                 incl = u32(data, pos + 8, little)
                 orig = u32(data, pos + 12, little)
+                if incl == 0 and source.check():
+                    break  # zeros where a mapped file was cut: said at the end
                 if incl > max_len:
                     self._problem(
                         source.base + pos,
@@ -151,5 +153,6 @@ class PcapReader(ReaderBase):
         finally:
             self.frames_read = index
             self.truncated_frames = truncated
+            source.check()  # a mapped file that shrank (source.py)
             if source.error:
                 self._problem(source.base + pos, source.error)

@@ -291,6 +291,7 @@ class PcapngReader(ReaderBase):
         finally:
             self.frames_read = index
             self.truncated_frames = truncated
+            source.check()  # a mapped file that shrank (source.py)
             if source.error:
                 self._problem(source.base + pos, source.error)
 

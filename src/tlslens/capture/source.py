@@ -206,18 +206,7 @@ class ChunkedInput:
         assert mapper is not None
         start = self.base + pos
         kept = max(len(self.data) - pos, 0)
-        try:
-            size = os.fstat(self._fd).st_size
-        except OSError as exc:
-            self.error = f"read error ({exc.strerror or exc})"
-            size = 0
-        if self.error is None and (
-            mapper.shrink_faults() != self._faults or size < self.base + len(self.data)
-        ):
-            self.error = (
-                f"the file shrank while it was read (to {size} bytes): bytes past its new end "
-                "read as zeros from then on, so packets there may be wrong"
-            )
+        size = self._size_now()
         if size < start + kept:  # the file shrank under us: keep what was read before
             self.data = self.data[pos:]
             self.buf = memoryview(self.data)
@@ -248,6 +237,39 @@ class ChunkedInput:
         self.buf = memoryview(window)
         self.base = start - skip
         return skip
+
+    def _size_now(self) -> int:
+        """The mapped file's size now, and `error` set if it shrank under the windows or
+        a page of them could not be read (`_mapped.c` made those read as zeros)."""
+        mapper = self._mapper
+        assert mapper is not None
+        try:
+            size: int = os.fstat(self._fd).st_size
+        except OSError as exc:
+            self.error = f"read error ({exc.strerror or exc})"
+            return 0
+        if self.error is not None:
+            return size
+        if size < self.base + len(self.data):
+            self.error = (
+                f"the file shrank while it was read (to {size} bytes): what lay past its new "
+                "end read as zeros, so packets there may be wrong"
+            )
+        elif mapper.shrink_faults() != self._faults:
+            self.error = (
+                "part of the file could not be read (it shrank, or the disk failed to give a "
+                "page): those bytes read as zeros, so packets there may be wrong"
+            )
+        return size
+
+    def check(self) -> bool:
+        """For a reader that stops: whether a mapped file shrank under it or could not be
+        read (then `error` says so). Always False for a file read in chunks, whose errors
+        are found as it is read."""
+        if self._fd < 0:
+            return False
+        self._size_now()
+        return self.error is not None
 
     def _stop_mapping(self, pos: int, need: int) -> int:
         """Read from here on, as for a file that is not mapped."""
@@ -283,6 +305,7 @@ class ChunkedInput:
             return 0
 
     def close(self) -> None:
+        self._fd = -1  # its number may be another file's once closed
         self._file.close()
 
 
