@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import struct
@@ -64,6 +65,9 @@ def load_manifest() -> dict:
 
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+#: Whether the C module that maps capture files (tlslens.capture._mapped) is built.
+MAPPING_BUILT = importlib.util.find_spec("tlslens.capture._mapped") is not None
+needs_mapping = pytest.mark.skipif(not MAPPING_BUILT, reason="tlslens.capture._mapped not built")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
 
 

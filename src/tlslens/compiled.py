@@ -12,8 +12,9 @@ TLSLENS_PURE=1 in the environment runs the core from its source even where it is
 something looks wrong.
 
 `setup.py` reads `CORE` from this file without importing the package, so this module
-imports only the standard library; and the pipeline imports it on every run, so what only
-`prefer_source` needs (pathlib, importlib.util) is imported there.
+imports only the standard library at its top; and the pipeline imports it on every run, so
+what only `prefer_source` needs (pathlib, importlib.util) is imported there, as is what only
+`describe` needs (`tlslens.capture.source`, for how files are taken in).
 """
 
 from __future__ import annotations
@@ -95,15 +96,16 @@ def describe() -> str:
 
 
 def _describe_input() -> str:
+    # Imported here: setup.py runs this module without the package's dependencies.
     import os
 
+    from tlslens.capture.source import mapper
+
+    if mapper() is not None:
+        return "capture files mapped"
     if os.environ.get("TLSLENS_MAP") == "0":
         return "capture files read (TLSLENS_MAP=0)"
-    try:
-        import tlslens.capture._mapped  # noqa: F401
-    except ImportError:
-        return "capture files read (no tlslens.capture._mapped)"
-    return "capture files mapped"
+    return "capture files read (no tlslens.capture._mapped)"
 
 
 def _describe_core() -> str:

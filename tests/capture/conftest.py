@@ -3,11 +3,8 @@ mapped by `_mapped.c`, or read in chunks), for the tests that mark themselves so
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-
-MAPPING_BUILT = importlib.util.find_spec("tlslens.capture._mapped") is not None
+from conftest import MAPPING_BUILT
 
 
 @pytest.fixture(params=["mapped", "read"])

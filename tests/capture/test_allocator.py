@@ -6,17 +6,14 @@ here."""
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 from capture.etl_writer import EtlWriter
-from conftest import CAPTURES
+from conftest import CAPTURES, MAPPING_BUILT
 
 from tlslens.capture import allocator, open_capture
-
-MAPPING_BUILT = importlib.util.find_spec("tlslens.capture._mapped") is not None
 
 
 class FakeLibc:

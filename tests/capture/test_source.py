@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, CORPUS
+from conftest import CAPTURES, CORPUS, needs_mapping
 
 from tlslens.capture.source import CHUNK_BYTES, open_input
 
@@ -31,8 +31,6 @@ try:
     from tlslens.capture import _mapped
 except ImportError:  # not built (not POSIX, or installed as pure Python)
     _mapped = None  # type: ignore[assignment]
-
-needs_mapping = pytest.mark.skipif(_mapped is None, reason="tlslens.capture._mapped not built")
 
 #: How a file is taken in: a plain file read in chunks or mapped, and a gzip file.
 MODES = [

@@ -44,9 +44,9 @@ CHUNK_BYTES: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
-def _mapper() -> ModuleType | None:
+def mapper() -> ModuleType | None:
     """The module that maps windows of a file (`_mapped.c`), where it was built and not
-    turned off (TLSLENS_MAP=0)."""
+    turned off (TLSLENS_MAP=0); None: files are read (`tlslens --version` says which)."""
     if os.environ.get("TLSLENS_MAP") == "0":
         return None
     try:
@@ -149,7 +149,7 @@ class ChunkedInput:
         #: The descriptor of a plain file that is mapped (`_map`), or -1.
         self._fd = -1
         self._faults = 0
-        self._mapper = None if self._plain is None else _mapper()
+        self._mapper = None if self._plain is None else mapper()
         if self._mapper is not None and self._plain is not None:
             try:
                 fd = self._plain.fileno()
