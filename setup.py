@@ -1,5 +1,5 @@
 """Build step beyond pyproject.toml: compile the hot path with mypyc (`tlslens.compiled`), and
-on POSIX systems the C module that maps capture files (`tlslens.capture._mapped`).
+on POSIX systems the hand-written C modules (`tlslens.capture._mapped`, `_prefetch`).
 
 Where that cannot be done (no C compiler, as on many Windows machines, or no mypyc), the
 same modules install as pure Python, which works, only slower: `tlslens --version` tells
@@ -65,19 +65,23 @@ class BuildCoreOrFallBack(build_ext):
             )
 
 
-#: The hand-written C module: windows of a capture file as bytes over its mapped pages
-#: (its own comment says why). POSIX only; elsewhere files are read in chunks.
-MAPPED_SOURCE = "src/tlslens/capture/_mapped.c"
+#: The hand-written C modules (each one's own comment says why), POSIX only:
+#: - windows of a capture file as bytes over its mapped pages (elsewhere files are read in
+#:   chunks);
+#: - ETL events brought into the cache ahead of the reader (elsewhere it waits for them).
+HAND_WRITTEN = {
+    "tlslens.capture._mapped": "src/tlslens/capture/_mapped.c",
+    "tlslens.capture._prefetch": "src/tlslens/capture/_prefetch.c",
+}
 
 
-def mapped_module() -> list[Extension]:
+def hand_written_modules() -> list[Extension]:
     if os.name != "posix":
         return []
-    # Optional: where it does not compile, files are read and the core still compiles.
+    # Optional: where one does not compile, it is left out and the core still compiles.
     return [
-        Extension(
-            "tlslens.capture._mapped", [MAPPED_SOURCE], extra_compile_args=["-O2"], optional=True
-        )
+        Extension(name, [source], extra_compile_args=["-O2"], optional=True)
+        for name, source in HAND_WRITTEN.items()
     ]
 
 
@@ -93,14 +97,15 @@ def ext_modules() -> list[object]:
         return []
 
     sources = core_sources()
-    # The C module is built again too (and left out, not left stale, if it fails to).
+    # The C modules are built again too (and left out, not left stale, if they fail to).
     remove_extensions(keep=sources)
     # The core's own type errors stop the build; the modules it imports are followed for
     # their types only (the build environment does not have the package's dependencies,
     # and `scripts/test` type-checks everything). The group name names the one shared
     # library that holds the compiled modules.
     options = ["--follow-imports=silent", "--ignore-missing-imports"]
-    return [*mypycify([*options, *sources], opt_level="3", group_name="tlslens"), *mapped_module()]
+    core = mypycify([*options, *sources], opt_level="3", group_name="tlslens")
+    return [*core, *hand_written_modules()]
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildCoreOrFallBack})

@@ -64,13 +64,13 @@ ensure_venv() {
 
 fresh() {
     # Whether the install stamp $1 exists and nothing it depends on changed since: the
-    # packaging, and the source of every compiled module and of the C module.
+    # packaging, and the source of every compiled module and of the C modules.
     [ -f "$1" ] || return 1
     local core
     core=$(.venv/bin/python -c 'import runpy; print(*("src/" + n.replace(".", "/") + ".py"
         for n in runpy.run_path("src/tlslens/compiled.py")["CORE"]))')
     # shellcheck disable=SC2086  # one word per file
-    [ -z "$(find pyproject.toml setup.py src/tlslens/compiled.py src/tlslens/capture/_mapped.c \
+    [ -z "$(find pyproject.toml setup.py src/tlslens/compiled.py src/tlslens/capture/*.c \
         $core -newer "$1")" ]
 }
 

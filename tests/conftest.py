@@ -68,6 +68,11 @@ needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark
 #: Whether the C module that maps capture files (tlslens.capture._mapped) is built.
 MAPPING_BUILT = importlib.util.find_spec("tlslens.capture._mapped") is not None
 needs_mapping = pytest.mark.skipif(not MAPPING_BUILT, reason="tlslens.capture._mapped not built")
+#: Whether the C module that prefetches ETL events (tlslens.capture._prefetch) is built.
+PREFETCH_BUILT = importlib.util.find_spec("tlslens.capture._prefetch") is not None
+needs_prefetch = pytest.mark.skipif(
+    not PREFETCH_BUILT, reason="tlslens.capture._prefetch not built"
+)
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, corpus_captures
+from conftest import CAPTURES, PREFETCH_BUILT, corpus_captures
 
 from tlslens.compiled import CORE, describe, is_compiled, runs_from_source
 
@@ -41,6 +41,15 @@ def test_capture_files_are_mapped_where_the_c_module_is_built() -> None:
     run = subprocess.run([sys.executable, "-m", "tlslens.cli.main", "--version"], env=env,
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert "capture files read (TLSLENS_MAP=0)" in run.stdout
+
+
+@pytest.mark.skipif(PURE_ONLY or os.name != "posix", reason="no C module built on purpose")
+def test_etl_events_are_prefetched_where_the_c_module_is_built() -> None:
+    # setup.py builds it beside the mapping module; a failed build would only be slower.
+    from tlslens.capture import etl
+
+    assert PREFETCH_BUILT
+    assert etl._PREFETCH is not None or os.environ.get("TLSLENS_PREFETCH") == "0"
 
 
 def test_tlslens_pure_runs_the_core_from_source() -> None:

@@ -1,0 +1,3 @@
+"""Types of the extension module _prefetch.c (ETL events brought into the cache ahead)."""
+
+def etl_events(data: bytes, start: int, stop: int, /) -> int: ...
