@@ -25,7 +25,7 @@ from tlslens.capture import open_capture
 pytestmark = needs_prefetch
 
 PREFETCH_SOURCE = Path(__file__).parents[2] / "src" / "tlslens" / "capture" / "_prefetch.c"
-#: Buffers the prefetch walks in one call at most (MAX_CHAINS in `_prefetch.c`).
+#: Buffers the prefetch walks side by side at most (MAX_CHAINS in `_prefetch.c`).
 MAX_CHAINS = 64
 
 
@@ -78,9 +78,7 @@ def events_read(path: Path) -> int:
 
 
 def events_prefetched(data: bytes) -> int:
-    """The events the prefetch finds, asked for every MAX_CHAINS buffers from the first."""
-    starts = buffer_starts(data)
-    return sum(etl_events(data, at, len(data)) for at in starts[::MAX_CHAINS])
+    return etl_events(data, 0, len(data))
 
 
 @pytest.mark.parametrize("pointer_size", [8, 4])
@@ -88,10 +86,14 @@ def test_it_finds_every_event_the_reader_reads(tmp_path: Path, pointer_size: int
     data = mixed_trace(pointer_size=pointer_size, rounds=5)
     path = tmp_path / "trace.etl"
     path.write_bytes(data)
-    assert len(buffer_starts(data)) > 2 * MAX_CHAINS  # several calls, as a reader makes
+    starts = buffer_starts(data)
+    assert len(starts) > 2 * MAX_CHAINS  # walked in several groups
     found = events_prefetched(data)
     assert found == events_read(path)
     assert found > 5 * 3 * len(packets())
+    # Asked for from a buffer in the middle, as for a later chunk of the file.
+    middle = starts[MAX_CHAINS + 5]
+    assert etl_events(data, 0, middle) + etl_events(data, middle, len(data)) == found
 
 
 @needs_corpus
@@ -118,6 +120,12 @@ def test_a_window_that_ends_inside_a_buffer_finds_its_complete_events() -> None:
     assert etl_events(data, second, second + 0x48) == 0
     assert etl_events(data, 0, -5) == etl_events(data, -5, 0) == 0
     assert etl_events(data, -100, len(data) + 10**9) == etl_events(data, 0, len(data))
+    # The ends of what a Py_ssize_t holds: clipped, with no arithmetic past them.
+    most = sys.maxsize
+    assert etl_events(data, 0, -most - 1) == etl_events(data, most, most) == 0
+    assert etl_events(data, -most - 1, most) == etl_events(data, 0, len(data))
+    huge = struct.pack("<I", 32 << 20) + bytes(0x44)  # a buffer claiming 32 MiB, alone
+    assert etl_events(huge, 0, -most - 1) == etl_events(huge, 0, most) == 0
 
 
 def test_anything_but_bytes_is_refused() -> None:
@@ -163,11 +171,19 @@ rng = random.Random(int(sys.argv[3]))
 buffers = [int(n) for n in sys.argv[5].split(",")]
 edges = [int(n) for n in sys.argv[6].split(",")]  # where events start and end
 sizes = [0, 1, 7, 8, 0x47, 0x48, 0x50, 0x4000, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]
+extremes = [-sys.maxsize - 1, -1, 0, sys.maxsize]
 
 def near():
     return max(8, rng.choice(edges) + rng.randrange(-9, 10))
 
 total = 0
+# Every cut near every edge of the first buffers, the walk from their start.
+for edge in edges:
+    if edge < buffers[min(8, len(buffers) - 1)]:
+        first = max(b for b in buffers if b <= edge)
+        for cut in range(max(8, edge - 9), edge + 10):
+            total += module.etl_events(bytes(trace[:cut]), first, cut + rng.randrange(64))
+# Then damage and cuts at random.
 for round in range(int(sys.argv[4])):
     # Cut near where an event starts or ends, mostly; damaged in a few places.
     data = bytearray(trace[: near() if rng.random() < 0.7 else rng.randrange(8, len(trace))])
@@ -179,6 +195,8 @@ for round in range(int(sys.argv[4])):
             data[at] = rng.randrange(256)
     start = rng.choice(buffers) if rng.random() < 0.8 else rng.randrange(-8, len(data))
     stop = len(data) + rng.randrange(64) if rng.random() < 0.5 else near()
+    if rng.random() < 0.02:
+        start, stop = rng.choice(extremes), rng.choice(extremes)
     # Each a bytes object of its own (PYTHONMALLOC=malloc), so a read past its end is seen.
     total += module.etl_events(bytes(data), start, stop)
 print("events", total)
@@ -186,12 +204,12 @@ print("events", total)
 
 
 def event_edges(data: bytes) -> list[int]:
-    """Where each event of a plain trace starts and ends (unpadded), and each buffer's
-    events end."""
+    """Where each event of a plain trace starts and ends (unpadded), where each buffer's
+    events end, and where the fields of each buffer header are."""
     edges = []
     for start in buffer_starts(data):
         (used,) = struct.unpack_from("<I", data, start + 0x30)
-        edges.append(start + used)
+        edges += [start + used, start + 4, start + 0x34, start + 0x36, start + 0x48]
         p = start + 0x48
         while p + 8 <= start + used:
             size, htype = struct.unpack_from("<HB", data, p)

@@ -12,7 +12,7 @@ one more dependency for a format this module reads completely. Nothing here call
 APIs: the file is read as bytes, on any system.
 
 Each new chunk's events are brought into the processor's cache ahead of the walk by a small
-C function (`_prefetch.c`, where it is built): it finds the events the way the walk does,
+C function (`_prefetch.c`, where it is built): it finds the events much as the walk does,
 but only to ask for their bytes, so the reader waits for many events at once rather than for
 each in turn. It is a hint, not a second reader: nothing it reads is used, and the output is
 the same without it (TLSLENS_PREFETCH=0).
