@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,6 +76,17 @@ needs_prefetch = pytest.mark.skipif(
     not PREFETCH_BUILT, reason="tlslens.capture._prefetch not built"
 )
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
+
+
+def analyze_in_child(files: list[str], jobs: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`tlslens analyze --format jsonl -j JOBS FILES` in a process of its own, with `env`
+    added to its environment: for the switches the capture modules read once, when they are
+    imported (TLSLENS_MAP, TLSLENS_PREFETCH)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tlslens.cli.main", "analyze", "--format", "jsonl", "-j", jobs,
+         *files],
+        env={**os.environ, **env}, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
 
 
 def long_lived_capture(tmp_path: Path) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from capture.etl_writer import EtlWriter
-from conftest import CAPTURES, CORPUS, needs_corpus, needs_prefetch
+from conftest import CAPTURES, CORPUS, analyze_in_child, needs_corpus, needs_prefetch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -302,14 +302,7 @@ def test_the_output_is_the_same_without_it(tmp_path: Path, jobs: str) -> None:
     files = [str(path)]
     if CORPUS.is_dir():
         files += [str(p) for p in sorted((CORPUS / "etl").rglob("*.etl"))]
-    runs = {}
-    for prefetch in ("1", "0"):
-        runs[prefetch] = subprocess.run(
-            [sys.executable, "-m", "tlslens.cli.main", "analyze", "--format", "jsonl",
-             "-j", jobs, *files],
-            env={**os.environ, "TLSLENS_PREFETCH": prefetch}, capture_output=True, text=True,
-            check=False, timeout=600,
-        )  # fmt: skip
-    on, off = runs["1"], runs["0"]
+    on = analyze_in_child(files, jobs, TLSLENS_PREFETCH="1")
+    off = analyze_in_child(files, jobs, TLSLENS_PREFETCH="0")
     assert on.stdout.count("\n") > 20, on.stderr
     assert (on.stdout, on.stderr, on.returncode) == (off.stdout, off.stderr, off.returncode)

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, CORPUS, needs_mapping
+from conftest import CAPTURES, CORPUS, analyze_in_child, needs_mapping
 
 from tlslens.capture.source import CHUNK_BYTES, open_input
 
@@ -227,15 +227,8 @@ def _every_capture() -> list[Path]:
 def test_mapped_and_read_files_give_the_same_output(jobs: str) -> None:
     files = [str(p) for p in _every_capture()]
     assert any(f.endswith(".etl") for f in files) or not CORPUS.is_dir()
-    runs = {}
-    for mapping in ("1", "0"):
-        runs[mapping] = subprocess.run(
-            [sys.executable, "-m", "tlslens.cli.main", "analyze", "--format", "jsonl",
-             "-j", jobs, *files],
-            env={**os.environ, "TLSLENS_MAP": mapping}, capture_output=True, text=True,
-            check=False, timeout=600,
-        )  # fmt: skip
-    mapped, read = runs["1"], runs["0"]
+    mapped = analyze_in_child(files, jobs, TLSLENS_MAP="1")
+    read = analyze_in_child(files, jobs, TLSLENS_MAP="0")
     assert mapped.stdout.count("\n") > len(files), mapped.stderr
     assert mapped.stdout == read.stdout
     assert mapped.stderr == read.stderr
