@@ -120,7 +120,6 @@ readers and vec).
 from __future__ import annotations
 
 import operator
-import os
 import struct
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,7 +135,7 @@ from mypy_extensions import i64
 from tlslens.capture.frame import CaptureError, CaptureProblem
 from tlslens.capture.reader import ReaderBase
 from tlslens.capture.sink import UNWANTED, FrameSink
-from tlslens.capture.source import ChunkedInput
+from tlslens.capture.source import ChunkedInput, hand_written
 from tlslens.limits import Limits
 
 BUFFER_HEADER_BYTES: Final = 0x48
@@ -160,12 +159,10 @@ def _prefetcher() -> Callable[[bytes, int, int], int] | None:
     """`_prefetch.etl_events`, which brings the events of a window's buffers into the cache
     before `_walk` reads them (a hint: it changes nothing read; `_prefetch.c` says why), or
     None where it was not built or is turned off (TLSLENS_PREFETCH=0, to compare)."""
-    if os.environ.get("TLSLENS_PREFETCH") == "0":
+    module = hand_written("_prefetch", "TLSLENS_PREFETCH")
+    if module is None:
         return None
-    try:
-        from tlslens.capture._prefetch import etl_events
-    except ImportError:
-        return None
+    etl_events: Callable[[bytes, int, int], int] = module.etl_events
     return etl_events
 
 

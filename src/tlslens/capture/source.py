@@ -24,6 +24,7 @@ This module imports nothing from tlslens outside `capture`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import sys
@@ -44,16 +45,22 @@ CHUNK_BYTES: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
+def hand_written(name: str, switch: str) -> ModuleType | None:
+    """The hand-written C module `tlslens.capture.<name>`, where it was built (setup.py: an
+    optional extension, POSIX only) and not turned off with `<switch>=0` in the environment
+    (to compare with and without it); else None."""
+    if os.environ.get(switch) == "0":
+        return None
+    try:
+        return importlib.import_module(f"tlslens.capture.{name}")
+    except ImportError:
+        return None
+
+
 def mapper() -> ModuleType | None:
     """The module that maps windows of a file (`_mapped.c`), where it was built and not
     turned off (TLSLENS_MAP=0); None: files are read (`tlslens --version` says which)."""
-    if os.environ.get("TLSLENS_MAP") == "0":
-        return None
-    try:
-        import tlslens.capture._mapped as mapped
-    except ImportError:
-        return None
-    return mapped
+    return hand_written("_mapped", "TLSLENS_MAP")
 
 
 def u32(data: bytes, pos: i64, little: bool) -> int:
